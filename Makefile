@@ -1,0 +1,46 @@
+# normalize: PGXS build. The version comes from normalize.control alone.
+EXTENSION    = normalize
+EXTVERSION   = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'/\1/p" normalize.control)
+MODULE_big   = normalize
+
+CORE_SRCS    = $(sort $(wildcard src/core/*.cpp))
+GLUE_SRCS    = $(sort $(wildcard src/glue/*.cpp))
+OBJS         = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
+
+INSTALL_SRCS = $(sort $(wildcard sql/install/*.sql))
+DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress inputs are listed, never globbed, so an install script is
+# never run as a test.
+REGRESS      = generators generator_errors profiles ks_test boundary
+REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress/results \
+               --load-extension=$(EXTENSION)
+
+PG_CONFIG   ?= pg_config
+WERROR      ?=
+# Server headers as system headers: their warnings are not ours to fix.
+PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CXXFLAGS += -std=c++17 -Wall -Wextra -fvisibility=hidden -fvisibility-inlines-hidden $(WERROR)
+SHLIB_LINK  += -lstdc++
+# No LLVM bitcode for C++ sources: the JIT inlines C, and clang would need
+# the C++ flags as well.
+override with_llvm := no
+
+EXTRA_CLEAN  = test/unit/run_unit_tests test/regress/results bench/results
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(INSTALL_SRCS) normalize.control
+	cat $(INSTALL_SRCS) > $@
+
+# C++ unit tests of the core: no server, no Postgres headers.
+UNIT_SRCS = $(sort $(wildcard test/unit/*.cpp))
+test/unit/run_unit_tests: $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.hpp)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra $(WERROR) -Isrc -o $@ $(UNIT_SRCS) $(CORE_SRCS) \
+		-lgtest -lgtest_main -pthread
+
+unittest: test/unit/run_unit_tests
+	test/unit/run_unit_tests
+
+.PHONY: unittest

@@ -1,0 +1,88 @@
+# Shared by demo.sh, test.sh and bench/: installs what the project needs
+# from Debian's packages, builds and installs the extension, and runs a
+# throwaway PostgreSQL cluster on a private directory and socket.
+# Source it; do not run it.
+
+NZ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NZ_PG_MAJOR=15
+NZ_PACKAGES=(
+    make g++ pkg-config
+    "postgresql-$NZ_PG_MAJOR" "postgresql-server-dev-$NZ_PG_MAJOR"
+    libboost-dev
+    "postgresql-$NZ_PG_MAJOR-pgtap" libtap-parser-sourcehandler-pgtap-perl
+    libgtest-dev
+)
+
+nz_log() { printf '==> %s\n' "$*" >&2; }
+
+# Runs a command as root: directly when we are root, else through sudo.
+nz_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+nz_install_packages() {
+    local missing=() p
+    for p in "${NZ_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        nz_log "installing Debian packages: ${missing[*]}"
+        nz_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        nz_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    NZ_PG_CONFIG=/usr/lib/postgresql/$NZ_PG_MAJOR/bin/pg_config
+    NZ_PG_BIN=$("$NZ_PG_CONFIG" --bindir)
+    export NZ_PG_CONFIG NZ_PG_BIN
+}
+
+nz_build_and_install() {
+    nz_log "building normalize"
+    make -C "$NZ_ROOT" -s PG_CONFIG="$NZ_PG_CONFIG" WERROR=-Werror "$@" >/dev/null
+    nz_log "installing normalize into $("$NZ_PG_CONFIG" --pkglibdir)"
+    nz_as_root make -C "$NZ_ROOT" -s PG_CONFIG="$NZ_PG_CONFIG" install >/dev/null
+}
+
+# The server may not run as root: when we are root it runs as the
+# unprivileged 'postgres' user that the Debian packages create.
+nz_server_user() {
+    if [ "$(id -u)" -eq 0 ]; then
+        id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+        echo postgres
+    else
+        id -un
+    fi
+}
+
+nz_as_server_user() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u "$NZ_SERVER_USER" -- "$@"; else "$@"; fi
+}
+
+# Starts a cluster in a new temporary directory, listening only on a socket
+# there. Exports PGHOST, PGPORT, PGUSER, PGDATABASE for psql and friends.
+nz_cluster_start() {
+    NZ_SERVER_USER=$(nz_server_user)
+    NZ_CLUSTER_DIR=$(mktemp -d /tmp/normalize-cluster.XXXXXX)
+    chown "$NZ_SERVER_USER" "$NZ_CLUSTER_DIR"
+    chmod 700 "$NZ_CLUSTER_DIR"
+    export PGHOST=$NZ_CLUSTER_DIR PGPORT=${NZ_PGPORT:-54329} PGUSER=postgres PGDATABASE=postgres
+    nz_log "starting a throwaway cluster in $NZ_CLUSTER_DIR (as $NZ_SERVER_USER)"
+    nz_as_server_user "$NZ_PG_BIN/initdb" -D "$NZ_CLUSTER_DIR/data" -U postgres \
+        --auth=trust -E UTF8 --locale=C.UTF-8 >"$NZ_CLUSTER_DIR/initdb.log" 2>&1 \
+        || { cat "$NZ_CLUSTER_DIR/initdb.log" >&2; return 1; }
+    nz_as_server_user "$NZ_PG_BIN/pg_ctl" -D "$NZ_CLUSTER_DIR/data" -w -l "$NZ_CLUSTER_DIR/server.log" \
+        -o "-k $NZ_CLUSTER_DIR -p $PGPORT -c listen_addresses='' -c fsync=off \
+            -c max_worker_processes=8 -c max_parallel_workers=4" start >/dev/null \
+        || { cat "$NZ_CLUSTER_DIR/server.log" >&2; return 1; }
+    trap nz_cluster_stop EXIT
+}
+
+nz_cluster_stop() {
+    [ -n "${NZ_CLUSTER_DIR:-}" ] && [ -d "$NZ_CLUSTER_DIR" ] || return 0
+    nz_as_server_user "$NZ_PG_BIN/pg_ctl" -D "$NZ_CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$NZ_CLUSTER_DIR"
+    NZ_CLUSTER_DIR=
+}
+
+nz_psql() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 "$@"; }

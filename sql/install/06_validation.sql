@@ -1,0 +1,86 @@
+-- Phase 6 of the plan, the statistics it stands on: one-sample
+-- Kolmogorov-Smirnov tests against a family or a profile, truncation
+-- included, with Boost.Math's CDFs.
+
+CREATE TYPE @extschema@.ks_result AS (
+    statistic float8,
+    n         bigint,
+    p_value   float8
+);
+COMMENT ON TYPE @extschema@.ks_result IS
+    'A Kolmogorov-Smirnov test: D = sup |F_n - F|, the sample size, and the asymptotic p-value';
+
+CREATE FUNCTION @extschema@.ks_accum(internal, float8, text, float8[])
+RETURNS internal
+AS 'MODULE_PATHNAME', 'nz_ks_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ks_accum(internal, float8, text, float8[]) IS
+    'Transition function of ks_test(value, family, params)';
+
+CREATE FUNCTION @extschema@.ks_accum(internal, float8, text, float8[], float8, float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'nz_ks_accum'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ks_accum(internal, float8, text, float8[], float8, float8) IS
+    'Transition function of ks_test(value, family, params, lower, upper)';
+
+CREATE FUNCTION @extschema@.ks_accum_profile(internal, float8, text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'nz_ks_accum_profile'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ks_accum_profile(internal, float8, text) IS
+    'Transition function of ks_test(value, profile)';
+
+CREATE FUNCTION @extschema@.ks_final(internal)
+RETURNS @extschema@.ks_result
+AS 'MODULE_PATHNAME', 'nz_ks_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.ks_final(internal) IS
+    'Final function of the ks_test aggregates';
+
+CREATE AGGREGATE @extschema@.ks_test(value float8, family text, params float8[]) (
+    SFUNC = @extschema@.ks_accum,
+    STYPE = internal,
+    FINALFUNC = @extschema@.ks_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.ks_test(float8, text, float8[]) IS
+    'One-sample Kolmogorov-Smirnov test of the values against a family with parameters params';
+
+CREATE AGGREGATE @extschema@.ks_test(value float8, family text, params float8[],
+                                     lower float8, upper float8) (
+    SFUNC = @extschema@.ks_accum,
+    STYPE = internal,
+    FINALFUNC = @extschema@.ks_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.ks_test(float8, text, float8[], float8, float8) IS
+    'One-sample Kolmogorov-Smirnov test of the values against a family restricted to [lower, upper]';
+
+CREATE AGGREGATE @extschema@.ks_test(value float8, profile text) (
+    SFUNC = @extschema@.ks_accum_profile,
+    STYPE = internal,
+    FINALFUNC = @extschema@.ks_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.ks_test(float8, text) IS
+    'One-sample Kolmogorov-Smirnov test of the values against a named profile';
+
+CREATE FUNCTION @extschema@.validate_profiles(
+    n bigint DEFAULT 100000,
+    seed bigint DEFAULT 42,
+    alpha float8 DEFAULT 0.01)
+RETURNS TABLE (profile text, family text, n bigint, statistic float8, p_value float8,
+               passed boolean)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.name, p.family, (t.r).n, (t.r).statistic, (t.r).p_value, (t.r).p_value >= alpha
+      FROM normalize.distribution_profiles AS p
+     CROSS JOIN LATERAL (
+            SELECT normalize.ks_test(x, p.name) AS r
+              FROM normalize.sample_profile(p.name, n, seed) AS x) AS t
+     ORDER BY p.name
+$$;
+COMMENT ON FUNCTION @extschema@.validate_profiles(bigint, bigint, float8) IS
+    'Draws n values from every profile and tests them against the profile''s own distribution; passed when p_value >= alpha';
