@@ -13,7 +13,7 @@ DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 # pg_regress inputs are listed, never globbed, so an install script is
 # never run as a test.
 REGRESS      = generators generator_errors profiles ks_test boundary
-REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress/results \
+REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress \
                --load-extension=$(EXTENSION)
 
 PG_CONFIG   ?= pg_config

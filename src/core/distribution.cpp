@@ -11,6 +11,7 @@
 #include <boost/math/distributions/poisson.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -181,8 +182,13 @@ void check_range(Family family, double lower, double upper) {
 }  // namespace
 
 Family parse_family(std::string_view name) {
+    // Case and surrounding blanks are not significant: 'Normal ' is normal.
+    std::string key;
+    for (char c : name)
+        if (c != ' ' && c != '\t')
+            key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     for (const auto& f : kFamilies)
-        if (name == f.name)
+        if (key == f.name)
             return f.family;
     throw ArgumentError("unknown distribution family \"" + std::string(name) + "\"",
                         "Use one of: " + family_list() + ".");
@@ -270,7 +276,7 @@ Distribution make_distribution(Family family, const double* params,
                                 format_number(upper) +
                                 "] holds almost no probability mass",
                             "Widen the range or move it towards the bulk of the distribution.",
-                            "Under " + describe(d) + " the range has probability " + mass +
+                            "Under " + describe_family(d) + " the range has probability " + mass +
                                 "; at least 1e-09 is needed.");
     }
     if (d.mass >= kRejectionMass)
@@ -288,7 +294,7 @@ double base_quantile(const Distribution& d, double u, bool upper_tail) {
 
 double cdf(const Distribution& d, double x) {
     if (std::isnan(x))
-        throw ArgumentError("values must not be NaN", "Filter out NaN values first.");
+        throw ArgumentError("x must not be NaN", "Pass a number or an infinity.");
     switch (d.family) {
     case Family::Uniform:
         if (x <= d.lower)
@@ -331,13 +337,17 @@ double cdf(const Distribution& d, double x) {
     return std::min(1.0, std::max(0.0, g));
 }
 
-std::string describe(const Distribution& d) {
+std::string describe_family(const Distribution& d) {
     const FamilyInfo& f = info(d.family);
     std::string out = f.name;
     out += "(";
     for (std::size_t i = 0; i < f.nparams; ++i)
         out += (i ? ", " : "") + std::string(f.params[i]) + "=" + format_number(d.param[i]);
-    out += ")";
+    return out + ")";
+}
+
+std::string describe(const Distribution& d) {
+    std::string out = describe_family(d);
     if (!is_discrete(d.family) &&
         (d.family == Family::Beta || d.family == Family::Uniform ||
          std::isfinite(d.lower) || std::isfinite(d.upper)))

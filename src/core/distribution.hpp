@@ -83,7 +83,9 @@ double base_quantile(const Distribution& d, double u, bool upper_tail);
 // CDF of the distribution as restricted (truncated, or mapped for beta).
 double cdf(const Distribution& d, double x);
 
-// "normal(mean=0, sd=1) on [-1, 1]", for messages.
+// "normal(mean=0, sd=1) on [-1, 1]", for messages; describe_family leaves
+// out the range.
 std::string describe(const Distribution& d);
+std::string describe_family(const Distribution& d);
 
 }  // namespace normalize::core
