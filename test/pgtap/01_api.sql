@@ -1,0 +1,88 @@
+-- The API contract: every function exists with the volatility, strictness,
+-- parallel label and search_path the conventions ask for, and a comment.
+\set ON_ERROR_STOP true
+\set QUIET true
+BEGIN;
+SELECT plan(9);
+
+CREATE TEMP TABLE expected_functions (signature text, kind text, volatility text, strict boolean, parallel text);
+INSERT INTO expected_functions VALUES
+    ('random_normal(bigint,double precision,double precision,bigint,double precision,double precision)', 'f', 'i', true, 's'),
+    ('random_normal_for(text,double precision,double precision,bigint,double precision,double precision,text,text)', 'f', 'i', true, 's'),
+    ('random_lognormal(bigint,double precision,double precision,bigint,double precision,double precision)', 'f', 'i', true, 's'),
+    ('random_lognormal_for(text,double precision,double precision,bigint,double precision,double precision,text,text)', 'f', 'i', true, 's'),
+    ('random_beta(bigint,double precision,double precision,bigint,double precision,double precision)', 'f', 'i', true, 's'),
+    ('random_beta_for(text,double precision,double precision,bigint,double precision,double precision,text,text)', 'f', 'i', true, 's'),
+    ('random_gamma(bigint,double precision,double precision,bigint,double precision,double precision)', 'f', 'i', true, 's'),
+    ('random_gamma_for(text,double precision,double precision,bigint,double precision,double precision,text,text)', 'f', 'i', true, 's'),
+    ('random_exponential(bigint,double precision,bigint,double precision,double precision)', 'f', 'i', true, 's'),
+    ('random_exponential_for(text,double precision,bigint,double precision,double precision,text,text)', 'f', 'i', true, 's'),
+    ('random_uniform(bigint,double precision,double precision,bigint)', 'f', 'i', true, 's'),
+    ('random_uniform_for(text,double precision,double precision,bigint,text,text)', 'f', 'i', true, 's'),
+    ('random_poisson(bigint,double precision,bigint)', 'f', 'i', true, 's'),
+    ('random_poisson_for(text,double precision,bigint,text,text)', 'f', 'i', true, 's'),
+    ('random_bernoulli(bigint,double precision,bigint)', 'f', 'i', true, 's'),
+    ('random_bernoulli_for(text,double precision,bigint,text,text)', 'f', 'i', true, 's'),
+    ('random_sample(text,double precision[],bigint,bigint,double precision,double precision)', 'f', 'i', true, 's'),
+    ('random_sample_for(text,text,double precision[],bigint,double precision,double precision,text,text)', 'f', 'i', true, 's'),
+    ('family_parameters(text)', 'f', 'i', true, 's'),
+    ('check_distribution(text,double precision[],double precision,double precision)', 'f', 'i', true, 's'),
+    ('distribution_cdf(double precision,text,double precision[],double precision,double precision)', 'f', 'i', true, 's'),
+    ('profile_params(text,jsonb)', 'f', 'i', true, 's'),
+    ('distribution_profiles_mark_user()', 'f', 'v', false, 'u'),
+    ('sample_profile(text,bigint,bigint)', 'f', 's', true, 's'),
+    ('draw(text,text,bigint,text,text)', 'f', 's', true, 's'),
+    ('ks_accum(internal,double precision,text,double precision[])', 'f', 'i', false, 's'),
+    ('ks_accum(internal,double precision,text,double precision[],double precision,double precision)', 'f', 'i', false, 's'),
+    ('ks_accum_profile(internal,double precision,text)', 'f', 's', false, 's'),
+    ('ks_final(internal)', 'f', 'i', false, 's'),
+    ('ks_test(double precision,text,double precision[])', 'a', 'i', false, 's'),
+    ('ks_test(double precision,text,double precision[],double precision,double precision)', 'a', 'i', false, 's'),
+    ('ks_test(double precision,text)', 'a', 'i', false, 's'),
+    ('validate_profiles(bigint,bigint,double precision)', 'f', 's', true, 's');
+
+CREATE TEMP VIEW actual_functions AS
+SELECT p.oid, (p.proname::text COLLATE "default") || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS full_signature,
+       (p.proname::text COLLATE "default") || '(' || coalesce((SELECT string_agg(format_type(t, NULL), ',' ORDER BY i)
+                                       FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i)), '') || ')' AS signature,
+       p.prokind::text AS kind, p.provolatile::text AS volatility, p.proisstrict AS strict,
+       p.proparallel::text AS parallel,
+       p.prolang, p.proconfig
+  FROM pg_proc AS p
+ WHERE p.pronamespace = 'normalize'::regnamespace;
+
+SELECT set_eq(
+    'SELECT signature FROM actual_functions',
+    'SELECT signature FROM expected_functions',
+    'the extension installs exactly the documented functions');
+
+SELECT results_eq(
+    'SELECT signature, kind, volatility, strict, parallel FROM actual_functions ORDER BY signature',
+    'SELECT signature, kind, volatility, strict, parallel FROM expected_functions ORDER BY signature',
+    'every function has the declared kind, volatility, strictness and parallel label');
+
+SELECT is_empty(
+    $$SELECT signature FROM actual_functions WHERE obj_description(oid, 'pg_proc') IS NULL$$,
+    'every function and aggregate has a comment');
+
+SELECT is_empty(
+    $$SELECT signature FROM actual_functions
+       WHERE prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
+         AND NOT coalesce(proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)$$,
+    'every SQL and PL/pgSQL function pins search_path');
+
+SELECT is_empty(
+    $$SELECT p.proname FROM pg_proc AS p
+       WHERE p.pronamespace = 'normalize'::regnamespace AND p.prosecdef$$,
+    'no function is SECURITY DEFINER');
+
+SELECT has_table('normalize', 'distribution_profiles', 'the profiles table exists');
+SELECT col_is_pk('normalize', 'distribution_profiles', 'name', 'profiles are keyed by name');
+SELECT has_type('normalize', 'ks_result', 'ks_test returns normalize.ks_result');
+SELECT is(
+    (SELECT extcondition FROM pg_extension WHERE extname = 'normalize'),
+    ARRAY['WHERE NOT shipped'],
+    'pg_dump keeps the user''s profiles');
+
+SELECT * FROM finish();
+ROLLBACK;
