@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The main job: builds and installs normalize, starts a throwaway cluster,
+# creates the extension and shows what it does today: seeded generators
+# for the plan's distributions, drawn from the profiles table, and their
+# validation inside the database. Installs what it needs from Debian.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$NZ_ROOT"
+
+nz_install_packages
+nz_build_and_install
+nz_cluster_start
+
+nz_psql -q -c "CREATE DATABASE normalize_demo"
+nz_psql -d normalize_demo <<'SQL'
+\set QUIET on
+\pset footer off
+CREATE EXTENSION normalize;
+\echo
+\echo '== normalize installed'
+SELECT extname AS extension, extversion AS version, extnamespace::regnamespace AS schema
+  FROM pg_extension WHERE extname = 'normalize';
+
+\echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'
+SELECT name, family, params, lower, upper FROM normalize.distribution_profiles ORDER BY name;
+
+\echo '== Seeded draws: 100,000 Tier 1 MRR values, lognormal(9.5, 0.8) truncated to [5000, 50000]'
+SELECT count(*) AS n, round(min(x)) AS min, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)) AS median,
+       round(avg(x)) AS mean, round(max(x)) AS max
+  FROM normalize.random_lognormal(100000, 9.5, 0.8, seed => 42, lower => 5000, upper => 50000) AS x;
+
+\echo '== Same seed, same values; another seed, other values'
+SELECT run, seed, md5(string_agg(x::text, ',' ORDER BY i)) AS md5_of_1000_values
+  FROM (VALUES (1, 'first call', 42), (2, 'second call', 42), (3, 'another seed', 43)) AS s(pos, run, seed),
+       LATERAL normalize.random_normal(1000, 75, 15, seed => s.seed) WITH ORDINALITY AS t(x, i)
+ GROUP BY pos, run, seed ORDER BY pos;
+
+\echo '== Keyed draws: one reproducible value per entity, whatever the query around it'
+SELECT 'acct-' || g AS account,
+       round(normalize.draw('mrr_tier_2', 'acct-' || g, 42)::numeric, 2) AS mrr,
+       round(normalize.draw('health_operational', 'acct-' || g, 42)::numeric, 1) AS device_health,
+       round(normalize.draw('engagement_manager', 'acct-' || g, 42)::numeric, 1) AS engagement
+  FROM generate_series(1, 5) AS g;
+
+\echo '== Validation inside the database: each profile, 100,000 draws, one-sample Kolmogorov-Smirnov'
+SELECT profile, family, n, round(statistic::numeric, 5) AS ks_statistic,
+       round(p_value::numeric, 4) AS p_value, CASE WHEN passed THEN 'pass' ELSE 'FAIL' END AS result
+  FROM normalize.validate_profiles(100000, 42);
+
+\echo '== The test catches clamping: a normal(50, 8) clamped to [40, 60] against health_maintenance'
+SELECT round((r).statistic::numeric, 4) AS ks_statistic, (r).p_value AS p_value
+  FROM (SELECT normalize.ks_test(least(greatest(x, 40), 60), 'health_maintenance') AS r
+          FROM normalize.random_normal(100000, 50, 8, seed => 1) AS x) AS t;
+
+\echo '== Bad input gets a clear error'
+\set ON_ERROR_STOP off
+SELECT count(*) FROM normalize.random_lognormal(10, 4.5, 0.4, lower => 5000, upper => 50000);
+SQL
+nz_log "done; the cluster is stopped and removed on exit"
