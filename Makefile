@@ -26,7 +26,7 @@ SHLIB_LINK  += -lstdc++
 # the C++ flags as well.
 override with_llvm := no
 
-EXTRA_CLEAN  = test/unit/run_unit_tests test/regress/results bench/results
+EXTRA_CLEAN  = test/unit/run_unit_tests test/unit/*.o test/regress/results bench/results
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -34,11 +34,19 @@ include $(PGXS)
 $(DATA_built): $(INSTALL_SRCS) normalize.control
 	cat $(INSTALL_SRCS) > $@
 
-# C++ unit tests of the core: no server, no Postgres headers.
+# PGXS does not track header dependencies; a changed header rebuilds all.
+$(OBJS): $(wildcard src/core/*.hpp src/glue/*.hpp)
+
+# C++ unit tests of the core: no server, no Postgres headers. They link the
+# same core objects the extension is built from.
 UNIT_SRCS = $(sort $(wildcard test/unit/*.cpp))
-test/unit/run_unit_tests: $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.hpp)
-	$(CXX) -std=c++17 -O2 -g -Wall -Wextra $(WERROR) -Isrc -o $@ $(UNIT_SRCS) $(CORE_SRCS) \
-		-lgtest -lgtest_main -pthread
+UNIT_OBJS = $(UNIT_SRCS:.cpp=.o)
+
+test/unit/%.o: test/unit/%.cpp $(wildcard test/unit/*.hpp src/core/*.hpp)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra $(WERROR) -Isrc -c -o $@ $<
+
+test/unit/run_unit_tests: $(UNIT_OBJS) $(CORE_SRCS:.cpp=.o)
+	$(CXX) -o $@ $^ -lgtest -lgtest_main -pthread
 
 unittest: test/unit/run_unit_tests
 	test/unit/run_unit_tests

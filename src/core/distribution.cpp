@@ -124,6 +124,18 @@ void check_params(Family family, const double* p) {
         require_positive(f.params[1], p[1], f.param_hints[1]);
         break;
     case Family::Beta:
+        require_positive(f.params[0], p[0], f.param_hints[0]);
+        require_positive(f.params[1], p[1], f.param_hints[1]);
+        // Boost draws beta as X / (X + Y) from two gamma draws; below this
+        // shape both underflow to 0 now and then and the draw is 0/0.
+        for (int i = 0; i < 2; ++i)
+            if (p[i] < kMinBetaShape)
+                throw ArgumentError(std::string(f.params[i]) + " must be at least " +
+                                        format_number(kMinBetaShape) + ", got " +
+                                        format_number(p[i]),
+                                    "Smaller shapes put nearly all the mass within rounding "
+                                    "distance of 0 and 1, which double precision cannot draw.");
+        break;
     case Family::Gamma:
         require_positive(f.params[0], p[0], f.param_hints[0]);
         require_positive(f.params[1], p[1], f.param_hints[1]);
@@ -171,6 +183,10 @@ void check_range(Family family, double lower, double upper) {
                                     format_number(lower) + " and upper = " +
                                     format_number(upper),
                                 std::string("They give ") + what + ", such as 0 and 100.");
+        if (lower < upper && !std::isfinite(upper - lower))
+            throw ArgumentError("the range [" + format_number(lower) + ", " +
+                                    format_number(upper) + "] is too wide",
+                                "upper - lower must be a finite double; narrow the range.");
     }
     if (!(lower < upper))
         throw ArgumentError("lower must be less than upper, got lower = " +
@@ -180,6 +196,8 @@ void check_range(Family family, double lower, double upper) {
 }
 
 }  // namespace
+
+double restricted_cdf(const Distribution& d, double x);
 
 Family parse_family(std::string_view name) {
     // Case and surrounding blanks are not significant: 'Normal ' is normal.
@@ -249,6 +267,14 @@ Distribution make_distribution(Family family, const double* params,
         upper = 1.0;
     }
     check_range(family, lower, upper);
+    if (family == Family::Lognormal && upper == kInf &&
+        !(d.param[0] + kLognormalTailSigmas * d.param[1] <= kMaxLogValue))
+        throw ArgumentError("mu + " + format_number(kLognormalTailSigmas) +
+                                " * sigma must be at most " + format_number(kMaxLogValue) +
+                                " when upper is unbounded, got " +
+                                format_number(d.param[0] + kLognormalTailSigmas * d.param[1]),
+                            "exp(mu + sigma * z) would overflow double precision; "
+                            "lower mu or sigma, or give a finite upper bound.");
     d.lower = lower;
     d.upper = upper;
     if (family == Family::Beta || family == Family::Uniform || is_discrete(family))
@@ -293,6 +319,14 @@ double base_quantile(const Distribution& d, double u, bool upper_tail) {
 }
 
 double cdf(const Distribution& d, double x) {
+    const double p = restricted_cdf(d, x);
+    if (std::isnan(p))
+        throw std::range_error("the CDF of " + describe(d) + " at " + format_number(x) +
+                               " cannot be computed in double precision");
+    return p;
+}
+
+double restricted_cdf(const Distribution& d, double x) {
     if (std::isnan(x))
         throw ArgumentError("x must not be NaN", "Pass a number or an infinity.");
     switch (d.family) {

@@ -59,6 +59,12 @@ static_assert(std::is_trivially_destructible<Distribution>::value,
 constexpr double kMinRangeMass = 1e-9;
 // At or above this share of mass, truncation is done by rejection.
 constexpr double kRejectionMass = 0.3;
+// Smallest beta shape: see check_params.
+constexpr double kMinBetaShape = 0.05;
+// An untruncated lognormal must keep exp(mu + kLognormalTailSigmas * sigma)
+// finite: Boost's ziggurat cannot return |z| above about 17 from 64 bits.
+constexpr double kLognormalTailSigmas = 20;
+constexpr double kMaxLogValue = 709;
 
 Family parse_family(std::string_view name);
 const char* family_name(Family family);

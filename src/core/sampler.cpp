@@ -12,6 +12,7 @@
 #include <boost/random/uniform_real_distribution.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -75,6 +76,8 @@ double truncated_draw(const Distribution& d, Engine& e) {
 
 }  // namespace
 
+double draw_unchecked(Sampler& s);
+
 void check_count(std::int64_t n) {
     if (n < 0 || n > kMaxCount)
         throw ArgumentError("n must be between 0 and " + std::to_string(kMaxCount) +
@@ -83,6 +86,16 @@ void check_count(std::int64_t n) {
 }
 
 double draw(Sampler& s) {
+    const double x = draw_unchecked(s);
+    // Validation rules out the parameters that overflow; this is the
+    // backstop, so that no NaN or infinity ever reaches a table.
+    if (!std::isfinite(x))
+        throw std::range_error("drawing from " + describe(s.dist) + " gave " + format_number(x) +
+                               ", which is out of the range of double precision");
+    return x;
+}
+
+double draw_unchecked(Sampler& s) {
     const Distribution& d = s.dist;
     switch (d.family) {
     case Family::Uniform:

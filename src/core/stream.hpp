@@ -5,7 +5,7 @@
 #pragma once
 #include "cpp_only.hpp"
 
-#include <boost/random/mersenne_twister.hpp>
+#include "engine.hpp"
 
 #include <cstdint>
 #include <string_view>
@@ -13,7 +13,7 @@
 
 namespace normalize::core {
 
-using Engine = boost::random::mt19937_64;
+using Engine = Xoshiro256;
 
 // The glue keeps engines in frames that Postgres may longjmp out of.
 static_assert(std::is_trivially_destructible<Engine>::value,

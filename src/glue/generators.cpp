@@ -104,11 +104,38 @@ Datum series(FunctionCallInfo fcinfo, core::Family family, const ArgLayout& layo
     return emit_series(fcinfo, start, PG_GETARG_INT64(0), output);
 }
 
+// A keyed call runs once per row with, nearly always, the same parameters:
+// keep the last validated distribution in fn_extra and skip re-validating
+// (and recomputing the truncation's CDF values) when the arguments repeat.
+struct KeyedCache {
+    double args[core::kMaxParams + 2];
+    core::Distribution dist;
+};
+
 Datum keyed(FunctionCallInfo fcinfo, core::Family family, const ArgLayout& layout,
             Output output = Output::Float8) {
-    const core::Distribution dist =
-        normalize::glue::distribution_from_args(fcinfo, family, layout);
-    return emit_keyed(fcinfo, dist, 0, layout, output);
+    double args[core::kMaxParams + 2] = {0, 0, 0, 0};
+    int nargs = 0;
+    const int nparams = static_cast<int>(core::parameter_count(family));
+    for (int i = 0; i < nparams; ++i)
+        args[nargs++] = PG_GETARG_FLOAT8(layout.first_param + i);
+    if (layout.lower >= 0) {
+        args[nargs++] = PG_GETARG_FLOAT8(layout.lower);
+        args[nargs++] = PG_GETARG_FLOAT8(layout.lower + 1);
+    }
+    auto* cache = static_cast<KeyedCache*>(fcinfo->flinfo->fn_extra);
+    if (cache == nullptr || std::memcmp(cache->args, args, sizeof args) != 0) {
+        const core::Distribution dist =
+            normalize::glue::distribution_from_args(fcinfo, family, layout);
+        if (cache == nullptr) {
+            cache = static_cast<KeyedCache*>(
+                MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(KeyedCache)));
+            fcinfo->flinfo->fn_extra = cache;
+        }
+        std::memcpy(cache->args, args, sizeof args);
+        cache->dist = dist;
+    }
+    return emit_keyed(fcinfo, cache->dist, 0, layout, output);
 }
 
 }  // namespace
