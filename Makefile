@@ -13,8 +13,7 @@ DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 # pg_regress inputs are listed, never globbed, so an install script is
 # never run as a test.
 REGRESS      = generators generator_errors profiles ks_test boundary
-REGRESS_OPTS = --inputdir=test/regress --outputdir=test/regress \
-               --load-extension=$(EXTENSION)
+REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG   ?= pg_config
 WERROR      ?=
@@ -26,7 +25,7 @@ SHLIB_LINK  += -lstdc++
 # the C++ flags as well.
 override with_llvm := no
 
-EXTRA_CLEAN  = test/unit/run_unit_tests test/unit/*.o test/regress/results bench/results
+EXTRA_CLEAN  = test/unit/run_unit_tests test/unit/*.o bench/results
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

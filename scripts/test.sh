@@ -39,7 +39,7 @@ regress_passed=$(grep -cE '^(ok|test) .*\.\.\. ok' "$artifacts/regress.log" || t
 regress_failed=$(grep -cE '\.\.\. FAILED' "$artifacts/regress.log" || true)
 if [ "$regress_status" -ne 0 ]; then
     [ "$regress_failed" -eq 0 ] && regress_failed=1
-    [ -f test/regress/regression.diffs ] && cat test/regress/regression.diffs
+    [ -f regression.diffs ] && cat regression.diffs
 fi
 count "$regress_passed" "$regress_failed"
 
