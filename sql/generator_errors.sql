@@ -50,3 +50,10 @@ SELECT normalize.check_distribution('gamma', '{2,15}', 100, 100.5);
 SELECT normalize.check_distribution('gamma', '{2,15}', 1000, 1001);
 SELECT normalize.distribution_cdf('NaN', 'normal', '{0,1}');
 SELECT normalize.family_parameters('cauchy');
+-- values that double precision cannot hold
+SELECT normalize.distribution_cdf(0.5, 'beta', '{1e300,1e300}');
+SELECT normalize.distribution_cdf(0.5, 'gamma', '{1e300,1e300}');
+SELECT count(*) FROM normalize.random_gamma(3, 1e300, 1e300);
+SELECT count(*) FROM normalize.random_lognormal(3, 700, 1);
+SELECT count(*) FROM normalize.random_beta(3, 0.01, 1);
+SELECT count(*) FROM normalize.random_uniform(3, -1e308, 1e308);

@@ -382,9 +382,7 @@ std::string describe_family(const Distribution& d) {
 
 std::string describe(const Distribution& d) {
     std::string out = describe_family(d);
-    if (!is_discrete(d.family) &&
-        (d.family == Family::Beta || d.family == Family::Uniform ||
-         std::isfinite(d.lower) || std::isfinite(d.upper)))
+    if (d.family == Family::Beta || d.family == Family::Uniform || d.method != Method::Plain)
         out += " on [" + format_number(d.lower) + ", " + format_number(d.upper) + "]";
     return out;
 }

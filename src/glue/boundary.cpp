@@ -49,11 +49,19 @@ void capture_exception(CoreError* err) noexcept {
         err->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
         copy_text(err->message, sizeof err->message, e.what());
     } catch (const std::domain_error& e) {
+        // Boost.Math's own wording ("Error in function ...") goes to the
+        // detail; the message keeps the style of every other error.
         err->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
-        copy_text(err->message, sizeof err->message, e.what());
+        copy_text(err->message, sizeof err->message,
+                  "a distribution function was called outside its domain");
+        copy_text(err->detail, sizeof err->detail, e.what());
     } catch (const std::overflow_error& e) {
         err->sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
-        copy_text(err->message, sizeof err->message, e.what());
+        copy_text(err->message, sizeof err->message,
+                  "a distribution function overflowed double precision");
+        copy_text(err->detail, sizeof err->detail, e.what());
+        copy_text(err->hint, sizeof err->hint,
+                  "Use parameters of a more moderate size.");
     } catch (const std::range_error& e) {
         err->sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
         copy_text(err->message, sizeof err->message, e.what());

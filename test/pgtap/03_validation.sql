@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(40);
+SELECT plan(43);
 
 -- Every shipped profile (16) passes at 100,000 draws with a fixed seed.
 SELECT ok(passed, format('%s (%s) passes KS at %s draws: D = %s, p = %s',
@@ -72,6 +72,13 @@ SELECT throws_ok($$SELECT normalize.ks_test(x::float8, 'poisson', '{3}') FROM no
                  '22023', 'ks_test needs a continuous family, got poisson', 'KS against a discrete family');
 SELECT throws_ok($$SELECT normalize.ks_test(x, 'normal', '{0,1}') FROM (VALUES ('NaN'::float8)) AS t(x)$$,
                  '22023', 'ks_test got a NaN value', 'KS over NaN');
+
+SELECT throws_ok($$SELECT normalize.distribution_cdf(0.5, 'beta', '{1e300,1e300}')$$,
+                 '22003', NULL, 'a CDF that double precision cannot hold');
+SELECT throws_ok($$SELECT normalize.distribution_cdf(0.5, 'gamma', '{1e300,1e300}')$$,
+                 '22003', 'a distribution function overflowed double precision', 'a Boost.Math overflow');
+SELECT throws_ok('SELECT count(*) FROM normalize.random_gamma(3, 1e300, 1e300)',
+                 '22003', NULL, 'a draw that overflows');
 
 SELECT * FROM finish();
 ROLLBACK;
