@@ -1,0 +1,138 @@
+-- Phase 1 of the plan: verify that every join works, and measure the
+-- sources as the plan's "Current State Assessment" does.
+
+CREATE FUNCTION @extschema@.validate_relationships()
+RETURNS TABLE (check_name text, total bigint, linked bigint, orphaned bigint, status text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Every foreign key of the normalized tables, checked by a join rather
+    -- than trusted to the constraint, so a disabled or dropped key shows.
+    SELECT c.check_name, c.total, c.linked, c.total - c.linked,
+           CASE WHEN c.linked = c.total THEN 'pass' ELSE 'fail' END
+      FROM (
+        SELECT 'subscriptions.account_key -> accounts' AS check_name, 1 AS ord,
+               count(*) AS total, count(a.account_key) AS linked
+          FROM normalize.subscriptions AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'devices.account_key -> accounts', 2, count(*), count(a.account_key)
+          FROM normalize.devices AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'devices.location_key -> locations', 3, count(x.location_key), count(l.location_key)
+          FROM normalize.devices AS x LEFT JOIN normalize.locations AS l USING (location_key)
+        UNION ALL
+        SELECT 'devices.location_key -> a location of the device''s own account', 4,
+               count(x.location_key), count(l.location_key)
+          FROM normalize.devices AS x
+          LEFT JOIN normalize.locations AS l ON l.location_key = x.location_key AND l.account_key = x.account_key
+        UNION ALL
+        SELECT 'users.account_key -> accounts', 5, count(*), count(a.account_key)
+          FROM normalize.users AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'locations.account_key -> accounts', 6, count(*), count(a.account_key)
+          FROM normalize.locations AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'campaigns.account_key -> accounts', 7, count(*), count(a.account_key)
+          FROM normalize.campaigns AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'account_map.account_key -> accounts', 8, count(*), count(a.account_key)
+          FROM normalize.account_map AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+      ) AS c
+    UNION ALL
+    -- What became of the source rows: linked or assigned rows are in the
+    -- normalized tables; the rest are quarantined, dropped or superseded.
+    SELECT format('source %s rows in the normalized tables', m.entity), count(*),
+           count(*) FILTER (WHERE m.status IN ('linked', 'assigned')),
+           count(*) FILTER (WHERE m.status IN ('quarantined', 'dropped')),
+           'info'
+      FROM normalize.id_map AS m
+      JOIN normalize.entity_kinds AS e USING (entity)
+     GROUP BY m.entity, e.position
+$$;
+COMMENT ON FUNCTION @extschema@.validate_relationships() IS
+    'One row per relationship of the normalized tables (total, linked, orphaned, pass/fail), and per source how many rows reached them';
+
+CREATE FUNCTION @extschema@.assess_sources()
+RETURNS TABLE (entity text, metric text, value numeric, detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    q text;
+BEGIN
+    PERFORM normalize.require_sources();
+    FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
+        q := normalize.source_query(e.entity);
+        RETURN QUERY EXECUTE format($f$
+            SELECT %1$L, 'rows', count(*)::numeric, NULL::text FROM (%2$s) AS s
+            UNION ALL
+            SELECT %1$L, 'distinct snapshot dates', count(DISTINCT s.snapshot_date)::numeric,
+                   'history depth: ' || coalesce(min(s.snapshot_date)::text || ' to ' || max(s.snapshot_date)::text, 'no dates')
+              FROM (%2$s) AS s
+            UNION ALL
+            SELECT %1$L, 'ID column type', NULL,
+                   (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a
+                     WHERE a.attrelid = src.relation AND a.attname = src.columns ->> %3$L)
+              FROM normalize.sources AS src WHERE src.entity = %1$L
+            $f$, e.entity, q, e.id_column);
+    END LOOP;
+
+    -- Account references: their type, their range, and how many match a
+    -- customer ID as they stand (what a naive join would link).
+    FOR e IN SELECT k.* FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS ek USING (entity) ORDER BY ek.position, k.reference LOOP
+        RETURN QUERY EXECUTE format($f$
+            WITH r AS (SELECT s.%3$I AS raw FROM (%1$s) AS s),
+                 t AS (SELECT DISTINCT s.%5$I::text AS raw FROM (%4$s) AS s)
+            SELECT %2$L, %6$L || ' reference type', NULL::numeric,
+                   (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a
+                     WHERE a.attrelid = src.relation AND a.attname = src.columns ->> %3$L)
+              FROM normalize.sources AS src WHERE src.entity = %2$L
+            UNION ALL
+            SELECT %2$L, %6$L || ' references joining as they stand',
+                   round(100.0 * count(*) FILTER (WHERE r.raw IN (SELECT raw FROM t)) / nullif(count(*), 0), 1),
+                   'percent of rows; examples: ' || (SELECT string_agg(quote_literal(x.raw), ', ')
+                                                      FROM (SELECT DISTINCT raw FROM r WHERE raw IS NOT NULL
+                                                             ORDER BY raw LIMIT 3) AS x)
+              FROM r
+            UNION ALL
+            SELECT %2$L, %6$L || ' references missing',
+                   round(100.0 * count(*) FILTER (WHERE normalize.normalize_id(r.raw) IS NULL) / nullif(count(*), 0), 1),
+                   'percent of rows'
+              FROM r
+            $f$, normalize.source_query(e.entity), e.entity, e.source_column,
+                 normalize.source_query(e.target_entity), e.target_column, e.reference);
+    END LOOP;
+
+    -- The synthetic values the plan lists.
+    RETURN QUERY EXECUTE format($f$
+        SELECT 'customers', 'distinct tiers', count(DISTINCT s.tier)::numeric, string_agg(DISTINCT s.tier, ', ')
+          FROM (%1$s) AS s
+        UNION ALL
+        SELECT 'customers', 'share with zero MRR', round(100.0 * count(*) FILTER (WHERE s.mrr = 0) / nullif(count(*), 0), 1),
+               'percent of customers'
+          FROM (%1$s) AS s
+        UNION ALL
+        SELECT 'subscriptions', 'rows with positive MRR', count(*) FILTER (WHERE s.mrr > 0)::numeric, NULL
+          FROM (%2$s) AS s
+        UNION ALL
+        SELECT 'devices', 'mean health score', round(avg(s.health_score), 2),
+               count(DISTINCT s.health_score) || ' distinct values: ' ||
+               (SELECT string_agg(v::text, ', ' ORDER BY v) FROM (SELECT DISTINCT x.health_score AS v FROM (%3$s) AS x
+                                                                   ORDER BY 1 LIMIT 5) AS d)
+          FROM (%3$s) AS s
+        UNION ALL
+        SELECT 'users', 'mean engagement score', round(avg(s.engagement_score), 2),
+               count(DISTINCT s.engagement_score) || ' distinct values'
+          FROM (%4$s) AS s
+        UNION ALL
+        SELECT 'devices', 'share without a location', round(100.0 * count(*) FILTER (WHERE s.location_id IS NULL) / nullif(count(*), 0), 1),
+               'percent of devices'
+          FROM (%3$s) AS s
+        $f$, normalize.source_query('customers'), normalize.source_query('subscriptions'),
+             normalize.source_query('devices'), normalize.source_query('users'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.assess_sources() IS
+    'The "before" picture of the registered sources: counts, history depth, ID types, how references join as they stand, and the synthetic values the plan lists';
