@@ -98,7 +98,7 @@ BEGIN
     END IF;
     SELECT c.relkind INTO relkind FROM pg_class AS c WHERE c.oid = relation;
     IF relkind IS NULL THEN
-        RAISE EXCEPTION 'relation with OID % does not exist', relation::oid
+        RAISE EXCEPTION 'the relation registered for % no longer exists', entity
             USING ERRCODE = 'undefined_table',
                   HINT = 'A registered source was dropped; register its replacement with normalize.register_source or normalize.use_sources.';
     END IF;

@@ -149,7 +149,7 @@ COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, float8) IS
 CREATE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
                dropped bigint, superseded bigint, account_rule text)
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -160,6 +160,12 @@ DECLARE
     rules jsonb := '{}';
     n_accounts bigint;
 BEGIN
+    -- Not STRICT: a NULL here is a mistake to report, not a no-op.
+    IF orphan_policy IS NULL OR min_share IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN orphan_policy IS NULL THEN 'orphan_policy' ELSE 'min_share' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave the argument out for its default.';
+    END IF;
     IF orphan_policy NOT IN ('quarantine', 'assign', 'drop') THEN
         RAISE EXCEPTION 'orphan_policy must be quarantine, assign or drop, got "%"', orphan_policy
             USING ERRCODE = 'invalid_parameter_value',

@@ -8,8 +8,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     -- Every foreign key of the normalized tables, checked by a join rather
     -- than trusted to the constraint, so a disabled or dropped key shows.
-    SELECT c.check_name, c.total, c.linked, c.total - c.linked,
-           CASE WHEN c.linked = c.total THEN 'pass' ELSE 'fail' END
+    SELECT v.check_name, v.total, v.linked, v.orphaned, v.status FROM (
+    SELECT c.ord, c.check_name, c.total, c.linked, c.total - c.linked AS orphaned,
+           CASE WHEN c.linked = c.total THEN 'pass' ELSE 'fail' END AS status
       FROM (
         SELECT 'subscriptions.account_key -> accounts' AS check_name, 1 AS ord,
                count(*) AS total, count(a.account_key) AS linked
@@ -41,13 +42,14 @@ AS $$
     UNION ALL
     -- What became of the source rows: linked or assigned rows are in the
     -- normalized tables; the rest are quarantined, dropped or superseded.
-    SELECT format('source %s rows in the normalized tables', m.entity), count(*),
+    SELECT 100 + e.position, format('source %s rows in the normalized tables', m.entity), count(*),
            count(*) FILTER (WHERE m.status IN ('linked', 'assigned')),
            count(*) FILTER (WHERE m.status IN ('quarantined', 'dropped')),
            'info'
       FROM normalize.id_map AS m
       JOIN normalize.entity_kinds AS e USING (entity)
      GROUP BY m.entity, e.position
+    ) AS v ORDER BY v.ord
 $$;
 COMMENT ON FUNCTION @extschema@.validate_relationships() IS
     'One row per relationship of the normalized tables (total, linked, orphaned, pass/fail), and per source how many rows reached them';
@@ -68,7 +70,8 @@ BEGIN
             SELECT %1$L, 'rows', count(*)::numeric, NULL::text FROM (%2$s) AS s
             UNION ALL
             SELECT %1$L, 'distinct snapshot dates', count(DISTINCT s.snapshot_date)::numeric,
-                   'history depth: ' || coalesce(min(s.snapshot_date)::text || ' to ' || max(s.snapshot_date)::text, 'no dates')
+                   'history depth: ' || coalesce(to_char(min(s.snapshot_date), 'YYYY-MM-DD') || ' to ' ||
+                                                 to_char(max(s.snapshot_date), 'YYYY-MM-DD'), 'no dates')
               FROM (%2$s) AS s
             UNION ALL
             SELECT %1$L, 'ID column type', NULL,
@@ -104,6 +107,24 @@ BEGIN
             $f$, normalize.source_query(e.entity), e.entity, e.source_column,
                  normalize.source_query(e.target_entity), e.target_column, e.reference);
     END LOOP;
+
+    -- One type for account IDs everywhere, or a mix (the plan's "mixed
+    -- VARCHAR/INTEGER").
+    RETURN QUERY
+    WITH t AS (
+        SELECT src.entity, format_type(a.atttypid, a.atttypmod) AS type_name
+          FROM normalize.sources AS src
+          JOIN normalize.reference_kinds AS k ON k.entity = src.entity AND k.reference = 'account'
+          JOIN pg_attribute AS a ON a.attrelid = src.relation AND a.attname = src.columns ->> k.source_column
+        UNION ALL
+        SELECT src.entity, format_type(a.atttypid, a.atttypmod)
+          FROM normalize.sources AS src
+          JOIN pg_attribute AS a ON a.attrelid = src.relation AND a.attname = src.columns ->> 'customer_id'
+         WHERE src.entity = 'customers')
+    SELECT 'all'::text, 'account ID types'::text, count(DISTINCT t.type_name)::numeric,
+           string_agg(DISTINCT t.type_name || ' (' || (SELECT string_agg(u.entity, ', ' ORDER BY u.entity)
+                                                          FROM t AS u WHERE u.type_name = t.type_name) || ')', '; ')
+      FROM t;
 
     -- The synthetic values the plan lists.
     RETURN QUERY EXECUTE format($f$

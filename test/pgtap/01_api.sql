@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 CREATE TEMP TABLE expected_functions (signature text, kind text, volatility text, strict boolean, parallel text);
 INSERT INTO expected_functions VALUES
@@ -39,7 +39,28 @@ INSERT INTO expected_functions VALUES
     ('ks_test(double precision,text,double precision[])', 'a', 'i', false, 's'),
     ('ks_test(double precision,text,double precision[],double precision,double precision)', 'a', 'i', false, 's'),
     ('ks_test(double precision,text)', 'a', 'i', false, 's'),
-    ('validate_profiles(bigint,bigint,double precision)', 'f', 's', true, 's');
+    ('validate_profiles(bigint,bigint,double precision)', 'f', 's', true, 's'),
+    ('assess_sources()', 'f', 's', false, 'u'),
+    ('check_source(text,regclass,jsonb)', 'f', 's', true, 's'),
+    ('create_demo_source(text,bigint,boolean,integer)', 'f', 'v', false, 'u'),
+    ('drop_temp_table(text)', 'f', 'v', true, 'u'),
+    ('id_digits(text)', 'f', 'i', true, 's'),
+    ('id_number(text)', 'f', 'i', true, 's'),
+    ('id_prefix(text)', 'f', 'i', true, 's'),
+    ('normalize_id(text)', 'f', 'i', true, 's'),
+    ('reconcile_ids(text,double precision)', 'f', 'v', false, 'u'),
+    ('register_source(text,regclass,jsonb)', 'f', 'v', true, 'u'),
+    ('require_sources()', 'f', 's', false, 'u'),
+    ('resolve_reference(text,text,double precision)', 'f', 'v', true, 'u'),
+    ('rule_candidates(text,text)', 'f', 'v', true, 'u'),
+    ('rule_match_sql(text,text,text,text)', 'f', 'i', false, 's'),
+    ('source_query(text)', 'f', 's', true, 's'),
+    ('stable_key(text,bigint)', 'f', 'i', true, 's'),
+    ('stable_key(text,text)', 'f', 'i', true, 's'),
+    ('stage_reference(text,text)', 'f', 'v', true, 'u'),
+    ('suggest_id_rules()', 'f', 'v', false, 'u'),
+    ('use_sources(text)', 'f', 'v', true, 'u'),
+    ('validate_relationships()', 'f', 's', false, 's');
 
 CREATE TEMP VIEW actual_functions AS
 SELECT p.oid, (p.proname::text COLLATE "default") || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS full_signature,
@@ -77,12 +98,14 @@ SELECT is_empty(
     'no function is SECURITY DEFINER');
 
 SELECT has_table('normalize', 'distribution_profiles', 'the profiles table exists');
+SELECT has_table('normalize', 'sources', 'the sources table exists');
 SELECT col_is_pk('normalize', 'distribution_profiles', 'name', 'profiles are keyed by name');
 SELECT has_type('normalize', 'ks_result', 'ks_test returns normalize.ks_result');
-SELECT is(
-    (SELECT extcondition FROM pg_extension WHERE extname = 'normalize'),
-    ARRAY['WHERE NOT shipped'],
-    'pg_dump keeps the user''s profiles');
+SELECT set_eq(
+    $$SELECT c.relname::text, x.cond FROM pg_extension AS e, unnest(e.extconfig, e.extcondition) AS x(oid, cond)
+        JOIN pg_class AS c ON c.oid = x.oid WHERE e.extname = 'normalize'$$,
+    $$VALUES ('distribution_profiles', 'WHERE NOT shipped'), ('sources', ''), ('id_crosswalk', '')$$,
+    'pg_dump keeps the user''s profiles, registered sources and crosswalk');
 
 SELECT * FROM finish();
 ROLLBACK;

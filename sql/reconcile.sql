@@ -1,0 +1,128 @@
+-- Phase 1: registration, rule discovery, reconciliation and verification on
+-- the demo source, the orphan policies, and every error message.
+\set SHOW_CONTEXT never
+SELECT count(*) AS tables FROM normalize.create_demo_source('saas_raw', seed => 1);
+
+-- ID functions
+SELECT raw, normalize.normalize_id(raw), normalize.id_number(raw), normalize.id_prefix(raw),
+       normalize.id_digits(raw), normalize.stable_key('account', raw)
+  FROM unnest(ARRAY['ACCT-0042', ' 00042 ', 'cust_42', '10000042', '42.000', 'DEV-00017', 'A 7b', '   ']) AS raw;
+SELECT normalize.stable_key('account', 42::bigint) AS from_bigint;
+SELECT normalize.stable_key('Account', '42');
+SELECT normalize.stable_key('', '42');
+
+-- Registration
+SELECT * FROM normalize.use_sources('saas_raw');
+SELECT entity, relation, columns FROM normalize.sources ORDER BY entity;
+
+-- The "before" picture
+SELECT * FROM normalize.assess_sources();
+
+-- Rule discovery finds the offset and the formats without being told
+SELECT entity, reference, source_column, target, rule, parameter, linked, total, round(share::numeric, 3) AS share
+  FROM normalize.suggest_id_rules() WHERE rank <= 2;
+
+-- Reconciliation, quarantining orphans
+SELECT * FROM normalize.reconcile_ids();
+SELECT * FROM normalize.validate_relationships();
+SELECT entity, reference, reason, kept, count(*) FROM normalize.quarantine GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3;
+SELECT entity, account_rule, count(*) FROM (
+    SELECT 'subscriptions' AS entity, account_rule FROM normalize.subscriptions
+    UNION ALL SELECT 'devices', account_rule FROM normalize.devices
+    UNION ALL SELECT 'users', account_rule FROM normalize.users) AS t
+ GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT * FROM normalize.account_map WHERE entity = 'subscriptions' ORDER BY raw_value LIMIT 3;
+
+-- Scored against the ground truth: every linkable row on its true account,
+-- none on a wrong one, every true orphan quarantined
+SELECT g.entity,
+       count(*) FILTER (WHERE NOT g.orphan) AS linkable,
+       count(*) FILTER (WHERE NOT g.orphan AND m.account_key = normalize.stable_key('account', g.customer_id::text)) AS linked_right,
+       count(*) FILTER (WHERE m.account_key IS DISTINCT FROM normalize.stable_key('account', g.customer_id::text)
+                          AND m.account_key IS NOT NULL) AS linked_wrong,
+       count(*) FILTER (WHERE g.orphan) AS orphans,
+       count(*) FILTER (WHERE g.orphan AND m.status = 'quarantined') AS orphans_quarantined
+  FROM saas_raw.ground_truth AS g
+  LEFT JOIN normalize.id_map AS m ON m.entity = g.entity AND m.source_id = g.source_id
+ GROUP BY g.entity ORDER BY g.entity;
+SELECT count(*) FILTER (WHERE d.location_key IS NOT DISTINCT FROM normalize.stable_key('location', g.location_id::text)) AS right_location,
+       count(*) AS devices
+  FROM normalize.devices AS d JOIN saas_raw.ground_truth AS g ON g.entity = 'devices' AND g.source_id = d.source_id;
+
+-- The other orphan policies
+SELECT * FROM normalize.reconcile_ids('assign');
+SELECT count(*) FILTER (WHERE account_assigned) AS assigned, count(*) FROM normalize.subscriptions;
+SELECT count(*) FILTER (WHERE location_assigned) AS locations_assigned, count(location_key) AS with_location, count(*) FROM normalize.devices;
+SELECT check_name, status FROM normalize.validate_relationships() WHERE status <> 'info';
+SELECT * FROM normalize.reconcile_ids('drop');
+SELECT count(*) AS quarantined_rows FROM normalize.quarantine WHERE NOT kept;
+
+-- A crosswalk entry takes precedence over the rules
+INSERT INTO normalize.id_crosswalk (entity, raw_value, target_id, note)
+SELECT 'subscriptions', account_id, '7', 'resold through customer 7' FROM saas_raw.subscriptions
+ WHERE account_id = (SELECT min(raw_value) FROM normalize.quarantine WHERE entity = 'subscriptions' AND reference = 'account')
+ LIMIT 1;
+SELECT entity, source_rows, linked, quarantined FROM normalize.reconcile_ids() WHERE entity = 'subscriptions';
+SELECT account_key, account_rule FROM normalize.subscriptions WHERE account_rule = 'crosswalk';
+DELETE FROM normalize.id_crosswalk;
+
+-- A table whose columns have other names, through a view
+CREATE VIEW saas_raw.campaigns_renamed AS SELECT campaign_id AS cid, account_id AS acct, channel AS medium FROM saas_raw.campaigns;
+SELECT * FROM normalize.register_source('campaigns', 'saas_raw.campaigns_renamed', '{"campaign_id": "cid", "account_id": "acct", "channel": "medium"}');
+SELECT entity, linked FROM normalize.reconcile_ids() WHERE entity = 'campaigns';
+SELECT count(*) FILTER (WHERE channel IS NOT NULL) AS with_channel, count(*) FILTER (WHERE budget IS NULL) AS without_budget FROM normalize.campaigns;
+SELECT count(*) FROM normalize.register_source('campaigns', 'saas_raw.campaigns');
+
+-- Registration errors
+SELECT * FROM normalize.use_sources('no_such_schema');
+CREATE SCHEMA half_raw;
+CREATE TABLE half_raw.customers (customer_id int);
+SELECT * FROM normalize.use_sources('half_raw');
+SELECT * FROM normalize.register_source('widgets', 'saas_raw.customers');
+SELECT * FROM normalize.register_source('customers', 'saas_raw.users');
+SELECT * FROM normalize.register_source('customers', 'saas_raw.nope');
+CREATE TABLE half_raw.bad_customers (customer_id boolean, mrr text, created_at text);
+SELECT * FROM normalize.register_source('customers', 'half_raw.bad_customers');
+SELECT * FROM normalize.register_source('customers', 'saas_raw.customers', '{"customer_key": "customer_id"}');
+SELECT * FROM normalize.register_source('customers', 'saas_raw.customers', '["customer_id"]');
+SELECT * FROM normalize.register_source('customers', 'saas_raw.customers', '{"tier": "segment"}');
+CREATE SEQUENCE half_raw.seq;
+SELECT * FROM normalize.register_source('customers', 'half_raw.seq');
+
+-- Reconciliation errors
+SELECT * FROM normalize.reconcile_ids('maybe');
+SELECT * FROM normalize.reconcile_ids('quarantine', 0);
+SELECT * FROM normalize.reconcile_ids(NULL);
+
+-- Messy IDs: NULL, duplicated on one snapshot date, superseded by a later
+-- snapshot, and account references that are not numbers where the offset
+-- rule applies
+CREATE TABLE half_raw.customers2 AS SELECT * FROM saas_raw.customers;
+INSERT INTO half_raw.customers2 (customer_id, name, snapshot_date) VALUES (NULL, 'no id', '2025-06-18');
+CREATE TABLE half_raw.subscriptions2 AS SELECT * FROM saas_raw.subscriptions;
+INSERT INTO half_raw.subscriptions2 (subscription_id, account_id, mrr, snapshot_date) VALUES
+    ('SUB-000001', '10000001', 1, '2025-06-18'),
+    ('sub-000001', '10000001', 2, '2025-06-18'),
+    ('SUB-000002', '10000002', 3, '2020-01-01'),
+    ('SUB-900001', 'not-a-number', 4, '2025-06-18'),
+    ('SUB-900002', '', 5, '2025-06-18');
+SELECT count(*) FROM normalize.register_source('customers', 'half_raw.customers2');
+SELECT count(*) FROM normalize.register_source('subscriptions', 'half_raw.subscriptions2');
+SELECT * FROM normalize.reconcile_ids() WHERE entity IN ('customers', 'subscriptions');
+SELECT entity, source_id, raw_value, reason FROM normalize.quarantine
+ WHERE NOT kept AND (source_id IS NULL OR source_id ILIKE 'sub-0000%' OR source_id LIKE 'SUB-9%') ORDER BY 1, 2, 3;
+SELECT * FROM normalize.key_collisions;
+SELECT source_id, status FROM normalize.id_map WHERE entity = 'subscriptions' AND source_id IN ('SUB-000002') ORDER BY status;
+
+-- A source dropped after registration, and an empty customers table
+DROP TABLE half_raw.subscriptions2;
+SELECT * FROM normalize.reconcile_ids();
+SELECT count(*) FROM normalize.use_sources('saas_raw');
+CREATE TABLE half_raw.no_customers (LIKE saas_raw.customers);
+SELECT count(*) FROM normalize.register_source('customers', 'half_raw.no_customers');
+SELECT * FROM normalize.reconcile_ids();
+SELECT count(*) FROM normalize.use_sources('saas_raw');
+DROP SCHEMA half_raw CASCADE;
+DROP VIEW saas_raw.campaigns_renamed;
+DELETE FROM normalize.sources;
+SELECT * FROM normalize.suggest_id_rules();
