@@ -59,9 +59,11 @@ SELECT count(*) AS quarantined_rows FROM normalize.quarantine WHERE NOT kept;
 
 -- A crosswalk entry takes precedence over the rules
 INSERT INTO normalize.id_crosswalk (entity, raw_value, target_id, note)
-SELECT 'subscriptions', account_id, '7', 'resold through customer 7' FROM saas_raw.subscriptions
- WHERE account_id = (SELECT min(raw_value) FROM normalize.quarantine WHERE entity = 'subscriptions' AND reference = 'account')
- LIMIT 1;
+SELECT 'subscriptions', s.account_id, '7', 'resold through customer 7'
+  FROM saas_raw.subscriptions AS s
+  JOIN normalize.id_map AS m ON m.entity = 'subscriptions' AND m.source_id = s.subscription_id AND m.status = 'dropped'
+ ORDER BY s.account_id LIMIT 1
+RETURNING entity, raw_value, target_id;
 SELECT entity, source_rows, linked, quarantined FROM normalize.reconcile_ids() WHERE entity = 'subscriptions';
 SELECT account_key, account_rule FROM normalize.subscriptions WHERE account_rule = 'crosswalk';
 DELETE FROM normalize.id_crosswalk;
