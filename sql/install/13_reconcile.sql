@@ -165,16 +165,14 @@ CREATE TABLE @extschema@.account_map (
 COMMENT ON TABLE @extschema@.account_map IS
     'The master account mapping: every raw account ID or reference seen in a source, the account it denotes, and the rule that said so';
 
-CREATE TABLE @extschema@.id_map (
-    entity      text NOT NULL,
-    source_id   text,
-    entity_key  varchar,
-    account_key varchar,
-    status      text NOT NULL CHECK (status IN ('linked', 'assigned', 'quarantined', 'dropped', 'superseded'))
+CREATE TABLE @extschema@.unlinked_rows (
+    entity     text NOT NULL,
+    source_id  text,
+    entity_key varchar,
+    status     text NOT NULL CHECK (status IN ('quarantined', 'dropped', 'superseded'))
 );
-CREATE INDEX id_map_entity_key ON @extschema@.id_map (entity, entity_key);
-COMMENT ON TABLE @extschema@.id_map IS
-    'One row per source row of every entity: its stable key, its account, and what became of it';
+COMMENT ON TABLE @extschema@.unlinked_rows IS
+    'The source rows that did not reach the normalized tables, and why; id_map adds the rows that did';
 
 CREATE TABLE @extschema@.quarantine (
     entity    text NOT NULL,
@@ -206,7 +204,39 @@ CREATE TABLE @extschema@.reconciliation_rules (
     chosen    boolean NOT NULL
 );
 COMMENT ON TABLE @extschema@.reconciliation_rules IS
-    'The candidate rules of the last reconciliation, with the share of rows each links, and which one was used';
+    'The candidate rules of the last reconciliation, with the rows each links, and which one was used; over 20,000 distinct values, counts are of a deterministic sample';
+
+-- The id map: one row per source row of every entity. Rows that reached the
+-- normalized tables are read from them, so a reconciliation writes each
+-- linked row once.
+CREATE VIEW @extschema@.id_map AS
+    SELECT 'customers'::text AS entity, a.source_id, a.account_key AS entity_key, a.account_key, 'linked'::text AS status
+      FROM @extschema@.accounts AS a
+    UNION ALL
+    SELECT 'locations', l.source_id, l.location_key, l.account_key,
+           CASE WHEN l.account_assigned THEN 'assigned' ELSE 'linked' END
+      FROM @extschema@.locations AS l
+    UNION ALL
+    SELECT 'subscriptions', x.source_id, x.subscription_key, x.account_key,
+           CASE WHEN x.account_assigned THEN 'assigned' ELSE 'linked' END
+      FROM @extschema@.subscriptions AS x
+    UNION ALL
+    SELECT 'devices', d.source_id, d.device_key, d.account_key,
+           CASE WHEN d.account_assigned THEN 'assigned' ELSE 'linked' END
+      FROM @extschema@.devices AS d
+    UNION ALL
+    SELECT 'users', u.source_id, u.user_key, u.account_key,
+           CASE WHEN u.account_assigned THEN 'assigned' ELSE 'linked' END
+      FROM @extschema@.users AS u
+    UNION ALL
+    SELECT 'campaigns', c.source_id, c.campaign_key, c.account_key,
+           CASE WHEN c.account_assigned THEN 'assigned' ELSE 'linked' END
+      FROM @extschema@.campaigns AS c
+    UNION ALL
+    SELECT r.entity, r.source_id, r.entity_key, NULL::varchar, r.status
+      FROM @extschema@.unlinked_rows AS r;
+COMMENT ON VIEW @extschema@.id_map IS
+    'One row per source row of every entity: its stable key, its account, and what became of it (linked, assigned, quarantined, dropped, superseded)';
 
 -- Rule discovery -------------------------------------------------------------
 
@@ -222,11 +252,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     n_total bigint;
+    n_distinct bigint;
+    step bigint;
 BEGIN
-    SELECT coalesce(sum(r.rows), 0) INTO n_total FROM nz_cand_refs AS r;
+    -- Scoring a rule needs a few thousand distinct values, not all of them:
+    -- above 20,000 a deterministic hash sample of about 20,000 is scored
+    -- (linked and total then count the sampled rows).
+    SELECT count(*) INTO n_distinct FROM nz_cand_refs;
+    step := greatest(1, ceil(n_distinct / 20000.0))::bigint;
     CREATE TEMP TABLE nz_cand_r ON COMMIT DROP AS
         SELECT r.raw, r.rows, normalize.normalize_id(r.raw) AS norm, normalize.id_number(r.raw) AS num
-          FROM nz_cand_refs AS r WHERE r.raw IS NOT NULL;
+          FROM nz_cand_refs AS r
+         WHERE r.raw IS NOT NULL AND (step = 1 OR abs(hashtext(r.raw)::bigint) % step = 0);
+    SELECT coalesce(sum(r.rows), 0) INTO n_total FROM nz_cand_refs AS r
+     WHERE step = 1 OR r.raw IS NULL OR abs(hashtext(r.raw)::bigint) % step = 0;
     CREATE TEMP TABLE nz_cand_t ON COMMIT DROP AS
         SELECT DISTINCT t.raw, normalize.normalize_id(t.raw) AS norm, normalize.id_number(t.raw) AS num
           FROM nz_cand_targets AS t WHERE t.raw IS NOT NULL;

@@ -36,12 +36,13 @@ $$;
 COMMENT ON FUNCTION @extschema@.drop_temp_table(text) IS
     'Internal: drops a temp table of this session if it exists, quietly';
 
--- Resolves one reference of one entity: scores the rules, picks the best
--- one that links at least min_share of the rows, and writes
--- nz_link_<entity>_<reference> (row_no, target_key, rule, reason): the
--- crosswalk first, then the rule; reason says why a row has no target.
--- Targets come from temp table nz_targets_<target entity> (raw, target_key).
-CREATE FUNCTION @extschema@.resolve_reference(entity text, reference text, min_share float8)
+-- Resolves one reference of one entity: scores the rules on the raw values
+-- staged in nz_cand_refs (raw, rows) against the targets in temp table
+-- `targets` (raw, target_key), picks the best rule that links at least
+-- min_share of the rows, and writes nz_map_<entity>_<reference>: one row per
+-- distinct raw value with its target, the rule (crosswalk first), or the
+-- reason it has none. Returns the rule used ('' when none).
+CREATE FUNCTION @extschema@.resolve_reference(entity text, reference text, targets text, min_share float8)
 RETURNS text
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -49,26 +50,18 @@ AS $$
 DECLARE
     ref record;
     best record;
-    src text := 'nz_src_' || entity;
-    targets text;
-    link text := format('nz_link_%s_%s', entity, reference);
+    map text := format('nz_map_%s_%s', entity, reference);
     target_kind text;
 BEGIN
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
-    targets := 'nz_targets_' || ref.target_entity;
     SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
 
-    PERFORM normalize.drop_temp_table('nz_cand_refs');
     PERFORM normalize.drop_temp_table('nz_cand_targets');
-    EXECUTE format('CREATE TEMP TABLE nz_cand_refs ON COMMIT DROP AS
-                    SELECT %I AS raw, count(*) AS rows FROM %I WHERE fate IS NULL GROUP BY 1',
-                   ref.source_column, src);
     EXECUTE format('CREATE TEMP TABLE nz_cand_targets ON COMMIT DROP AS SELECT raw FROM %I', targets);
     INSERT INTO nz_rules
     SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false
       FROM normalize.rule_candidates(ref.entity, ref.reference) AS c;
-    DROP TABLE nz_cand_refs;
     DROP TABLE nz_cand_targets;
 
     SELECT r.rule, r.parameter INTO best FROM nz_rules AS r
@@ -87,78 +80,163 @@ BEGIN
             USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
     END IF;
 
-    -- One row per distinct raw value: what it links to, and how.
-    PERFORM normalize.drop_temp_table('nz_value_map');
+    PERFORM normalize.drop_temp_table(map);
     EXECUTE format($q$
-        CREATE TEMP TABLE nz_value_map ON COMMIT DROP AS
-        WITH refs AS (SELECT DISTINCT %1$I AS raw FROM %2$I WHERE fate IS NULL AND %1$I IS NOT NULL),
-             by_rule AS (
+        CREATE TEMP TABLE %1$I ON COMMIT DROP AS
+        WITH by_rule AS (
                 SELECT r.raw, min(t.target_key) AS target_key, count(t.target_key) AS matches
-                  FROM refs AS r
-                  LEFT JOIN (SELECT %3$s AS m, target_key FROM %4$I) AS t
-                    ON %5$s AND t.m = %6$s
+                  FROM nz_cand_refs AS r
+                  LEFT JOIN (SELECT %2$s AS m, target_key FROM %3$I) AS t
+                    ON %4$s AND t.m = %5$s
+                 WHERE r.raw IS NOT NULL
                  GROUP BY r.raw),
              crosswalk AS (
                 SELECT x.raw_value AS raw, t.target_key
                   FROM normalize.id_crosswalk AS x
-                  LEFT JOIN %4$I AS t ON t.target_key = normalize.stable_key(%7$L, x.target_id)
-                 WHERE x.entity = %8$L AND x.reference = %9$L)
-        SELECT r.raw,
+                  LEFT JOIN %3$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id)
+                 WHERE x.entity = %7$L AND x.reference = %8$L)
+        SELECT b.raw, r.rows,
                CASE WHEN x.raw IS NOT NULL THEN x.target_key
                     WHEN b.matches = 1 THEN b.target_key END AS target_key,
                CASE WHEN x.raw IS NOT NULL THEN 'crosswalk'
-                    WHEN b.matches = 1 THEN %10$L END AS rule,
+                    WHEN b.matches = 1 THEN %9$L END AS rule,
                CASE WHEN x.raw IS NOT NULL AND x.target_key IS NULL THEN 'crosswalk target not found'
                     WHEN x.raw IS NOT NULL THEN NULL
-                    WHEN %5$s IS NOT TRUE THEN 'no rule links this column'
+                    WHEN normalize.normalize_id(b.raw) IS NULL THEN 'missing ' || %8$L || ' reference'
+                    WHEN %4$s IS NOT TRUE THEN 'no rule links this column'
                     WHEN b.matches > 1 THEN 'ambiguous reference'
-                    WHEN b.matches = 0 THEN 'no matching ' || %11$L END AS reason
-          FROM refs AS r
-          LEFT JOIN by_rule AS b ON b.raw = r.raw
-          LEFT JOIN crosswalk AS x ON x.raw = r.raw
+                    WHEN b.matches = 0 THEN 'no matching ' || %8$L END AS reason
+          FROM by_rule AS b
+          JOIN nz_cand_refs AS r ON r.raw = b.raw
+          LEFT JOIN crosswalk AS x ON x.raw = b.raw
         $q$,
-        ref.source_column, src,
+        map,
         coalesce(normalize.rule_match_sql(best.rule, best.parameter, 'target', 'raw'), 'NULL::text'),
         targets,
         CASE WHEN best.rule IS NULL THEN 'false' ELSE 'true' END,
         coalesce(normalize.rule_match_sql(best.rule, best.parameter, 'reference', 'r.raw'), 'NULL::text'),
         target_kind, ref.entity, ref.reference,
-        CASE WHEN best.rule IS NULL THEN NULL
-             ELSE concat_ws(' ', best.rule, best.parameter) END,
-        ref.reference);
-
-    PERFORM normalize.drop_temp_table(link);
-    EXECUTE format($q$
-        CREATE TEMP TABLE %1$I ON COMMIT DROP AS
-        SELECT s.row_no, m.target_key, m.rule,
-               CASE WHEN normalize.normalize_id(s.%2$I) IS NULL THEN 'missing ' || %4$L || ' reference'
-                    ELSE m.reason END AS reason
-          FROM %3$I AS s
-          LEFT JOIN nz_value_map AS m ON m.raw = s.%2$I
-         WHERE s.fate IS NULL
-        $q$, link, ref.source_column, src, ref.reference);
-    EXECUTE format('CREATE INDEX ON %I (row_no)', link);
-    EXECUTE format('ANALYZE %I', link);
-    DROP TABLE nz_value_map;
-    RETURN concat_ws(' ', best.rule, best.parameter);
+        CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END);
+    EXECUTE format('ANALYZE %I', map);
+    RETURN coalesce(concat_ws(' ', best.rule, best.parameter), '');
 END
 $$;
-COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, float8) IS
-    'Internal: resolves one reference of one entity during reconcile_ids';
+COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text, float8) IS
+    'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
+
+-- Stages the references of one entity for reconcile_ids: the distinct
+-- values of each with their row counts, in nz_refs_<entity>_<reference>,
+-- from one scan of the source.
+CREATE FUNCTION @extschema@.stage_entity(entity text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    sets text;
+    grouping_cols text;
+BEGIN
+    SELECT string_agg(format('(s.%I)', k.source_column), ', ' ORDER BY k.reference),
+           string_agg(format('GROUPING(s.%1$I) AS %2$I, s.%1$I', k.source_column, 'g_' || k.reference), ', '
+                      ORDER BY k.reference)
+      INTO sets, grouping_cols
+      FROM normalize.reference_kinds AS k WHERE k.entity = stage_entity.entity;
+    IF sets IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM normalize.drop_temp_table('nz_stage');
+    EXECUTE format('CREATE TEMP TABLE nz_stage ON COMMIT DROP AS
+                    SELECT %s, count(*) AS rows FROM (%s) AS s GROUP BY GROUPING SETS (%s)',
+                   grouping_cols, normalize.source_query(entity), sets);
+    FOR ref IN SELECT * FROM normalize.reference_kinds AS k WHERE k.entity = stage_entity.entity LOOP
+        PERFORM normalize.drop_temp_table(format('nz_refs_%s_%s', entity, ref.reference));
+        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT %I AS raw, rows FROM nz_stage WHERE %I = 0',
+                       format('nz_refs_%s_%s', entity, ref.reference), ref.source_column, 'g_' || ref.reference);
+        EXECUTE format('ANALYZE %I', format('nz_refs_%s_%s', entity, ref.reference));
+    END LOOP;
+    DROP TABLE nz_stage;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_entity(text) IS
+    'Internal: stages the distinct values of an entity''s references, during reconcile_ids';
+
+-- Gives a freshly loaded normalized table its primary key. Keys that occur
+-- more than once (rare) are settled first: rows before a key's latest
+-- snapshot date are superseded, and several rows on that date collide and
+-- are all quarantined. Trying the key first keeps the common case at one
+-- index build.
+CREATE FUNCTION @extschema@.settle_keys(entity text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    tbl text;
+    key text;
+BEGIN
+    SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = settle_keys.entity;
+    tbl := CASE entity WHEN 'customers' THEN 'accounts' ELSE entity END;
+    key := e.kind || '_key';
+    BEGIN
+        EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
+        RETURN;
+    EXCEPTION WHEN unique_violation THEN
+        NULL;  -- duplicates: settle them below, then add the key
+    END;
+    EXECUTE format($q$
+        WITH dup AS (
+            SELECT t.%2$I AS k, max(t.snapshot_date) AS latest
+              FROM normalize.%1$I AS t GROUP BY t.%2$I HAVING count(*) > 1),
+        rows AS (
+            SELECT t.ctid AS row_id, t.%2$I AS k, t.source_id, t.snapshot_date, d.latest,
+                   count(*) OVER (PARTITION BY t.%2$I, t.snapshot_date) AS same_day
+              FROM normalize.%1$I AS t JOIN dup AS d ON d.k = t.%2$I),
+        fate AS (
+            SELECT r.row_id, r.k, r.source_id,
+                   CASE WHEN r.latest IS NOT NULL AND r.snapshot_date IS DISTINCT FROM r.latest THEN 'superseded'
+                        WHEN r.same_day > 1 THEN 'key collision' END AS fate
+              FROM rows AS r),
+        removed AS (
+            DELETE FROM normalize.%1$I AS t USING fate AS f
+             WHERE t.ctid = f.row_id AND f.fate IS NOT NULL
+            RETURNING f.k, f.source_id, f.fate),
+        unlinked AS (
+            INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+            SELECT %3$L, r.source_id, r.k, CASE WHEN r.fate = 'superseded' THEN 'superseded' ELSE 'quarantined' END
+              FROM removed AS r),
+        forgotten AS (
+            DELETE FROM normalize.quarantine AS q USING removed AS r
+             WHERE q.entity = %3$L AND q.source_id = r.source_id AND q.kept)
+        INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+        SELECT %3$L, r.source_id, NULL, r.source_id, r.fate, false FROM removed AS r WHERE r.fate = 'key collision'
+        $q$, tbl, key, entity);
+    EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.settle_keys(text) IS
+    'Internal: adds a normalized table''s primary key, first settling duplicate keys (superseded snapshots, collisions), during reconcile_ids';
 
 CREATE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
                dropped bigint, superseded bigint, account_rule text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- A batch over whole tables: hash the keys and build the primary keys in
+-- memory rather than in temp files.
+SET work_mem = '256MB'
+SET maintenance_work_mem = '512MB'
 AS $$
 DECLARE
     e record;
     cols text;
-    rule_used text;
     src_cols text;
     rules jsonb := '{}';
     n_accounts bigint;
+    step_started timestamptz := clock_timestamp();
+    rows_sql text;
+    unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
     IF orphan_policy IS NULL OR min_share IS NULL THEN
@@ -181,180 +259,187 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('normalize.reconcile_ids'));
 
     PERFORM normalize.drop_temp_table('nz_rules');
-    PERFORM normalize.drop_temp_table('nz_quarantine');
     CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;
-    CREATE TEMP TABLE nz_quarantine (LIKE normalize.quarantine) ON COMMIT DROP;
 
-    -- 1. Copy each source, with its stable key and the fate of rows whose
-    --    key is missing, repeated on one snapshot date, or superseded by a
-    --    later snapshot of the same entity.
-    FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
-        PERFORM normalize.drop_temp_table('nz_src_' || e.entity);
-        EXECUTE format($q$
-            CREATE TEMP TABLE %1$I ON COMMIT DROP AS
-            SELECT row_number() OVER () AS row_no, s.*, k.entity_key,
-                   CASE WHEN k.entity_key IS NULL THEN 'missing id'
-                        WHEN max(s.snapshot_date) OVER w_key IS NOT NULL
-                         AND s.snapshot_date IS DISTINCT FROM max(s.snapshot_date) OVER w_key THEN 'superseded'
-                        WHEN count(*) OVER w_date > 1 THEN 'key collision' END AS fate
-              FROM (%2$s) AS s
-             CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%4$I) AS entity_key) AS k
-            WINDOW w_key AS (PARTITION BY k.entity_key),
-                   w_date AS (PARTITION BY k.entity_key, s.snapshot_date)
-            $q$, 'nz_src_' || e.entity, normalize.source_query(e.entity), e.kind, e.id_column);
-        EXECUTE format('CREATE INDEX ON %I (row_no)', 'nz_src_' || e.entity);
-        EXECUTE format('ANALYZE %I', 'nz_src_' || e.entity);
-        EXECUTE format($q$
-            INSERT INTO nz_quarantine (entity, source_id, reference, raw_value, reason, kept)
-            SELECT %1$L, s.%2$I, NULL, s.%2$I, s.fate, false FROM %3$I AS s
-             WHERE s.fate IN ('missing id', 'key collision')
-            $q$, e.entity, e.id_column, 'nz_src_' || e.entity);
-    END LOOP;
-
-    -- 2. Accounts are the customers that survived step 1.
-    PERFORM normalize.drop_temp_table('nz_targets_customers');
-    CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
-        SELECT s.customer_id AS raw, s.entity_key AS target_key FROM nz_src_customers AS s WHERE s.fate IS NULL;
-    CREATE INDEX ON nz_targets_customers (target_key);
-    ANALYZE nz_targets_customers;
-    SELECT count(*) INTO n_accounts FROM nz_targets_customers;
-    IF n_accounts = 0 THEN
-        RAISE EXCEPTION 'the customers source has no usable rows'
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = 'Every account hangs off a customer; without one nothing can be linked.',
-                  HINT = 'Check that the registered customers relation holds rows with customer IDs.';
-    END IF;
-    PERFORM normalize.drop_temp_table('nz_accounts_ordered');
-    CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
-        SELECT (row_number() OVER (ORDER BY t.target_key) - 1)::bigint AS idx, t.target_key
-          FROM nz_targets_customers AS t;
-    CREATE INDEX ON nz_accounts_ordered (idx);
-
-    -- 3. Account references, then the orphan policy.
-    FOR e IN SELECT k.entity, ek.kind FROM normalize.reference_kinds AS k
-               JOIN normalize.entity_kinds AS ek USING (entity)
-              WHERE k.reference = 'account' ORDER BY ek.position LOOP
-        rule_used := normalize.resolve_reference(e.entity, 'account', min_share);
-        rules := rules || jsonb_build_object(e.entity, rule_used);
-        PERFORM normalize.drop_temp_table('nz_acct_' || e.entity);
-        EXECUTE format($q$
-            CREATE TEMP TABLE %1$I ON COMMIT DROP AS
-            SELECT l.row_no, s.entity_key,
-                   CASE WHEN l.target_key IS NOT NULL THEN l.target_key
-                        WHEN %3$L = 'assign' THEN a.target_key END AS account_key,
-                   CASE WHEN l.target_key IS NOT NULL THEN l.rule
-                        WHEN %3$L = 'assign' THEN 'assigned' END AS account_rule,
-                   l.target_key IS NULL AND %3$L = 'assign' AS account_assigned,
-                   l.reason
-              FROM %2$I AS l
-              JOIN %4$I AS s USING (row_no)
-              LEFT JOIN nz_accounts_ordered AS a
-                ON l.target_key IS NULL AND %3$L = 'assign'
-               AND a.idx = floor(normalize.random_uniform_for(s.entity_key, 0, %5$s, 0, %6$L, 'assign account'))::bigint
-            $q$, 'nz_acct_' || e.entity, format('nz_link_%s_account', e.entity), orphan_policy,
-                 'nz_src_' || e.entity, n_accounts, e.kind);
-        EXECUTE format('CREATE INDEX ON %I (row_no)', 'nz_acct_' || e.entity);
-        EXECUTE format('ANALYZE %I', 'nz_acct_' || e.entity);
-        IF orphan_policy <> 'drop' THEN
-            EXECUTE format($q$
-                INSERT INTO nz_quarantine (entity, source_id, reference, raw_value, reason, kept)
-                SELECT %1$L, s.%2$I, 'account', s.account_id, a.reason, a.account_key IS NOT NULL
-                  FROM %3$I AS a JOIN %4$I AS s USING (row_no)
-                 WHERE a.reason IS NOT NULL
-                $q$, e.entity, (SELECT id_column FROM normalize.entity_kinds AS k WHERE k.entity = e.entity),
-                     'nz_acct_' || e.entity, 'nz_src_' || e.entity);
-        END IF;
-    END LOOP;
-
-    -- 4. Locations that have an account are the devices' location targets.
-    PERFORM normalize.drop_temp_table('nz_targets_locations');
-    CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
-        SELECT s.location_id AS raw, s.entity_key AS target_key, a.account_key
-          FROM nz_src_locations AS s JOIN nz_acct_locations AS a USING (row_no)
-         WHERE a.account_key IS NOT NULL;
-    CREATE INDEX ON nz_targets_locations (target_key);
-    ANALYZE nz_targets_locations;
-    rules := rules || jsonb_build_object('devices.location', normalize.resolve_reference('devices', 'location', min_share));
-    PERFORM normalize.drop_temp_table('nz_loc_devices');
-    EXECUTE format($q$
-        CREATE TEMP TABLE nz_loc_devices ON COMMIT DROP AS
-        WITH linked AS (
-            SELECT a.row_no, a.entity_key, a.account_key, s.location_id AS raw,
-                   CASE WHEN t.account_key = a.account_key THEN l.target_key END AS location_key,
-                   CASE WHEN t.account_key = a.account_key THEN l.rule END AS location_rule,
-                   CASE WHEN l.target_key IS NOT NULL AND t.account_key IS DISTINCT FROM a.account_key
-                        THEN 'location of another account'
-                        WHEN l.target_key IS NULL AND s.location_id IS NOT NULL THEN coalesce(l.reason, 'no matching location')
-                   END AS reason
-              FROM nz_acct_devices AS a
-              JOIN nz_src_devices AS s USING (row_no)
-              LEFT JOIN nz_link_devices_location AS l USING (row_no)
-              LEFT JOIN nz_targets_locations AS t ON t.target_key = l.target_key
-             WHERE a.account_key IS NOT NULL),
-        per_account AS (
-            SELECT t.account_key, t.target_key,
-                   (row_number() OVER (PARTITION BY t.account_key ORDER BY t.target_key) - 1)::bigint AS idx,
-                   count(*) OVER (PARTITION BY t.account_key) AS n
-              FROM nz_targets_locations AS t)
-        SELECT d.row_no, d.raw, d.reason,
-               coalesce(d.location_key, p.target_key) AS location_key,
-               CASE WHEN d.location_key IS NOT NULL THEN d.location_rule
-                    WHEN p.target_key IS NOT NULL THEN 'assigned' END AS location_rule,
-               d.location_key IS NULL AND p.target_key IS NOT NULL AS location_assigned
-          FROM linked AS d
-          LEFT JOIN per_account AS p
-            ON %1$L = 'assign' AND d.location_key IS NULL AND p.account_key = d.account_key
-           AND p.idx = floor(normalize.random_uniform_for(d.entity_key, 0, p.n, 0, 'device', 'assign location'))::bigint
-        $q$, orphan_policy);
-    CREATE INDEX ON nz_loc_devices (row_no);
-    ANALYZE nz_loc_devices;
-    INSERT INTO nz_quarantine (entity, source_id, reference, raw_value, reason, kept)
-    SELECT 'devices', s.device_id, 'location', l.raw, l.reason, true
-      FROM nz_loc_devices AS l JOIN nz_src_devices AS s USING (row_no)
-     WHERE l.reason IS NOT NULL;
-
-    -- 5. Replace the normalized tables. The foreign keys are dropped and
-    --    re-added around the load: one validating join per key instead of
-    --    a trigger call per row.
+    -- The tables are rebuilt from empty. Keys and foreign keys are dropped
+    -- and re-added around the load: one sort per primary key and one
+    -- validating join per foreign key, instead of work for every row.
     ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_account_key_fkey;
     ALTER TABLE normalize.locations DROP CONSTRAINT locations_account_fk;
     ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_account_fk;
     ALTER TABLE normalize.devices DROP CONSTRAINT devices_account_fk, DROP CONSTRAINT devices_location_fk;
     ALTER TABLE normalize.users DROP CONSTRAINT users_account_fk;
     ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_account_fk;
+    ALTER TABLE normalize.accounts DROP CONSTRAINT accounts_pkey;
+    ALTER TABLE normalize.locations DROP CONSTRAINT locations_pkey;
+    ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_pkey;
+    ALTER TABLE normalize.devices DROP CONSTRAINT devices_pkey;
+    ALTER TABLE normalize.users DROP CONSTRAINT users_pkey;
+    ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;
     TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
-             normalize.users, normalize.campaigns, normalize.accounts, normalize.id_map,
+             normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
              normalize.quarantine, normalize.key_collisions, normalize.reconciliation_rules;
 
-    SELECT string_agg(quote_ident(c.column_name), ', ' ORDER BY c.position) INTO cols
-      FROM normalize.source_contract AS c WHERE c.entity = 'customers' AND c.type_class <> 'id';
-    EXECUTE format('INSERT INTO normalize.accounts (account_key, source_id, %1$s)
-                    SELECT s.entity_key, s.customer_id, %2$s FROM nz_src_customers AS s WHERE s.fate IS NULL',
-                   cols, (SELECT string_agg('s.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
-                            FROM normalize.source_contract AS c WHERE c.entity = 'customers' AND c.type_class <> 'id'));
-    FOR e IN SELECT ek.entity, ek.kind, ek.id_column FROM normalize.entity_kinds AS ek
-              WHERE ek.entity <> 'customers' ORDER BY ek.position LOOP
+    FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
+        PERFORM normalize.stage_entity(e.entity);
         SELECT string_agg(quote_ident(c.column_name), ', ' ORDER BY c.position),
-               string_agg('s.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
+               string_agg('r.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
           INTO cols, src_cols
           FROM normalize.source_contract AS c WHERE c.entity = e.entity AND c.type_class <> 'id';
-        EXECUTE format($q$
+
+        IF e.entity = 'customers' THEN
+            EXECUTE format($q$
+                WITH r AS MATERIALIZED (
+                    SELECT s.*, normalize.stable_key('account', s.customer_id) AS entity_key
+                      FROM (%1$s) AS s),
+                accounts AS (
+                    INSERT INTO normalize.accounts (account_key, source_id, %2$s)
+                    SELECT r.entity_key, r.customer_id, %3$s FROM r WHERE r.entity_key IS NOT NULL),
+                unlinked AS (
+                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+                    SELECT 'customers', r.customer_id, NULL, 'quarantined' FROM r WHERE r.entity_key IS NULL)
+                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+                SELECT 'customers', r.customer_id, NULL, r.customer_id, 'missing id', false
+                  FROM r WHERE r.entity_key IS NULL
+                $q$, normalize.source_query('customers'), cols, src_cols);
+            PERFORM normalize.settle_keys('customers');
+            SELECT count(*) INTO n_accounts FROM normalize.accounts;
+            IF n_accounts = 0 THEN
+                RAISE EXCEPTION 'the customers source has no usable rows'
+                    USING ERRCODE = 'no_data_found',
+                          DETAIL = 'Every account hangs off a customer; without one nothing can be linked.',
+                          HINT = 'Check that the registered customers relation holds rows with customer IDs.';
+            END IF;
+            PERFORM normalize.drop_temp_table('nz_targets_customers');
+            CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
+                SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
+            PERFORM normalize.drop_temp_table('nz_accounts_ordered');
+            CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
+                SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
+                  FROM normalize.accounts AS a;
+            CREATE UNIQUE INDEX ON nz_accounts_ordered (idx);
+            ANALYZE nz_targets_customers;
+            ANALYZE nz_accounts_ordered;
+            RAISE DEBUG 'reconcile_ids: customers in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+            CONTINUE;
+        END IF;
+
+        -- The account reference: rule, value map.
+        PERFORM normalize.drop_temp_table('nz_cand_refs');
+        EXECUTE format('CREATE TEMP TABLE nz_cand_refs ON COMMIT DROP AS SELECT * FROM %I',
+                       format('nz_refs_%s_account', e.entity));
+        rules := rules || jsonb_build_object(e.entity,
+                                             normalize.resolve_reference(e.entity, 'account', 'nz_targets_customers', min_share));
+        DROP TABLE nz_cand_refs;
+
+        IF e.entity = 'devices' THEN
+            PERFORM normalize.drop_temp_table('nz_targets_locations');
+            CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
+                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l;
+            PERFORM normalize.drop_temp_table('nz_locations_per_account');
+            CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
+                SELECT t.account_key, t.target_key,
+                       (row_number() OVER (PARTITION BY t.account_key ORDER BY t.target_key) - 1)::bigint AS idx,
+                       count(*) OVER (PARTITION BY t.account_key) AS n
+                  FROM nz_targets_locations AS t;
+            CREATE INDEX ON nz_locations_per_account (account_key, idx);
+            ANALYZE nz_targets_locations;
+            ANALYZE nz_locations_per_account;
+            PERFORM normalize.drop_temp_table('nz_cand_refs');
+            CREATE TEMP TABLE nz_cand_refs ON COMMIT DROP AS SELECT * FROM nz_refs_devices_location;
+            rules := rules || jsonb_build_object('devices.location',
+                                                 normalize.resolve_reference('devices', 'location', 'nz_targets_locations', min_share));
+            DROP TABLE nz_cand_refs;
+        END IF;
+
+        -- Every row's fate, account and (for devices) location, as a query
+        -- run twice: once streaming the linked rows into the normalized
+        -- table, once collecting the few others for the id map and the
+        -- quarantine. Cheaper than materializing every row once.
+        rows_sql := format($q$
+            WITH r0 AS (
+                SELECT s.*, k.entity_key, CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                       m.target_key AS linked_key, m.rule AS linked_rule,
+                       CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+                  FROM (%2$s) AS s
+                 CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%4$I) AS entity_key) AS k
+                  LEFT JOIN %6$I AS m ON m.raw = s.account_id),
+            r1 AS (
+                SELECT r0.*,
+                       CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
+                            WHEN r0.fate IS NULL AND %7$L = 'assign' THEN
+                                (SELECT a.account_key FROM nz_accounts_ordered AS a
+                                  WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %8$s, 0, %3$L,
+                                                                                   'assign account'))::bigint)
+                       END AS account_key
+                  FROM r0),
+            r AS (
+                SELECT r1.* %9$s FROM r1 %10$s)
+            $q$,
+            NULL, normalize.source_query(e.entity), e.kind, e.id_column,
+            NULL, format('nz_map_%s_account', e.entity),
+            orphan_policy, n_accounts,
+            CASE WHEN e.entity = 'devices' THEN format($l$,
+                   CASE WHEN lt.account_key = r1.account_key THEN lm.target_key
+                        WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
+                            (SELECT p.target_key FROM nz_locations_per_account AS p
+                              WHERE p.account_key = r1.account_key
+                                AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
+                                                                               'assign location'))::bigint)
+                   END AS location_key,
+                   CASE WHEN lt.account_key = r1.account_key THEN lm.rule END AS location_rule,
+                   CASE WHEN lm.target_key IS NOT NULL AND lt.account_key IS DISTINCT FROM r1.account_key
+                        THEN 'location of another account'
+                        WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL THEN coalesce(lm.reason, 'no matching location')
+                   END AS location_reason$l$, orphan_policy) ELSE '' END,
+            CASE WHEN e.entity = 'devices' THEN $l$
+                   LEFT JOIN nz_map_devices_location AS lm ON lm.raw = r1.location_id
+                   LEFT JOIN nz_targets_locations AS lt ON lt.target_key = lm.target_key$l$ ELSE '' END);
+
+        -- (The filter names entity_key, not fate: the planner guesses 0.5%
+        -- for "CASE ... IS NULL" and would hash the wrong side of the joins.)
+        EXECUTE rows_sql || format($q$
             INSERT INTO normalize.%1$I (%2$I, account_key, source_id, source_account_ref, account_rule,
                                        account_assigned, %3$s %4$s)
-            SELECT s.entity_key, a.account_key, s.%5$I, s.account_id, a.account_rule, a.account_assigned,
-                   %6$s %7$s
-              FROM nz_src_%8$s AS s
-              JOIN nz_acct_%8$s AS a USING (row_no)
-              %9$s
-             WHERE a.account_key IS NOT NULL
-            $q$, e.entity, e.kind || '_key', cols,
-                 CASE WHEN e.entity = 'devices'
-                      THEN ', location_key, source_location_ref, location_rule, location_assigned' ELSE '' END,
-                 e.id_column, src_cols,
-                 CASE WHEN e.entity = 'devices'
-                      THEN ', l.location_key, s.location_id, l.location_rule, l.location_assigned' ELSE '' END,
-                 e.entity,
-                 CASE WHEN e.entity = 'devices' THEN 'LEFT JOIN nz_loc_devices AS l USING (row_no)' ELSE '' END);
+            SELECT r.entity_key, r.account_key, r.%5$I, r.account_id,
+                   coalesce(r.linked_rule, 'assigned'), r.linked_key IS NULL, %6$s %7$s
+              FROM r WHERE r.entity_key IS NOT NULL AND r.account_key IS NOT NULL
+            $q$,
+            e.entity, e.kind || '_key', cols,
+            CASE WHEN e.entity = 'devices'
+                 THEN ', location_key, source_location_ref, location_rule, location_assigned' ELSE '' END,
+            e.id_column, src_cols,
+            CASE WHEN e.entity = 'devices'
+                 THEN $l$, r.location_key, r.location_id, coalesce(r.location_rule, CASE WHEN r.location_key IS NOT NULL THEN 'assigned' END),
+                        r.location_key IS NOT NULL AND r.location_rule IS NULL$l$ ELSE '' END);
+
+        EXECUTE rows_sql || format($q$
+            , u AS MATERIALIZED (
+                SELECT * FROM r WHERE r.fate IS NOT NULL OR r.reason IS NOT NULL %1$s),
+            ids AS (
+                INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+                SELECT %2$L, u.%3$I, u.entity_key,
+                       CASE WHEN u.fate = 'superseded' THEN 'superseded'
+                            WHEN u.fate IS NOT NULL THEN 'quarantined'
+                            ELSE %4$L END
+                  FROM u WHERE u.fate IS NOT NULL OR u.account_key IS NULL)
+            INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+            SELECT %2$L, u.%3$I, NULL, u.%3$I, u.fate, false
+              FROM u WHERE u.fate IN ('missing id', 'key collision')
+            UNION ALL
+            SELECT %2$L, u.%3$I, 'account', u.account_id, u.reason, u.account_key IS NOT NULL
+              FROM u WHERE u.fate IS NULL AND u.reason IS NOT NULL AND (u.account_key IS NOT NULL OR %5$L <> 'drop')
+            %6$s
+            $q$,
+            CASE WHEN e.entity = 'devices' THEN 'OR r.location_reason IS NOT NULL' ELSE '' END,
+            e.entity, e.id_column, unresolved, orphan_policy,
+            CASE WHEN e.entity = 'devices' THEN $l$
+            UNION ALL
+            SELECT 'devices', u.device_id, 'location', u.location_id, u.location_reason, true
+              FROM u WHERE u.fate IS NULL AND u.account_key IS NOT NULL AND u.location_reason IS NOT NULL$l$
+            ELSE '' END);
+        PERFORM normalize.settle_keys(e.entity);
+        RAISE DEBUG 'reconcile_ids: % in % ms', e.entity, round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
     END LOOP;
 
     ALTER TABLE normalize.locations ADD CONSTRAINT locations_account_fk
@@ -368,52 +453,32 @@ BEGIN
         FOREIGN KEY (account_key) REFERENCES normalize.accounts;
     ALTER TABLE normalize.campaigns ADD CONSTRAINT campaigns_account_fk
         FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    RAISE DEBUG 'reconcile_ids: keys in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
 
-    -- 6. The maps and the record.
+    -- The master account map: every customer's own ID, and every raw
+    -- reference value a rule or the crosswalk linked (assigned orphans are
+    -- not a meaning of their value).
     INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
-    SELECT 'customers', s.customer_id, s.entity_key, 'primary', 1 FROM nz_src_customers AS s WHERE s.fate IS NULL;
-    FOR e IN SELECT k.entity, ek.id_column FROM normalize.reference_kinds AS k
-               JOIN normalize.entity_kinds AS ek USING (entity) WHERE k.reference = 'account' LOOP
-        EXECUTE format($q$
-            INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
-            SELECT %1$L, s.account_id, a.account_key, a.account_rule, count(*)
-              FROM nz_src_%1$s AS s JOIN nz_acct_%1$s AS a USING (row_no)
-             WHERE a.account_key IS NOT NULL AND NOT a.account_assigned
-             GROUP BY s.account_id, a.account_key, a.account_rule
-            $q$, e.entity);
+    SELECT 'customers', a.source_id, a.account_key, 'primary', 1 FROM normalize.accounts AS a;
+    FOR e IN SELECT k.entity FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS ek USING (entity)
+              WHERE k.reference = 'account' ORDER BY ek.position LOOP
+        EXECUTE format('INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
+                        SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
+                       e.entity, format('nz_map_%s_account', e.entity));
     END LOOP;
     ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_account_key_fkey
         FOREIGN KEY (account_key) REFERENCES normalize.accounts;
 
-    FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
-        EXECUTE format($q$
-            INSERT INTO normalize.id_map (entity, source_id, entity_key, account_key, status)
-            SELECT %1$L, s.%2$I, s.entity_key, %3$s,
-                   CASE WHEN s.fate = 'superseded' THEN 'superseded'
-                        WHEN s.fate IS NOT NULL THEN 'quarantined'
-                        %4$s
-                        ELSE 'linked' END
-              FROM nz_src_%1$s AS s %5$s
-            $q$, e.entity, e.id_column,
-                 CASE WHEN e.entity = 'customers' THEN 'CASE WHEN s.fate IS NULL THEN s.entity_key END'
-                      ELSE 'a.account_key' END,
-                 CASE WHEN e.entity = 'customers' THEN ''
-                      ELSE format($w$WHEN a.account_assigned THEN 'assigned'
-                                     WHEN a.account_key IS NULL THEN %L$w$,
-                                  CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END) END,
-                 CASE WHEN e.entity = 'customers' THEN ''
-                      ELSE format('LEFT JOIN nz_acct_%s AS a USING (row_no)', e.entity) END);
-    END LOOP;
-
-    INSERT INTO normalize.quarantine SELECT * FROM nz_quarantine;
     INSERT INTO normalize.key_collisions (entity, entity_key, source_ids)
-    SELECT m.entity, m.entity_key, array_agg(m.source_id ORDER BY m.source_id)
-      FROM normalize.id_map AS m
-     WHERE m.status = 'quarantined' AND m.entity_key IS NOT NULL
+    SELECT u.entity, u.entity_key, array_agg(u.source_id ORDER BY u.source_id)
+      FROM normalize.unlinked_rows AS u
+     WHERE u.status = 'quarantined'
        AND EXISTS (SELECT 1 FROM normalize.quarantine AS q
-                    WHERE q.entity = m.entity AND q.source_id = m.source_id AND q.reason = 'key collision')
-     GROUP BY m.entity, m.entity_key;
+                    WHERE q.entity = u.entity AND q.source_id = u.source_id AND q.reason = 'key collision')
+     GROUP BY u.entity, u.entity_key;
     INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
+    RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
 
     RETURN QUERY
     SELECT ek.entity,

@@ -4,12 +4,13 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 
 -- The normalized schema: keys, foreign keys, types.
 SELECT has_table('normalize', t, 'normalized table ' || t)
   FROM unnest(ARRAY['accounts', 'subscriptions', 'devices', 'users', 'locations', 'campaigns',
-                    'account_map', 'id_map', 'quarantine', 'key_collisions', 'id_crosswalk']) AS t;
+                    'account_map', 'unlinked_rows', 'quarantine', 'key_collisions', 'id_crosswalk']) AS t;
+SELECT has_view('normalize', 'id_map', 'the id map covers every source row');
 SELECT col_is_pk('normalize', t, k, t || ' is keyed by ' || k)
   FROM (VALUES ('accounts', 'account_key'), ('subscriptions', 'subscription_key'), ('devices', 'device_key'),
                ('users', 'user_key'), ('locations', 'location_key'), ('campaigns', 'campaign_key')) AS v(t, k);
