@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: builds and installs normalize, starts a throwaway cluster,
-# creates the extension and shows what it does today: seeded generators
-# for the plan's distributions, drawn from the profiles table, and their
-# validation inside the database. Installs what it needs from Debian.
+# creates the extension and shows what it does today: Phase 1 on the demo
+# source (the plan's current state, reconciled), then the seeded generators
+# for the plan's distributions and their validation inside the database.
+# Installs what it needs from Debian.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$NZ_ROOT"
@@ -20,6 +21,35 @@ CREATE EXTENSION normalize;
 \echo '== normalize installed'
 SELECT extname AS extension, extversion AS version, extnamespace::regnamespace AS schema
   FROM pg_extension WHERE extname = 'normalize';
+
+\echo '== Phase 1: the demo source, in the state of the plan''s Current State Assessment'
+SELECT * FROM normalize.create_demo_source('saas_raw', seed => 1);
+SELECT entity, relation, columns_found FROM normalize.use_sources('saas_raw');
+
+\echo '== The "before" picture (normalize.assess_sources), abridged'
+SELECT entity, metric, value, detail FROM normalize.assess_sources()
+ WHERE metric IN ('rows', 'account references joining as they stand', 'account ID types', 'distinct tiers',
+                  'share with zero MRR', 'rows with positive MRR', 'mean health score', 'mean engagement score')
+    OR (metric = 'distinct snapshot dates' AND entity = 'subscriptions');
+
+\echo '== Rule discovery: how each reference spells the IDs it points at, best rule first'
+SELECT entity, reference, rule, parameter, linked, total, round(share::numeric, 3) AS share
+  FROM normalize.suggest_id_rules() WHERE rank = 1;
+
+\echo '== Reconciliation: normalized tables with VARCHAR keys and enforced foreign keys'
+SELECT * FROM normalize.reconcile_ids(orphan_policy => 'quarantine');
+SELECT * FROM normalize.validate_relationships();
+
+\echo '== Scored against the demo''s ground truth'
+SELECT g.entity,
+       count(*) FILTER (WHERE NOT g.orphan) AS linkable,
+       count(*) FILTER (WHERE NOT g.orphan AND m.account_key = normalize.stable_key('account', g.customer_id::text)) AS linked_right,
+       count(*) FILTER (WHERE m.account_key <> normalize.stable_key('account', g.customer_id::text)) AS linked_wrong,
+       count(*) FILTER (WHERE g.orphan) AS orphans,
+       count(*) FILTER (WHERE g.orphan AND m.status = 'quarantined') AS quarantined
+  FROM saas_raw.ground_truth AS g
+  LEFT JOIN normalize.id_map AS m ON m.entity = g.entity AND m.source_id = g.source_id
+ GROUP BY g.entity ORDER BY g.entity;
 
 \echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'
 SELECT name, family, params, lower, upper FROM normalize.distribution_profiles ORDER BY name;
