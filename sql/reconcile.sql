@@ -116,6 +116,12 @@ SELECT entity, source_id, raw_value, reason FROM normalize.quarantine
 SELECT * FROM normalize.key_collisions;
 SELECT source_id, status FROM normalize.id_map WHERE entity = 'subscriptions' AND source_id IN ('SUB-000002') ORDER BY status;
 
+-- An empty source of another entity is no error: it has no rows to link
+CREATE TABLE half_raw.no_campaigns (LIKE saas_raw.campaigns);
+SELECT count(*) FROM normalize.register_source('campaigns', 'half_raw.no_campaigns');
+SELECT * FROM normalize.reconcile_ids() WHERE entity = 'campaigns';
+SELECT count(*) FROM normalize.register_source('campaigns', 'saas_raw.campaigns');
+
 -- A source dropped after registration, and an empty customers table
 DROP TABLE half_raw.subscriptions2;
 SELECT * FROM normalize.reconcile_ids();

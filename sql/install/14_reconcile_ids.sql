@@ -75,7 +75,8 @@ BEGIN
         UPDATE nz_rules AS r SET chosen = true
          WHERE r.entity = ref.entity AND r.reference = ref.reference
            AND r.rule = best.rule AND r.parameter IS NOT DISTINCT FROM best.parameter;
-    ELSE
+    ELSIF EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity AND r.reference = ref.reference
+                     AND r.total > 0) THEN
         RAISE NOTICE 'no rule links at least % of %.%; its rows stay unlinked', min_share, entity, ref.source_column
             USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
     END IF;
@@ -482,7 +483,7 @@ BEGIN
 
     RETURN QUERY
     SELECT ek.entity,
-           count(*),
+           count(m.entity),
            count(*) FILTER (WHERE m.status = 'linked'),
            count(*) FILTER (WHERE m.status = 'assigned'),
            count(*) FILTER (WHERE m.status = 'quarantined'),
@@ -490,7 +491,7 @@ BEGIN
            count(*) FILTER (WHERE m.status = 'superseded'),
            CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
       FROM normalize.entity_kinds AS ek
-      JOIN normalize.id_map AS m ON m.entity = ek.entity
+      LEFT JOIN normalize.id_map AS m ON m.entity = ek.entity
      GROUP BY ek.entity, ek.position
      ORDER BY ek.position;
 END
