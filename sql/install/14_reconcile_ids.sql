@@ -168,7 +168,7 @@ COMMENT ON FUNCTION @extschema@.stage_entity(text) IS
 -- are all quarantined. Trying the key first keeps the common case at one
 -- index build.
 CREATE FUNCTION @extschema@.settle_keys(entity text)
-RETURNS void
+RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -176,13 +176,14 @@ DECLARE
     e record;
     tbl text;
     key text;
+    removed_rows bigint;
 BEGIN
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = settle_keys.entity;
     tbl := CASE entity WHEN 'customers' THEN 'accounts' ELSE entity END;
     key := e.kind || '_key';
     BEGIN
         EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
-        RETURN;
+        RETURN 0;
     EXCEPTION WHEN unique_violation THEN
         NULL;  -- duplicates: settle them below, then add the key
     END;
@@ -213,7 +214,12 @@ BEGIN
         INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
         SELECT %3$L, r.source_id, NULL, r.source_id, r.fate, false FROM removed AS r WHERE r.fate = 'key collision'
         $q$, tbl, key, entity);
+    SELECT count(*) INTO removed_rows FROM normalize.unlinked_rows AS u
+     WHERE u.entity = settle_keys.entity AND (u.status = 'superseded' OR EXISTS (
+           SELECT 1 FROM normalize.quarantine AS q
+            WHERE q.entity = u.entity AND q.source_id = u.source_id AND q.reason = 'key collision'));
     EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
+    RETURN removed_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.settle_keys(text) IS
@@ -237,6 +243,7 @@ DECLARE
     n_accounts bigint;
     step_started timestamptz := clock_timestamp();
     rows_sql text;
+    n_loaded bigint;
     unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
@@ -261,6 +268,8 @@ BEGIN
 
     PERFORM normalize.drop_temp_table('nz_rules');
     CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;
+    PERFORM normalize.drop_temp_table('nz_loaded');
+    CREATE TEMP TABLE nz_loaded (entity text, rows bigint) ON COMMIT DROP;
 
     -- The tables are rebuilt from empty. Keys and foreign keys are dropped
     -- and re-added around the load: one sort per primary key and one
@@ -277,6 +286,7 @@ BEGIN
     ALTER TABLE normalize.devices DROP CONSTRAINT devices_pkey;
     ALTER TABLE normalize.users DROP CONSTRAINT users_pkey;
     ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;
+    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_pkey;
     TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
              normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
              normalize.quarantine, normalize.key_collisions, normalize.reconciliation_rules;
@@ -303,7 +313,9 @@ BEGIN
                 SELECT 'customers', r.customer_id, NULL, r.customer_id, 'missing id', false
                   FROM r WHERE r.entity_key IS NULL
                 $q$, normalize.source_query('customers'), cols, src_cols);
-            PERFORM normalize.settle_keys('customers');
+            SELECT count(*) INTO n_loaded FROM normalize.accounts;
+            n_loaded := n_loaded - normalize.settle_keys('customers');
+            INSERT INTO nz_loaded VALUES ('customers', n_loaded);
             SELECT count(*) INTO n_accounts FROM normalize.accounts;
             IF n_accounts = 0 THEN
                 RAISE EXCEPTION 'the customers source has no usable rows'
@@ -338,11 +350,13 @@ BEGIN
             CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
                 SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l;
             PERFORM normalize.drop_temp_table('nz_locations_per_account');
+            -- Only the assign policy draws from it; otherwise it stays empty.
             CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
                 SELECT t.account_key, t.target_key,
                        (row_number() OVER (PARTITION BY t.account_key ORDER BY t.target_key) - 1)::bigint AS idx,
                        count(*) OVER (PARTITION BY t.account_key) AS n
-                  FROM nz_targets_locations AS t;
+                  FROM nz_targets_locations AS t
+                 WHERE orphan_policy = 'assign';
             CREATE INDEX ON nz_locations_per_account (account_key, idx);
             ANALYZE nz_targets_locations;
             ANALYZE nz_locations_per_account;
@@ -351,6 +365,15 @@ BEGIN
             rules := rules || jsonb_build_object('devices.location',
                                                  normalize.resolve_reference('devices', 'location', 'nz_targets_locations', min_share));
             DROP TABLE nz_cand_refs;
+            -- The location's account travels with the map, so each device
+            -- row needs one join for its location, not two.
+            CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
+                SELECT m.*, t.account_key AS target_account
+                  FROM nz_map_devices_location AS m
+                  LEFT JOIN nz_targets_locations AS t ON t.target_key = m.target_key;
+            DROP TABLE nz_map_devices_location;
+            ALTER TABLE nz_map_devices_location_acct RENAME TO nz_map_devices_location;
+            ANALYZE nz_map_devices_location;
         END IF;
 
         -- Every row's fate, account and (for devices) location, as a query
@@ -381,65 +404,77 @@ BEGIN
             NULL, format('nz_map_%s_account', e.entity),
             orphan_policy, n_accounts,
             CASE WHEN e.entity = 'devices' THEN format($l$,
-                   CASE WHEN lt.account_key = r1.account_key THEN lm.target_key
+                   CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
                         WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
                             (SELECT p.target_key FROM nz_locations_per_account AS p
                               WHERE p.account_key = r1.account_key
                                 AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
                                                                                'assign location'))::bigint)
                    END AS location_key,
-                   CASE WHEN lt.account_key = r1.account_key THEN lm.rule END AS location_rule,
-                   CASE WHEN lm.target_key IS NOT NULL AND lt.account_key IS DISTINCT FROM r1.account_key
+                   CASE WHEN lm.target_account = r1.account_key THEN lm.rule END AS location_rule,
+                   CASE WHEN lm.target_key IS NOT NULL AND lm.target_account IS DISTINCT FROM r1.account_key
                         THEN 'location of another account'
                         WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL THEN coalesce(lm.reason, 'no matching location')
                    END AS location_reason$l$, orphan_policy) ELSE '' END,
             CASE WHEN e.entity = 'devices' THEN $l$
-                   LEFT JOIN nz_map_devices_location AS lm ON lm.raw = r1.location_id
-                   LEFT JOIN nz_targets_locations AS lt ON lt.target_key = lm.target_key$l$ ELSE '' END);
+                   LEFT JOIN nz_map_devices_location AS lm ON lm.raw = r1.location_id$l$ ELSE '' END);
 
         -- (The filter names entity_key, not fate: the planner guesses 0.5%
         -- for "CASE ... IS NULL" and would hash the wrong side of the joins.)
         EXECUTE rows_sql || format($q$
             INSERT INTO normalize.%1$I (%2$I, account_key, source_id, source_account_ref, account_rule,
-                                       account_assigned, %3$s %4$s)
+                                       account_assigned, account_issue, %3$s %4$s)
             SELECT r.entity_key, r.account_key, r.%5$I, r.account_id,
-                   coalesce(r.linked_rule, 'assigned'), r.linked_key IS NULL, %6$s %7$s
+                   coalesce(r.linked_rule, 'assigned'), r.linked_key IS NULL, r.reason, %6$s %7$s
               FROM r WHERE r.entity_key IS NOT NULL AND r.account_key IS NOT NULL
             $q$,
             e.entity, e.kind || '_key', cols,
             CASE WHEN e.entity = 'devices'
-                 THEN ', location_key, source_location_ref, location_rule, location_assigned' ELSE '' END,
+                 THEN ', location_key, source_location_ref, location_rule, location_assigned, location_issue' ELSE '' END,
             e.id_column, src_cols,
             CASE WHEN e.entity = 'devices'
                  THEN $l$, r.location_key, r.location_id, coalesce(r.location_rule, CASE WHEN r.location_key IS NOT NULL THEN 'assigned' END),
-                        r.location_key IS NOT NULL AND r.location_rule IS NULL$l$ ELSE '' END);
+                        r.location_key IS NOT NULL AND r.location_rule IS NULL, r.location_reason$l$ ELSE '' END);
+        GET DIAGNOSTICS n_loaded = ROW_COUNT;
 
-        EXECUTE rows_sql || format($q$
-            , u AS MATERIALIZED (
-                SELECT * FROM r WHERE r.fate IS NOT NULL OR r.reason IS NOT NULL %1$s),
+        -- The rows that did not load: a second, narrow pass over the source.
+        -- (Rows that loaded with an issue, such as an assigned account, carry
+        -- it in account_issue / location_issue.)
+        EXECUTE format($q$
+            WITH u AS MATERIALIZED (
+                SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
+                       CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                       CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+                  FROM (%2$s) AS s
+                 CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
+                  LEFT JOIN %4$I AS m ON m.raw = s.account_id
+                 WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
             ids AS (
                 INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
-                SELECT %2$L, u.%3$I, u.entity_key,
-                       CASE WHEN u.fate = 'superseded' THEN 'superseded'
-                            WHEN u.fate IS NOT NULL THEN 'quarantined'
-                            ELSE %4$L END
-                  FROM u WHERE u.fate IS NOT NULL OR u.account_key IS NULL)
+                SELECT %6$L, u.source_id, u.entity_key,
+                       CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
+                  FROM u)
             INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
-            SELECT %2$L, u.%3$I, NULL, u.%3$I, u.fate, false
-              FROM u WHERE u.fate IN ('missing id', 'key collision')
+            SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
             UNION ALL
-            SELECT %2$L, u.%3$I, 'account', u.account_id, u.reason, u.account_key IS NOT NULL
-              FROM u WHERE u.fate IS NULL AND u.reason IS NOT NULL AND (u.account_key IS NOT NULL OR %5$L <> 'drop')
-            %6$s
+            SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
+              FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
             $q$,
-            CASE WHEN e.entity = 'devices' THEN 'OR r.location_reason IS NOT NULL' ELSE '' END,
-            e.entity, e.id_column, unresolved, orphan_policy,
+            e.id_column, normalize.source_query(e.entity), e.kind, format('nz_map_%s_account', e.entity),
+            orphan_policy, e.entity, unresolved);
+        n_loaded := n_loaded - normalize.settle_keys(e.entity);
+        INSERT INTO nz_loaded VALUES (e.entity, n_loaded);
+        -- Links kept with an issue, recorded once the rows are settled.
+        EXECUTE format($q$
+            INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+            SELECT %1$L, t.source_id, 'account', t.source_account_ref, t.account_issue, true
+              FROM normalize.%1$I AS t WHERE t.account_issue IS NOT NULL
+            %2$s
+            $q$, e.entity,
             CASE WHEN e.entity = 'devices' THEN $l$
             UNION ALL
-            SELECT 'devices', u.device_id, 'location', u.location_id, u.location_reason, true
-              FROM u WHERE u.fate IS NULL AND u.account_key IS NOT NULL AND u.location_reason IS NOT NULL$l$
-            ELSE '' END);
-        PERFORM normalize.settle_keys(e.entity);
+            SELECT 'devices', t.source_id, 'location', t.source_location_ref, t.location_issue, true
+              FROM normalize.devices AS t WHERE t.location_issue IS NOT NULL$l$ ELSE '' END);
         RAISE DEBUG 'reconcile_ids: % in % ms', e.entity, round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
     END LOOP;
 
@@ -468,8 +503,8 @@ BEGIN
                         SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
                        e.entity, format('nz_map_%s_account', e.entity));
     END LOOP;
-    ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_account_key_fkey
-        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_pkey PRIMARY KEY (entity, raw_value),
+        ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
 
     INSERT INTO normalize.key_collisions (entity, entity_key, source_ids)
     SELECT u.entity, u.entity_key, array_agg(u.source_id ORDER BY u.source_id)
@@ -481,18 +516,27 @@ BEGIN
     INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
     RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
 
+    -- Counted from what was written, not by rescanning the tables: loaded
+    -- rows, the assigned ones among them (their issue is in the
+    -- quarantine, kept), and the unlinked rows.
     RETURN QUERY
     SELECT ek.entity,
-           count(m.entity),
-           count(*) FILTER (WHERE m.status = 'linked'),
-           count(*) FILTER (WHERE m.status = 'assigned'),
-           count(*) FILTER (WHERE m.status = 'quarantined'),
-           count(*) FILTER (WHERE m.status = 'dropped'),
-           count(*) FILTER (WHERE m.status = 'superseded'),
+           l.rows + coalesce(u.n, 0),
+           l.rows - coalesce(q.assigned, 0),
+           coalesce(q.assigned, 0),
+           coalesce(u.quarantined, 0),
+           coalesce(u.dropped, 0),
+           coalesce(u.superseded, 0),
            CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
       FROM normalize.entity_kinds AS ek
-      LEFT JOIN normalize.id_map AS m ON m.entity = ek.entity
-     GROUP BY ek.entity, ek.position
+      JOIN nz_loaded AS l ON l.entity = ek.entity
+      LEFT JOIN (SELECT x.entity, count(*) AS n,
+                        count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
+                        count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
+                        count(*) FILTER (WHERE x.status = 'superseded') AS superseded
+                   FROM normalize.unlinked_rows AS x GROUP BY x.entity) AS u ON u.entity = ek.entity
+      LEFT JOIN (SELECT y.entity, count(*) AS assigned FROM normalize.quarantine AS y
+                  WHERE y.kept AND y.reference = 'account' GROUP BY y.entity) AS q ON q.entity = ek.entity
      ORDER BY ek.position;
 END
 $$;
