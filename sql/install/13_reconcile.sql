@@ -260,6 +260,7 @@ DECLARE
     n_total bigint;
     n_distinct bigint;
     step bigint;
+    prepared boolean;
 BEGIN
     -- Scoring a rule needs a few thousand distinct values, not all of them:
     -- above 20,000 a deterministic hash sample of about 20,000 is scored
@@ -272,11 +273,16 @@ BEGIN
          WHERE r.raw IS NOT NULL AND (step = 1 OR abs(hashtext(r.raw)::bigint) % step = 0);
     SELECT coalesce(sum(r.rows), 0) INTO n_total FROM nz_cand_refs AS r
      WHERE step = 1 OR r.raw IS NULL OR abs(hashtext(r.raw)::bigint) % step = 0;
-    CREATE TEMP TABLE nz_cand_t ON COMMIT DROP AS
-        SELECT DISTINCT t.raw, normalize.normalize_id(t.raw) AS norm, normalize.id_number(t.raw) AS num
-          FROM nz_cand_targets AS t WHERE t.raw IS NOT NULL;
+    -- A caller that scores several references against one target may
+    -- prepare nz_cand_t (raw, norm, num) once; otherwise it is built here.
+    prepared := to_regclass('pg_temp.nz_cand_t') IS NOT NULL;
+    IF NOT prepared THEN
+        CREATE TEMP TABLE nz_cand_t ON COMMIT DROP AS
+            SELECT DISTINCT t.raw, normalize.normalize_id(t.raw) AS norm, normalize.id_number(t.raw) AS num
+              FROM nz_cand_targets AS t WHERE t.raw IS NOT NULL;
+        ANALYZE nz_cand_t;
+    END IF;
     ANALYZE nz_cand_r;
-    ANALYZE nz_cand_t;
 
     rule := 'crosswalk'; parameter := NULL; total := n_total;
     SELECT coalesce(sum(r.rows), 0) INTO linked FROM nz_cand_r AS r
@@ -319,7 +325,9 @@ BEGIN
            n_total
       FROM candidates AS c;
     DROP TABLE nz_cand_r;
-    DROP TABLE nz_cand_t;
+    IF NOT prepared THEN
+        DROP TABLE nz_cand_t;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rule_candidates(text, text) IS

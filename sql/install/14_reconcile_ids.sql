@@ -3,22 +3,21 @@
 -- only at the end replaces the normalized tables, so a failure leaves the
 -- previous result in place.
 
--- The expression that a rule compares on each side: references are matched
--- to targets when ref_side(raw) = target_side(raw).
-CREATE FUNCTION @extschema@.rule_match_sql(rule text, parameter text, side text, raw_sql text)
+-- The expression a rule compares, on the reference side, with the prepared
+-- target column (raw for exact, norm for normalized, num for number and
+-- offset).
+CREATE FUNCTION @extschema@.rule_match_sql(rule text, parameter text, raw_sql text)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE rule
     WHEN 'exact' THEN raw_sql
     WHEN 'normalized' THEN format('normalize.normalize_id(%s)', raw_sql)
-    WHEN 'number' THEN format('normalize.id_number(%s)::text', raw_sql)
-    WHEN 'offset' THEN CASE side
-        WHEN 'reference' THEN format('(normalize.id_number(%s) - %s)::text', raw_sql, parameter::bigint)
-        ELSE format('normalize.id_number(%s)::text', raw_sql) END
+    WHEN 'number' THEN format('normalize.id_number(%s)', raw_sql)
+    WHEN 'offset' THEN format('(normalize.id_number(%s) - %s)', raw_sql, parameter::bigint)
 END;
-COMMENT ON FUNCTION @extschema@.rule_match_sql(text, text, text, text) IS
-    'Internal: the SQL expression a linking rule compares on the reference or the target side';
+COMMENT ON FUNCTION @extschema@.rule_match_sql(text, text, text) IS
+    'Internal: the SQL expression a linking rule compares on the reference side';
 
 -- DROP TABLE IF EXISTS without the NOTICE: reconcile_ids may run twice in
 -- one transaction, and its temp tables live until commit.
@@ -57,12 +56,13 @@ BEGIN
      WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
     SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
 
-    PERFORM normalize.drop_temp_table('nz_cand_targets');
-    EXECUTE format('CREATE TEMP TABLE nz_cand_targets ON COMMIT DROP AS SELECT raw FROM %I', targets);
+    -- The targets come prepared (raw, target_key, norm, num): rule scoring
+    -- and the value map read them instead of recomputing them per reference.
+    EXECUTE format('CREATE TEMP VIEW nz_cand_t AS SELECT raw, norm, num FROM %I', targets);
     INSERT INTO nz_rules
     SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false
       FROM normalize.rule_candidates(ref.entity, ref.reference) AS c;
-    DROP TABLE nz_cand_targets;
+    DROP VIEW nz_cand_t;
 
     SELECT r.rule, r.parameter INTO best FROM nz_rules AS r
      WHERE r.entity = ref.entity AND r.reference = ref.reference AND r.rule <> 'crosswalk'
@@ -87,8 +87,8 @@ BEGIN
         WITH by_rule AS (
                 SELECT r.raw, min(t.target_key) AS target_key, count(t.target_key) AS matches
                   FROM nz_cand_refs AS r
-                  LEFT JOIN (SELECT %2$s AS m, target_key FROM %3$I) AS t
-                    ON %4$s AND t.m = %5$s
+                  LEFT JOIN %3$I AS t
+                    ON %4$s AND t.%2$s = %5$s
                  WHERE r.raw IS NOT NULL
                  GROUP BY r.raw),
              crosswalk AS (
@@ -112,10 +112,10 @@ BEGIN
           LEFT JOIN crosswalk AS x ON x.raw = b.raw
         $q$,
         map,
-        coalesce(normalize.rule_match_sql(best.rule, best.parameter, 'target', 'raw'), 'NULL::text'),
+        CASE best.rule WHEN 'normalized' THEN 'norm' WHEN 'number' THEN 'num' WHEN 'offset' THEN 'num' ELSE 'raw' END,
         targets,
         CASE WHEN best.rule IS NULL THEN 'false' ELSE 'true' END,
-        coalesce(normalize.rule_match_sql(best.rule, best.parameter, 'reference', 'r.raw'), 'NULL::text'),
+        coalesce(normalize.rule_match_sql(best.rule, best.parameter, 'r.raw'), 'NULL::text'),
         target_kind, ref.entity, ref.reference,
         CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END);
     EXECUTE format('ANALYZE %I', map);
@@ -325,7 +325,9 @@ BEGIN
             END IF;
             PERFORM normalize.drop_temp_table('nz_targets_customers');
             CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
-                SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
+                SELECT a.source_id AS raw, a.account_key AS target_key,
+                       normalize.normalize_id(a.source_id) AS norm, normalize.id_number(a.source_id) AS num
+                  FROM normalize.accounts AS a;
             PERFORM normalize.drop_temp_table('nz_accounts_ordered');
             CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
                 SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
@@ -348,7 +350,9 @@ BEGIN
         IF e.entity = 'devices' THEN
             PERFORM normalize.drop_temp_table('nz_targets_locations');
             CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
-                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l;
+                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key,
+                       normalize.normalize_id(l.source_id) AS norm, normalize.id_number(l.source_id) AS num
+                  FROM normalize.locations AS l;
             PERFORM normalize.drop_temp_table('nz_locations_per_account');
             -- Only the assign policy draws from it; otherwise it stays empty.
             CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS

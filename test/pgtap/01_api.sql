@@ -55,7 +55,7 @@ INSERT INTO expected_functions VALUES
     ('stage_entity(text)', 'f', 'v', true, 'u'),
     ('settle_keys(text)', 'f', 'v', true, 'u'),
     ('rule_candidates(text,text)', 'f', 'v', true, 'u'),
-    ('rule_match_sql(text,text,text,text)', 'f', 'i', false, 's'),
+    ('rule_match_sql(text,text,text)', 'f', 'i', false, 's'),
     ('source_query(text)', 'f', 's', true, 's'),
     ('stable_key(text,bigint)', 'f', 'i', true, 's'),
     ('stable_key(text,text)', 'f', 'i', true, 's'),
