@@ -64,7 +64,13 @@ CREATE TABLE @extschema@.accounts (
     industry      text,
     country       text,
     created_at    date,
-    snapshot_date date
+    snapshot_date date,
+    -- Provenance, set by repair_values: the value as observed, and where the
+    -- value in use came from (observed, derived from other data, generated).
+    mrr_observed  numeric,
+    mrr_source    text NOT NULL DEFAULT 'observed',
+    tier_observed text,
+    tier_source   text NOT NULL DEFAULT 'observed'
 );
 COMMENT ON TABLE @extschema@.accounts IS 'Normalized customers, keyed by stable_key(''account'', customer_id)';
 
@@ -120,6 +126,10 @@ CREATE TABLE @extschema@.devices (
     health_score        numeric,
     uptime              numeric,
     snapshot_date       date,
+    health_score_observed numeric,
+    health_score_source text NOT NULL DEFAULT 'observed',
+    uptime_observed     numeric,
+    uptime_source       text NOT NULL DEFAULT 'observed',
     CONSTRAINT devices_account_fk FOREIGN KEY (account_key) REFERENCES @extschema@.accounts,
     CONSTRAINT devices_location_fk FOREIGN KEY (location_key) REFERENCES @extschema@.locations
 );
@@ -137,6 +147,8 @@ CREATE TABLE @extschema@.users (
     engagement_score   numeric,
     last_login         date,
     snapshot_date      date,
+    engagement_score_observed numeric,
+    engagement_score_source text NOT NULL DEFAULT 'observed',
     CONSTRAINT users_account_fk FOREIGN KEY (account_key) REFERENCES @extschema@.accounts
 );
 COMMENT ON TABLE @extschema@.users IS 'Normalized users, linked to their account';

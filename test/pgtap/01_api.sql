@@ -54,6 +54,10 @@ INSERT INTO expected_functions VALUES
     ('resolve_reference(text,text,text,double precision)', 'f', 'v', true, 'u'),
     ('stage_entity(text)', 'f', 'v', true, 'u'),
     ('settle_keys(text)', 'f', 'v', true, 'u'),
+    ('column_finding(bigint,bigint,bigint,bigint,boolean)', 'f', 'i', false, 's'),
+    ('repair_values(bigint)', 'f', 'v', false, 'u'),
+    ('tier_for_mrr(numeric)', 'f', 's', true, 's'),
+    ('tier_mix_mark_user()', 'f', 'v', false, 'u'),
     ('rule_candidates(text,text)', 'f', 'v', true, 'u'),
     ('rule_match_sql(text,text,text)', 'f', 'i', false, 's'),
     ('source_query(text)', 'f', 's', true, 's'),
@@ -106,8 +110,9 @@ SELECT has_type('normalize', 'ks_result', 'ks_test returns normalize.ks_result')
 SELECT set_eq(
     $$SELECT c.relname::text, x.cond FROM pg_extension AS e, unnest(e.extconfig, e.extcondition) AS x(oid, cond)
         JOIN pg_class AS c ON c.oid = x.oid WHERE e.extname = 'normalize'$$,
-    $$VALUES ('distribution_profiles', 'WHERE NOT shipped'), ('sources', ''), ('id_crosswalk', '')$$,
-    'pg_dump keeps the user''s profiles, registered sources and crosswalk');
+    $$VALUES ('distribution_profiles', 'WHERE NOT shipped'), ('sources', ''), ('id_crosswalk', ''),
+             ('tier_mix', 'WHERE NOT shipped')$$,
+    'pg_dump keeps the user''s profiles, registered sources, crosswalk and tier mix');
 
 SELECT * FROM finish();
 ROLLBACK;
