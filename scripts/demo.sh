@@ -51,6 +51,11 @@ SELECT g.entity,
   LEFT JOIN normalize.id_map AS m ON m.entity = g.entity AND m.source_id = g.source_id
  GROUP BY g.entity ORDER BY g.entity;
 
+\echo '== Phase 2: the placeholder values repaired from the profiles, with provenance'
+SELECT * FROM normalize.repair_values(seed => 42);
+SELECT mrr_source, tier, count(*) AS accounts, round(avg(mrr)) AS mean_mrr
+  FROM normalize.accounts GROUP BY 1, 2 ORDER BY 1, 2;
+
 \echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'
 SELECT name, family, params, lower, upper FROM normalize.distribution_profiles ORDER BY name;
 
