@@ -1,0 +1,217 @@
+#include "account_history.hpp"
+
+#include "math_policy.hpp"
+#include "stream.hpp"
+
+#include <boost/math/constants/constants.hpp>
+#include <boost/math/distributions/normal.hpp>
+#include <boost/random/bernoulli_distribution.hpp>
+#include <boost/random/binomial_distribution.hpp>
+#include <boost/random/normal_distribution.hpp>
+#include <boost/random/poisson_distribution.hpp>
+#include <boost/random/uniform_int_distribution.hpp>
+#include <boost/random/uniform_real_distribution.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+
+namespace normalize::core {
+
+namespace {
+
+namespace br = boost::random;
+
+// Latent health h ~ N(0, 1) scales the hazard by exp(-w h - w^2 / 2), whose
+// mean over h is 1; the quantile nodes below integrate over h.
+constexpr int kNodes = 64;
+
+const std::array<double, kNodes>& health_nodes() {
+    static const std::array<double, kNodes> nodes = [] {
+        std::array<double, kNodes> n{};
+        boost::math::normal_distribution<double, MathPolicy> z;
+        for (int i = 0; i < kNodes; ++i)
+            n[i] = boost::math::quantile(z, (i + 0.5) / kNodes);
+        return n;
+    }();
+    return nodes;
+}
+
+double hazard_multiplier(double health, double weight) {
+    return std::exp(-weight * health - weight * weight / 2);
+}
+
+// The base monthly hazard m for which the share of accounts that churn
+// within twelve months, over the spread of latent health, is `annual`.
+// Without this, the spread would pull the annual rate below its band
+// (1 - (1 - m x)^12 is concave in x).
+double monthly_base_hazard(double annual, double weight) {
+    if (annual <= 0)
+        return 0;
+    auto annual_rate = [weight](double m) {
+        double total = 0;
+        for (double h : health_nodes()) {
+            const double p = std::min(0.95, m * hazard_multiplier(h, weight));
+            total += 1 - std::pow(1 - p, 12);
+        }
+        return total / kNodes;
+    };
+    double lo = 0, hi = 0.95;
+    for (int i = 0; i < 60; ++i) {
+        const double mid = (lo + hi) / 2;
+        (annual_rate(mid) < annual ? lo : hi) = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+int calendar_month(int as_of_month, int months_back) {
+    return ((as_of_month - 1 - months_back) % 12 + 12) % 12 + 1;
+}
+
+void require(bool ok, const std::string& message, const char* hint) {
+    if (!ok)
+        throw ArgumentError(message, hint);
+}
+
+}  // namespace
+
+const char* account_event_name(AccountEvent event) {
+    switch (event) {
+    case AccountEvent::Signup:
+        return "signup";
+    case AccountEvent::Upgrade:
+        return "upgrade";
+    case AccountEvent::Downgrade:
+        return "downgrade";
+    case AccountEvent::Churn:
+        return "churn";
+    default:
+        return nullptr;
+    }
+}
+
+void check_history(const AccountInput& input, int months, const HistoryParams& params) {
+    require(input.tier >= 1 && input.tier <= kTiers,
+            "tier must be between 1 and 4, got " + std::to_string(input.tier),
+            "Pass the account's current tier, such as 'Tier 4'.");
+    require(std::isfinite(input.mrr) && input.mrr > 0,
+            "mrr must be a positive number, got " + format_number(input.mrr),
+            "Pass the account's current monthly revenue; run repair_values first if it is 0.");
+    require(months >= 1 && months <= kMaxHistoryMonths,
+            "months must be between 1 and " + std::to_string(kMaxHistoryMonths) + ", got " +
+                std::to_string(months),
+            "Ask for the length of the history in months, such as 24.");
+    require(input.as_of_month >= 1 && input.as_of_month <= 12, "as_of_month must be 1..12",
+            "Pass a calendar month.");
+    for (int k = 0; k < kTiers; ++k) {
+        const TierProfile& t = params.tiers[k];
+        require(std::isfinite(t.mrr_mu), "the MRR profile of Tier " + std::to_string(k + 1) +
+                                             " has no finite mu",
+                "Check the mrr_tier_<n> rows of normalize.distribution_profiles.");
+        require(t.churn_low >= 0 && t.churn_low <= t.churn_high && t.churn_high < 1,
+                "the annual churn band of Tier " + std::to_string(k + 1) + " must lie in [0, 1), got [" +
+                    format_number(t.churn_low) + ", " + format_number(t.churn_high) + "]",
+                "Check the churn_annual_tier_<n> rows of normalize.distribution_profiles.");
+    }
+    auto finite_in = [](double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; };
+    require(finite_in(params.growth, -0.5, 0.5), "growth must be between -0.5 and 0.5, got " +
+                                                      format_number(params.growth),
+            "Pass the mean monthly revenue growth, such as 0.01.");
+    require(finite_in(params.seasonality, 0, 0.5), "seasonality must be between 0 and 0.5, got " +
+                                                        format_number(params.seasonality),
+            "Pass the amplitude of the yearly cycle, such as 0.03.");
+}
+
+std::size_t simulate_account(std::string_view key, std::int64_t seed, const AccountInput& input,
+                             int months, const HistoryParams& params, AccountMonth* out) {
+    check_history(input, months, params);
+    const double pi = boost::math::constants::pi<double>();
+
+    // Per-account quantities, each from its own stream.
+    const double health = [&] {
+        Engine e = make_engine(seed, "account", key, "latent_health");
+        return br::normal_distribution<double>(0, 1)(e);
+    }();
+    int since_signup = input.months_since_signup;
+    if (since_signup < 0) {
+        Engine e = make_engine(seed, "account", key, "signup");
+        since_signup = br::uniform_int_distribution<int>(0, 2 * months)(e);
+    }
+    const double band_quantile = [&] {
+        Engine e = make_engine(seed, "account", key, "churn_rate");
+        return br::uniform_real_distribution<double>(0, 1)(e);
+    }();
+    const bool signup_in_window = since_signup <= months - 1;
+    const int first = signup_in_window ? months - 1 - since_signup : 0;
+
+    // Tier and revenue, backward from now.
+    Engine path = make_engine(seed, "account", key, "tier_path");
+    Engine revenue = make_engine(seed, "account", key, "revenue");
+    br::uniform_real_distribution<double> unit(0, 1);
+    br::normal_distribution<double> standard(0, 1);
+    for (int t = months - 1; t >= first; --t) {
+        AccountMonth& m = out[t - first];
+        m.month = t;
+        m.event = AccountEvent::None;
+        m.churned = false;
+        if (t == months - 1) {
+            m.tier = input.tier;
+            m.mrr = input.mrr;
+        }
+        if (t == first)
+            break;
+        AccountMonth& before = out[t - 1 - first];
+        const double u = unit(path);
+        before.tier = m.tier;
+        if (u < params.upgrade && m.tier < kTiers) {
+            before.tier = m.tier + 1;  // a lower tier before, an upgrade now
+            m.event = AccountEvent::Upgrade;
+        } else if (u > 1 - params.downgrade && m.tier > 1) {
+            before.tier = m.tier - 1;
+            m.event = AccountEvent::Downgrade;
+        }
+        const int cal = calendar_month(input.as_of_month, months - 1 - t);
+        const double g = 1 + params.growth + params.seasonality * std::cos(2 * pi * (cal - 12) / 12.0) +
+                         params.noise * standard(revenue);
+        before.mrr = m.mrr / std::max(0.5, g);
+        if (before.tier != m.tier)
+            before.mrr *= std::exp(params.tiers[before.tier - 1].mrr_mu - params.tiers[m.tier - 1].mrr_mu);
+    }
+    if (signup_in_window)
+        out[0].event = AccountEvent::Signup;
+
+    // What the data shows, and churn, forward from signup.
+    Engine activity = make_engine(seed, "account", key, "activity");
+    Engine churn = make_engine(seed, "account", key, "churn");
+    const double engaged = 1 / (1 + std::exp(-(0.8 + 0.9 * health)));
+    const double trouble = std::exp(-0.9 * health);
+    double base_hazard[kTiers];
+    for (int k = 0; k < kTiers; ++k) {
+        const TierProfile& t = params.tiers[k];
+        base_hazard[k] = monthly_base_hazard(t.churn_low + band_quantile * (t.churn_high - t.churn_low),
+                                             params.risk_weight);
+    }
+    const double multiplier = hazard_multiplier(health, params.risk_weight);
+    const std::size_t count = static_cast<std::size_t>(months - first);
+    for (std::size_t i = 0; i < count; ++i) {
+        AccountMonth& m = out[i];
+        const double seats = m.mrr / params.seat_price * std::exp(0.1 * standard(activity));
+        m.seats = std::max(1, static_cast<int>(std::lround(seats)));
+        m.active_users = br::binomial_distribution<int, double>(m.seats, engaged)(activity);
+        const double ticket_rate = (0.2 + 0.15 * std::sqrt(static_cast<double>(m.seats))) * std::exp(-0.6 * health);
+        m.support_tickets = br::poisson_distribution<int, double>(ticket_rate)(activity);
+        m.late_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.04 * trouble))(activity) ? 1 : 0;
+        m.failed_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.015 * trouble))(activity) ? 1 : 0;
+        // No churn in the signup month: an account is there for at least one.
+        const double hazard = std::min(0.95, base_hazard[m.tier - 1] * multiplier);
+        if (!(i == 0 && signup_in_window) && unit(churn) < hazard) {
+            m.churned = true;
+            m.event = AccountEvent::Churn;
+            return i + 1;
+        }
+    }
+    return count;
+}
+
+}  // namespace normalize::core

@@ -1,0 +1,145 @@
+// generate_history(): the monthly history of one account, from the C++
+// simulator, with the tiers' revenue and churn parameters read from the
+// profiles once per query.
+#include "../core/account_history.hpp"
+// Core headers first: they refuse to compile after a Postgres header.
+#include "boundary.hpp"
+#include "profiles.hpp"
+
+#include <cstdio>
+
+extern "C" {
+#include "datatype/timestamp.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+}
+
+namespace core = normalize::core;
+
+namespace {
+
+struct HistoryCache {
+    core::HistoryParams params;
+};
+
+// The profiles mrr_tier_<n> (lognormal) and churn_annual_tier_<n> (uniform).
+void load_tier_profiles(core::HistoryParams* params) {
+    for (int k = 0; k < core::kTiers; ++k) {
+        char name[32];
+        snprintf(name, sizeof name, "mrr_tier_%d", k + 1);
+        const core::Distribution mrr = normalize::glue::lookup_profile(name);
+        snprintf(name, sizeof name, "churn_annual_tier_%d", k + 1);
+        const core::Distribution churn = normalize::glue::lookup_profile(name);
+        if (mrr.family != core::Family::Lognormal || churn.family != core::Family::Uniform)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("profiles mrr_tier_%d and churn_annual_tier_%d must be lognormal and uniform",
+                                   k + 1, k + 1),
+                            errhint("The history simulator reads the tier's revenue scale from the first "
+                                    "and its annual churn band from the second.")));
+        params->tiers[k] = core::TierProfile{mrr.param[0], churn.lower, churn.upper};
+    }
+}
+
+int parse_tier(std::string_view text) {
+    int tier = 0;
+    for (char c : text)
+        if (c >= '0' && c <= '9')
+            tier = tier * 10 + (c - '0');
+    return tier;
+}
+
+bool arg_null(FunctionCallInfo fcinfo, int i, const char* name) {
+    if (PG_ARGISNULL(i))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("%s must not be NULL", name),
+                        errhint("Pass a value, or leave the argument out for its default.")));
+    return false;
+}
+
+}  // namespace
+
+// generate_history(account_key, tier, mrr, months, as_of, seed, created_at, growth, seasonality)
+NZ_FUNCTION(nz_generate_history)
+{
+    static const char* const names[] = {"account_key", "tier", "mrr", "months", "as_of", "seed"};
+    for (int i = 0; i < 6; ++i)
+        arg_null(fcinfo, i, names[i]);
+    const std::string_view key = normalize::glue::text_arg(fcinfo, 0);
+    const std::string_view tier_text = normalize::glue::text_arg(fcinfo, 1);
+    const int months = PG_GETARG_INT32(3);
+    const DateADT as_of = PG_GETARG_DATEADT(4);
+    const int64 seed = PG_GETARG_INT64(5);
+    if (DATE_NOT_FINITE(as_of))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
+                        errhint("Pass the last day of the history, such as current_date.")));
+
+    auto* cache = static_cast<HistoryCache*>(fcinfo->flinfo->fn_extra);
+    if (cache == nullptr) {
+        core::HistoryParams params;
+        load_tier_profiles(&params);
+        cache = static_cast<HistoryCache*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(HistoryCache)));
+        cache->params = params;
+        fcinfo->flinfo->fn_extra = cache;
+    }
+    core::HistoryParams params = cache->params;
+    if (!PG_ARGISNULL(7))
+        params.growth = PG_GETARG_FLOAT8(7);
+    if (!PG_ARGISNULL(8))
+        params.seasonality = PG_GETARG_FLOAT8(8);
+
+    int year, month, day;
+    j2date(as_of + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+    core::AccountInput input{parse_tier(tier_text), PG_GETARG_FLOAT8(2), -1, month};
+    if (!PG_ARGISNULL(6)) {
+        const DateADT created = PG_GETARG_DATEADT(6);
+        int cy, cm, cd;
+        j2date(created + POSTGRES_EPOCH_JDATE, &cy, &cm, &cd);
+        const int since = (year - cy) * 12 + (month - cm);
+        if (DATE_NOT_FINITE(created) || since < 0)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("created_at must be a finite date not after as_of"),
+                            errhint("Pass the account's signup date, or NULL to draw one.")));
+        input.months_since_signup = since;
+    }
+    core::check_history(input, months, params);
+
+    auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
+    const std::size_t n = core::simulate_account(key, seed, input, months, params, rows);
+
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    text* key_text = PG_GETARG_TEXT_PP(0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const core::AccountMonth& m = rows[i];
+        const int back = months - 1 - m.month;
+        int y = year, mo = month - back;
+        while (mo < 1) {
+            mo += 12;
+            --y;
+        }
+        char tier[16];
+        snprintf(tier, sizeof tier, "Tier %d", m.tier);
+        const char* event = core::account_event_name(m.event);
+        Datum values[11] = {
+            PointerGetDatum(key_text),
+            DateADTGetDatum(date2j(y, mo, 1) - POSTGRES_EPOCH_JDATE),
+            CStringGetTextDatum(tier),
+            Float8GetDatum(m.mrr),
+            Int32GetDatum(m.seats),
+            Int32GetDatum(m.active_users),
+            Int32GetDatum(m.support_tickets),
+            Int32GetDatum(m.late_payments),
+            Int32GetDatum(m.failed_payments),
+            CStringGetTextDatum(m.churned ? "churned" : "active"),
+            event ? CStringGetTextDatum(event) : static_cast<Datum>(0),
+        };
+        bool nulls[11] = {false, false, false, false, false, false, false, false, false, false, event == nullptr};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        CHECK_FOR_INTERRUPTS();
+    }
+    return static_cast<Datum>(0);
+}
