@@ -1,0 +1,70 @@
+-- The account history simulator is deterministic in (seed, account key):
+-- the same rows across runs, in a parallel plan, per row or over a whole
+-- table, and over a table split in two.
+\set ON_ERROR_STOP true
+\set QUIET true
+BEGIN;
+SELECT plan(5);
+
+CREATE TABLE public.nz_hist_accounts AS
+SELECT 'account:' || g AS account_key, 'Tier ' || (1 + g % 4) AS tier, (50 + g % 900)::float8 AS mrr
+  FROM generate_series(1, 3000) AS g;
+ANALYZE public.nz_hist_accounts;
+
+\set history_checksum 'SELECT sum((''x'' || left(md5(h::text), 15))::bit(60)::bigint) FROM public.nz_hist_accounts AS a CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr, 24, ''2025-06-18'', 42) AS h'
+
+SET LOCAL max_parallel_workers_per_gather = 0;
+:history_checksum \gset serial_
+:history_checksum \gset again_
+
+SET LOCAL force_parallel_mode = on;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+:history_checksum \gset parallel_
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE result json;
+BEGIN
+    EXECUTE 'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) ' || query INTO result;
+    RETURN result::text;
+END $$;
+SELECT ok(plan ~ 'PARTIAL sum' AND plan ~ 'generate_history' AND plan ~ '"Workers Launched": [1-9]',
+          'the simulator runs inside parallel workers')
+  FROM pg_temp.plan_of(:'history_checksum') AS plan;
+RESET force_parallel_mode;
+RESET max_parallel_workers_per_gather;
+
+SELECT is(:'again_sum'::numeric, :'serial_sum'::numeric, 'the same rows on a second run');
+SELECT is(:'parallel_sum'::numeric, :'serial_sum'::numeric, 'the same rows in a parallel plan');
+
+-- Per row, one call per account in its own statement, against the table-wide result.
+CREATE TEMP TABLE per_row (h text);
+DO $$
+DECLARE a record;
+BEGIN
+    FOR a IN SELECT * FROM public.nz_hist_accounts WHERE account_key LIKE 'account:1%' LOOP
+        INSERT INTO per_row SELECT h::text FROM normalize.generate_history(a.account_key, a.tier, a.mrr, 24, '2025-06-18', 42) AS h;
+    END LOOP;
+END $$;
+SELECT set_eq($$SELECT h FROM per_row$$,
+              $$SELECT h::text FROM public.nz_hist_accounts AS a
+                  CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr, 24, '2025-06-18', 42) AS h
+                 WHERE a.account_key LIKE 'account:1%'$$,
+              'one call per account gives the rows of the whole-table call');
+
+-- Split in two halves and generated separately.
+SELECT is((SELECT sum(x) FROM (
+              SELECT (SELECT sum(('x' || left(md5(h::text), 15))::bit(60)::bigint)
+                        FROM public.nz_hist_accounts AS a
+                        CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr, 24, '2025-06-18', 42) AS h
+                       WHERE hashtext(a.account_key) % 2 = 0) AS x
+              UNION ALL
+              SELECT (SELECT sum(('x' || left(md5(h::text), 15))::bit(60)::bigint)
+                        FROM public.nz_hist_accounts AS a
+                        CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr, 24, '2025-06-18', 42) AS h
+                       WHERE hashtext(a.account_key) % 2 <> 0)) AS halves),
+          :'serial_sum'::numeric, 'two halves generated separately give the whole');
+
+SELECT * FROM finish();
+ROLLBACK;
