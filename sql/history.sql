@@ -50,3 +50,53 @@ SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, seed => NULL
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, as_of => 'infinity');
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, as_of => '2025-06-18', created_at => '2026-01-01');
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, growth => 2);
+
+-- build_history: the whole normalized, repaired demo
+TRUNCATE normalize.accounts CASCADE;
+SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
+SELECT count(*) AS tables FROM normalize.create_demo_source('history_raw', seed => 1);
+SELECT count(*) AS sources FROM normalize.use_sources('history_raw');
+SELECT count(*) AS entities FROM normalize.reconcile_ids();
+SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
+SELECT count(*) AS columns FROM normalize.repair_values(42);
+SELECT * FROM normalize.build_history(months => 24, as_of => '2025-06-18', seed => 42);
+SELECT event, count(*) FROM normalize.lifecycle_events GROUP BY event ORDER BY event;
+
+-- Consistency: contiguous months, nothing after churn, every tier change an event and every event a change
+WITH s AS (
+    SELECT x.*, lag(x.month) OVER w AS previous_month, lag(x.tier) OVER w AS previous_tier,
+           lag(x.status) OVER w AS previous_status
+      FROM normalize.account_snapshots AS x WINDOW w AS (PARTITION BY x.account_key ORDER BY x.month))
+SELECT count(*) FILTER (WHERE previous_month IS NOT NULL AND month <> (previous_month + interval '1 month')::date) AS gaps,
+       count(*) FILTER (WHERE previous_status = 'churned') AS after_churn,
+       count(*) FILTER (WHERE previous_tier IS NOT NULL AND tier < previous_tier AND event IS DISTINCT FROM 'upgrade'
+                          AND event IS DISTINCT FROM 'churn') AS unmarked_upgrades,
+       count(*) FILTER (WHERE previous_tier IS NOT NULL AND tier > previous_tier AND event IS DISTINCT FROM 'downgrade'
+                          AND event IS DISTINCT FROM 'churn') AS unmarked_downgrades,
+       count(*) FILTER (WHERE event IN ('upgrade', 'downgrade') AND tier IS NOT DISTINCT FROM previous_tier) AS events_without_change,
+       count(*) FILTER (WHERE (event = 'churn') <> (status = 'churned')) AS churn_mismatch
+  FROM s;
+SELECT count(*) AS events_without_snapshot FROM normalize.lifecycle_events AS e
+ WHERE NOT EXISTS (SELECT 1 FROM normalize.account_snapshots AS s
+                    WHERE s.account_key = e.entity_key AND s.month = e.event_date AND s.event = e.event);
+-- Survivors end at their repaired state; accounts older than the window have all 24 months
+SELECT count(*) AS survivors,
+       count(*) FILTER (WHERE s.tier = a.tier AND s.mrr = a.mrr::float8) AS at_current_state
+  FROM normalize.accounts AS a JOIN normalize.account_snapshots AS s
+    ON s.account_key = a.account_key AND s.month = '2025-06-01' AND s.status = 'active';
+SELECT count(*) FILTER (WHERE n = 24) AS full_histories, count(*) FILTER (WHERE n < 24) AS shorter
+  FROM (SELECT s.account_key, count(*) AS n, bool_or(s.status = 'churned') AS churned FROM normalize.account_snapshots AS s
+         JOIN normalize.accounts AS a USING (account_key)
+        WHERE a.created_at <= '2023-07-01' GROUP BY s.account_key) AS t WHERE NOT churned;
+-- Same seed, same history; another seed, another
+CREATE TEMP TABLE history_42 AS SELECT md5(string_agg(s::text, ',' ORDER BY account_key, month)) AS h FROM normalize.account_snapshots AS s;
+SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
+SELECT (SELECT h FROM history_42) = md5(string_agg(s::text, ',' ORDER BY account_key, month)) AS same FROM normalize.account_snapshots AS s;
+SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 43);
+SELECT (SELECT h FROM history_42) <> md5(string_agg(s::text, ',' ORDER BY account_key, month)) AS differs FROM normalize.account_snapshots AS s;
+-- Bad input
+SELECT * FROM normalize.build_history(0);
+SELECT * FROM normalize.build_history(10000);
+SELECT * FROM normalize.build_history(24, NULL);
+SELECT * FROM normalize.build_history(24, '2025-06-18', NULL);
+SELECT * FROM normalize.build_history(24, 'infinity');

@@ -19,3 +19,93 @@ AS 'MODULE_PATHNAME', 'nz_generate_history'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.generate_history(text, text, float8, integer, date, bigint, date, float8, float8) IS
     'Monthly history of one account ending at as_of in its current tier and revenue (unless it churns): upgrades, downgrades, growth with seasonality, seats, active users, tickets, payments, and churn from the tier''s annual band moved by latent health';
+
+-- The history tables. They hang off the normalized accounts by key; the
+-- link is checked by validate_history() rather than declared, because
+-- reconcile_ids rebuilds the accounts (and its keys) from scratch.
+CREATE TABLE @extschema@.account_snapshots (
+    account_key     varchar NOT NULL,
+    month           date NOT NULL,
+    tier            text NOT NULL,
+    mrr             float8 NOT NULL,
+    seats           integer NOT NULL,
+    active_users    integer NOT NULL,
+    support_tickets integer NOT NULL,
+    late_payments   integer NOT NULL,
+    failed_payments integer NOT NULL,
+    status          text NOT NULL CHECK (status IN ('active', 'churned')),
+    event           text,
+    PRIMARY KEY (account_key, month)
+);
+COMMENT ON TABLE @extschema@.account_snapshots IS
+    'Simulated monthly snapshots of every account (generated values), from build_history()';
+
+CREATE TABLE @extschema@.lifecycle_events (
+    entity     text NOT NULL,
+    entity_key varchar NOT NULL,
+    event_date date NOT NULL,
+    event      text NOT NULL,
+    detail     jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (entity, entity_key, event_date, event)
+);
+COMMENT ON TABLE @extschema@.lifecycle_events IS
+    'Business events of the simulated history (signup, upgrade, downgrade, churn, ...), each matching a change in the snapshots';
+
+CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT CURRENT_DATE,
+                                         seed bigint DEFAULT 42)
+RETURNS TABLE (table_name text, rows bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unrepaired bigint;
+BEGIN
+    IF months IS NULL OR as_of IS NULL OR seed IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN months IS NULL THEN 'months' WHEN as_of IS NULL THEN 'as_of' ELSE 'seed' END
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF months < 1 OR months > 600 THEN
+        RAISE EXCEPTION 'months must be between 1 and 600, got %', months
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Ask for the length of the history in months, such as 24.';
+    END IF;
+    IF NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite date, got %', as_of
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the last day of the history, such as current_date.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there are no normalized accounts to build a history for'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
+    END IF;
+    SELECT count(*) INTO unrepaired FROM normalize.accounts WHERE NOT (mrr > 0) OR mrr IS NULL OR tier IS NULL;
+    IF unrepaired > 0 THEN
+        RAISE EXCEPTION '% accounts have no positive MRR or no tier', unrepaired
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.repair_values() first: the history ends at each account''s repaired state.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
+
+    TRUNCATE normalize.account_snapshots;
+    DELETE FROM normalize.lifecycle_events WHERE entity = 'account';
+    INSERT INTO normalize.account_snapshots
+    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+           h.late_payments, h.failed_payments, h.status, h.event
+      FROM normalize.accounts AS a
+     CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr::float8, months, as_of, seed,
+                                                   a.created_at) AS h;
+    -- The simulator marks each month's event; a signup in the window's
+    -- first month is one the snapshots alone could not show.
+    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'account', s.account_key, s.month, s.event,
+           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
+      FROM normalize.account_snapshots AS s
+     WHERE s.event IS NOT NULL;
+    RETURN QUERY
+    SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
+    UNION ALL
+    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events WHERE entity = 'account';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint) IS
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account ending at as_of, and their lifecycle events';
