@@ -56,6 +56,16 @@ SELECT * FROM normalize.repair_values(seed => 42);
 SELECT mrr_source, tier, count(*) AS accounts, round(avg(mrr)) AS mean_mrr
   FROM normalize.accounts GROUP BY 1, 2 ORDER BY 1, 2;
 
+\echo '== Phase 3: 24 months of account history ending at the plan''s date, and its lifecycle events'
+SELECT * FROM normalize.build_history(months => 24, as_of => '2025-06-18', seed => 42);
+SELECT event, count(*) AS events FROM normalize.lifecycle_events GROUP BY event ORDER BY event;
+SELECT a.tier, count(DISTINCT s.account_key) AS accounts,
+       count(DISTINCT s.account_key) FILTER (WHERE s.status = 'churned') AS churned_in_window,
+       round(avg(s.mrr) FILTER (WHERE s.month = '2024-07-01')) AS mrr_a_year_ago,
+       round(avg(s.mrr) FILTER (WHERE s.month = '2025-06-01')) AS mrr_now
+  FROM normalize.account_snapshots AS s JOIN normalize.accounts AS a USING (account_key)
+ GROUP BY a.tier ORDER BY a.tier;
+
 \echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'
 SELECT name, family, params, lower, upper FROM normalize.distribution_profiles ORDER BY name;
 
