@@ -34,6 +34,23 @@ SELECT round(avg(churned::int), 2) AS annual_churn, p.lower AS band_low, p.upper
  WHERE p.name = 'churn_annual_tier_4'
  GROUP BY p.lower, p.upper;
 
+-- A device's daily history
+SELECT count(*) AS days, min(day) AS first_day, round(min(health)::numeric, 1) AS min_health,
+       round(max(health)::numeric, 1) AS max_health, count(*) FILTER (WHERE maintenance) AS services,
+       round(avg(usage)::numeric, 2) AS mean_usage
+  FROM normalize.generate_device_history('device:dev-17', 72.5, 365, '2025-06-18', 42);
+SELECT day, round(health::numeric, 2) AS health FROM normalize.generate_device_history('device:dev-17', 72.5, 365, '2025-06-18', 42)
+ ORDER BY day DESC LIMIT 1;
+-- devices that end in poor health fail more
+SELECT h0 AS current_health, sum(failure::int) AS failures
+  FROM (VALUES (25.0), (50.0), (85.0)) AS v(h0), generate_series(1, 200) AS g,
+       LATERAL normalize.generate_device_history('d' || g, h0, 60, '2025-06-18', 42)
+ GROUP BY h0 ORDER BY h0;
+SELECT count(*) FROM normalize.generate_device_history('k', 101);
+SELECT count(*) FROM normalize.generate_device_history('k', 50, 0);
+SELECT count(*) FROM normalize.generate_device_history('k', 50, failure_rate => 1);
+SELECT count(*) FROM normalize.generate_device_history('k', 50, seed => NULL);
+
 -- Deterministic: the same account gives the same rows however it is called
 SELECT (SELECT md5(string_agg(x::text, ',' ORDER BY month)) FROM normalize.generate_history('account:9', 'Tier 1', 12000, 24, '2025-06-18', 5) AS x)
      = (SELECT md5(string_agg(x::text, ',' ORDER BY month))
@@ -77,7 +94,7 @@ SELECT count(*) FILTER (WHERE previous_month IS NOT NULL AND month <> (previous_
        count(*) FILTER (WHERE (event = 'churn') <> (status = 'churned')) AS churn_mismatch
   FROM s;
 SELECT count(*) AS events_without_snapshot FROM normalize.lifecycle_events AS e
- WHERE NOT EXISTS (SELECT 1 FROM normalize.account_snapshots AS s
+ WHERE e.entity = 'account' AND NOT EXISTS (SELECT 1 FROM normalize.account_snapshots AS s
                     WHERE s.account_key = e.entity_key AND s.month = e.event_date AND s.event = e.event);
 -- Survivors end at their repaired state; accounts older than the window have all 24 months
 SELECT count(*) AS survivors,
@@ -94,6 +111,24 @@ SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
 SELECT (SELECT h FROM history_42) = md5(string_agg(s::text, ',' ORDER BY account_key, month)) AS same FROM normalize.account_snapshots AS s;
 SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 43);
 SELECT (SELECT h FROM history_42) <> md5(string_agg(s::text, ',' ORDER BY account_key, month)) AS differs FROM normalize.account_snapshots AS s;
+-- Devices: every device has one row per day of the window, ending at its repaired health
+SELECT count(DISTINCT device_key) AS devices, min(day) AS first_day, max(day) AS last_day,
+       count(*) / count(DISTINCT device_key) AS days_each
+  FROM normalize.device_days;
+SELECT count(*) FILTER (WHERE x.health::numeric = d.health_score) AS last_day_matches, count(*) AS devices
+  FROM normalize.devices AS d JOIN normalize.device_days AS x ON x.device_key = d.device_key AND x.day = '2025-06-18';
+-- failures come where health is low, and a failed device is serviced the next day
+SELECT round(avg(health) FILTER (WHERE failure)) AS health_on_failure_days, round(avg(health)) AS health_overall
+  FROM normalize.device_days;
+SELECT count(*) FILTER (WHERE n.maintenance) AS serviced_next_day, count(*) AS failures_before_the_last_day
+  FROM normalize.device_days AS f
+  JOIN normalize.device_days AS n ON n.device_key = f.device_key AND n.day = f.day + 1
+ WHERE f.failure;
+SELECT count(*) AS device_events_without_a_day FROM normalize.lifecycle_events AS e
+ WHERE e.entity = 'device' AND NOT EXISTS (
+       SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = e.entity_key AND x.day = e.event_date
+          AND ((e.event = 'failure' AND x.failure) OR (e.event = 'maintenance' AND x.maintenance)));
+
 -- Bad input
 SELECT * FROM normalize.build_history(0);
 SELECT * FROM normalize.build_history(10000);

@@ -51,6 +51,20 @@ CREATE TABLE @extschema@.lifecycle_events (
 COMMENT ON TABLE @extschema@.lifecycle_events IS
     'Business events of the simulated history (signup, upgrade, downgrade, churn, ...), each matching a change in the snapshots';
 
+CREATE TABLE @extschema@.device_days (
+    device_key  varchar NOT NULL,
+    day         date NOT NULL,
+    health      float8 NOT NULL,
+    usage       float8 NOT NULL,
+    temperature float8 NOT NULL,
+    errors      integer NOT NULL,
+    maintenance boolean NOT NULL,
+    failure     boolean NOT NULL,
+    PRIMARY KEY (device_key, day)
+);
+COMMENT ON TABLE @extschema@.device_days IS
+    'Simulated daily history of every device (generated values), from build_history()';
+
 CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT CURRENT_DATE,
                                          seed bigint DEFAULT 42)
 RETURNS TABLE (table_name text, rows bigint)
@@ -79,15 +93,16 @@ BEGIN
                   HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
     END IF;
     SELECT count(*) INTO unrepaired FROM normalize.accounts WHERE NOT (mrr > 0) OR mrr IS NULL OR tier IS NULL;
+    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.devices
+     WHERE NOT (health_score BETWEEN 0 AND 100) OR health_score IS NULL;
     IF unrepaired > 0 THEN
-        RAISE EXCEPTION '% accounts have no positive MRR or no tier', unrepaired
+        RAISE EXCEPTION '% accounts or devices have no usable current state', unrepaired
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Run normalize.repair_values() first: the history ends at each account''s repaired state.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
 
-    TRUNCATE normalize.account_snapshots;
-    DELETE FROM normalize.lifecycle_events WHERE entity = 'account';
+    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.lifecycle_events;
     INSERT INTO normalize.account_snapshots
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
@@ -101,11 +116,41 @@ BEGIN
            jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
       FROM normalize.account_snapshots AS s
      WHERE s.event IS NOT NULL;
+    -- Devices, daily over the same window, ending at their repaired health.
+    INSERT INTO normalize.device_days
+    SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+      FROM normalize.devices AS d
+     CROSS JOIN LATERAL normalize.generate_device_history(
+               d.device_key, d.health_score::float8,
+               (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
+               as_of, seed) AS h;
+    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+      FROM normalize.device_days AS x
+     CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+     WHERE e.happened;
     RETURN QUERY
     SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
     UNION ALL
-    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events WHERE entity = 'account';
+    SELECT 'device_days', count(*) FROM normalize.device_days
+    UNION ALL
+    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint) IS
-    'Replaces the simulated history: monthly snapshots of every normalized, repaired account ending at as_of, and their lifecycle events';
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account and daily ones of every device, ending at as_of, and their lifecycle events';
+
+CREATE FUNCTION @extschema@.generate_device_history(
+    device_key text,
+    health float8,
+    days integer DEFAULT 730,
+    as_of date DEFAULT CURRENT_DATE,
+    seed bigint DEFAULT 42,
+    degradation float8 DEFAULT 0.12,
+    failure_rate float8 DEFAULT 0.004)
+RETURNS TABLE (device_key text, day date, health float8, usage float8, temperature float8, errors integer,
+               maintenance boolean, failure boolean)
+AS 'MODULE_PATHNAME', 'nz_generate_device_history'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.generate_device_history(text, float8, integer, date, bigint, float8, float8) IS
+    'Daily history of one device ending at as_of at its current health: degradation with use and heat, maintenance, errors, and failures whose hazard rises as health falls';

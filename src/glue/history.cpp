@@ -2,6 +2,7 @@
 // simulator, with the tiers' revenue and churn parameters read from the
 // profiles once per query.
 #include "../core/account_history.hpp"
+#include "../core/device_history.hpp"
 // Core headers first: they refuse to compile after a Postgres header.
 #include "boundary.hpp"
 #include "profiles.hpp"
@@ -140,6 +141,55 @@ NZ_FUNCTION(nz_generate_history)
         bool nulls[11] = {false, false, false, false, false, false, false, false, false, false, event == nullptr};
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         CHECK_FOR_INTERRUPTS();
+    }
+    return static_cast<Datum>(0);
+}
+
+// generate_device_history(device_key, health, days, as_of, seed, degradation, failure_rate)
+NZ_FUNCTION(nz_generate_device_history)
+{
+    static const char* const names[] = {"device_key", "health", "days", "as_of", "seed", "degradation",
+                                        "failure_rate"};
+    for (int i = 0; i < 7; ++i)
+        arg_null(fcinfo, i, names[i]);
+    const std::string_view key = normalize::glue::text_arg(fcinfo, 0);
+    const int days = PG_GETARG_INT32(2);
+    const DateADT as_of = PG_GETARG_DATEADT(3);
+    if (DATE_NOT_FINITE(as_of))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
+                        errhint("Pass the last day of the history, such as current_date.")));
+    int year, month, day;
+    j2date(as_of + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+    const int doy = date2j(year, month, day) - date2j(year, 1, 1) + 1;
+    const int weekday = j2day(as_of + POSTGRES_EPOCH_JDATE);
+    const core::DeviceInput input{PG_GETARG_FLOAT8(1), doy, weekday};
+    core::DeviceParams params;
+    params.degradation = PG_GETARG_FLOAT8(5);
+    params.failure_rate = PG_GETARG_FLOAT8(6);
+    core::check_device_history(input, days, params);
+
+    auto* rows = static_cast<core::DeviceDay*>(palloc(sizeof(core::DeviceDay) * days));
+    core::simulate_device(key, PG_GETARG_INT64(4), input, days, params, rows);
+
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    text* key_text = PG_GETARG_TEXT_PP(0);
+    for (int i = 0; i < days; ++i) {
+        const core::DeviceDay& d = rows[i];
+        Datum values[8] = {
+            PointerGetDatum(key_text),
+            DateADTGetDatum(as_of - (days - 1 - d.day)),
+            Float8GetDatum(d.health),
+            Float8GetDatum(d.usage),
+            Float8GetDatum(d.temperature),
+            Int32GetDatum(d.errors),
+            BoolGetDatum(d.maintenance),
+            BoolGetDatum(d.failure),
+        };
+        bool nulls[8] = {false, false, false, false, false, false, false, false};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        if ((i & 1023) == 0)
+            CHECK_FOR_INTERRUPTS();
     }
     return static_cast<Datum>(0);
 }
