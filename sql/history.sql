@@ -51,6 +51,25 @@ SELECT count(*) FROM normalize.generate_device_history('k', 50, 0);
 SELECT count(*) FROM normalize.generate_device_history('k', 50, failure_rate => 1);
 SELECT count(*) FROM normalize.generate_device_history('k', 50, seed => NULL);
 
+-- A user's weekly history: weeks start on Monday, engagement ends at the current level,
+-- features come one at a time in catalogue order
+SELECT week, round(engagement::numeric, 1) AS engagement, logins, sessions, features_adopted, adopted_feature
+  FROM normalize.generate_user_history('user:17', 'admin', 88.5, 8, '2025-06-18', 42, '2024-01-01');
+SELECT role, round(avg(f), 1) AS features_after_two_years
+  FROM (SELECT r AS role, max(h.features_adopted) AS f
+          FROM unnest(ARRAY['admin', 'manager', 'standard']) AS r, generate_series(1, 300) AS g,
+               LATERAL normalize.generate_user_history(r || g, r, CASE r WHEN 'admin' THEN 85 WHEN 'manager' THEN 65 ELSE 35 END,
+                                                       104, '2025-06-18', 42, '2020-01-01') AS h
+         GROUP BY r, g) AS t
+ GROUP BY role ORDER BY role;
+SELECT count(*) FILTER (WHERE adopted_feature IS DISTINCT FROM (ARRAY['a', 'b', 'c'])[features_adopted]
+                          AND adopted_feature IS NOT NULL) AS out_of_order
+  FROM generate_series(1, 200) AS g,
+       LATERAL normalize.generate_user_history('u' || g, 'admin', 90, 200, '2025-06-18', 1, '2000-01-01', ARRAY['a', 'b', 'c']);
+SELECT count(*) FROM normalize.generate_user_history('k', 'admin', -1);
+SELECT count(*) FROM normalize.generate_user_history('k', 'admin', 50, weeks => 0);
+SELECT count(*) FROM normalize.generate_user_history('k', 'admin', 50, features => ARRAY['a', NULL]);
+
 -- Deterministic: the same account gives the same rows however it is called
 SELECT (SELECT md5(string_agg(x::text, ',' ORDER BY month)) FROM normalize.generate_history('account:9', 'Tier 1', 12000, 24, '2025-06-18', 5) AS x)
      = (SELECT md5(string_agg(x::text, ',' ORDER BY month))
@@ -111,6 +130,15 @@ SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
 SELECT (SELECT h FROM history_42) = md5(string_agg(s::text, ',' ORDER BY account_key, month)) AS same FROM normalize.account_snapshots AS s;
 SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 43);
 SELECT (SELECT h FROM history_42) <> md5(string_agg(s::text, ',' ORDER BY account_key, month)) AS differs FROM normalize.account_snapshots AS s;
+-- Users: one row per week of their time in the window, ending at their repaired engagement
+SELECT count(DISTINCT user_key) AS users, max(week) AS last_week FROM normalize.user_weeks;
+SELECT count(*) FILTER (WHERE w.engagement::numeric = u.engagement_score) AS last_week_matches, count(*) AS users
+  FROM normalize.users AS u JOIN normalize.user_weeks AS w ON w.user_key = u.user_key AND w.week = '2025-06-16';
+SELECT count(*) AS user_events_without_a_week FROM normalize.lifecycle_events AS e
+ WHERE e.entity = 'user' AND NOT EXISTS (
+       SELECT 1 FROM normalize.user_weeks AS w WHERE w.user_key = e.entity_key AND w.week = e.event_date
+          AND w.adopted_feature = e.detail ->> 'feature');
+
 -- Devices: every device has one row per day of the window, ending at its repaired health
 SELECT count(DISTINCT device_key) AS devices, min(day) AS first_day, max(day) AS last_day,
        count(*) / count(DISTINCT device_key) AS days_each

@@ -65,6 +65,19 @@ CREATE TABLE @extschema@.device_days (
 COMMENT ON TABLE @extschema@.device_days IS
     'Simulated daily history of every device (generated values), from build_history()';
 
+CREATE TABLE @extschema@.user_weeks (
+    user_key         varchar NOT NULL,
+    week             date NOT NULL,
+    engagement       float8 NOT NULL,
+    logins           integer NOT NULL,
+    sessions         integer NOT NULL,
+    features_adopted integer NOT NULL,
+    adopted_feature  text,
+    PRIMARY KEY (user_key, week)
+);
+COMMENT ON TABLE @extschema@.user_weeks IS
+    'Simulated weekly history of every user (generated values), from build_history()';
+
 CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT CURRENT_DATE,
                                          seed bigint DEFAULT 42)
 RETURNS TABLE (table_name text, rows bigint)
@@ -95,14 +108,16 @@ BEGIN
     SELECT count(*) INTO unrepaired FROM normalize.accounts WHERE NOT (mrr > 0) OR mrr IS NULL OR tier IS NULL;
     SELECT unrepaired + count(*) INTO unrepaired FROM normalize.devices
      WHERE NOT (health_score BETWEEN 0 AND 100) OR health_score IS NULL;
+    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.users
+     WHERE NOT (engagement_score BETWEEN 0 AND 100) OR engagement_score IS NULL;
     IF unrepaired > 0 THEN
-        RAISE EXCEPTION '% accounts or devices have no usable current state', unrepaired
+        RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Run normalize.repair_values() first: the history ends at each account''s repaired state.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
 
-    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.lifecycle_events;
+    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.user_weeks, normalize.lifecycle_events;
     INSERT INTO normalize.account_snapshots
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
@@ -129,16 +144,30 @@ BEGIN
       FROM normalize.device_days AS x
      CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
      WHERE e.happened;
+    -- Users, weekly over the same window, ending at their repaired engagement.
+    INSERT INTO normalize.user_weeks
+    SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+      FROM normalize.users AS u
+     CROSS JOIN LATERAL normalize.generate_user_history(
+               u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
+               ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
+               as_of, seed) AS h;
+    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                             'features_adopted', w.features_adopted)
+      FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
     RETURN QUERY
     SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
     UNION ALL
     SELECT 'device_days', count(*) FROM normalize.device_days
     UNION ALL
+    SELECT 'user_weeks', count(*) FROM normalize.user_weeks
+    UNION ALL
     SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint) IS
-    'Replaces the simulated history: monthly snapshots of every normalized, repaired account and daily ones of every device, ending at as_of, and their lifecycle events';
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
 
 CREATE FUNCTION @extschema@.generate_device_history(
     device_key text,
@@ -154,3 +183,20 @@ AS 'MODULE_PATHNAME', 'nz_generate_device_history'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.generate_device_history(text, float8, integer, date, bigint, float8, float8) IS
     'Daily history of one device ending at as_of at its current health: degradation with use and heat, maintenance, errors, and failures whose hazard rises as health falls';
+
+CREATE FUNCTION @extschema@.generate_user_history(
+    user_key text,
+    role text,
+    engagement float8,
+    weeks integer DEFAULT 104,
+    as_of date DEFAULT CURRENT_DATE,
+    seed bigint DEFAULT 42,
+    created_at date DEFAULT NULL,
+    features text[] DEFAULT ARRAY['dashboards', 'alerts', 'reports', 'integrations', 'api', 'automations',
+                                  'sso', 'audit_log'])
+RETURNS TABLE (user_key text, week date, engagement float8, logins integer, sessions integer,
+               features_adopted integer, adopted_feature text)
+AS 'MODULE_PATHNAME', 'nz_generate_user_history'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.generate_user_history(text, text, float8, integer, date, bigint, date, text[]) IS
+    'Weekly history of one user ending at as_of at the current engagement: an engagement trajectory with momentum, logins and sessions that follow it, and features adopted in catalogue order, faster for engaged users and admins';

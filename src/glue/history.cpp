@@ -3,6 +3,7 @@
 // profiles once per query.
 #include "../core/account_history.hpp"
 #include "../core/device_history.hpp"
+#include "../core/user_history.hpp"
 // Core headers first: they refuse to compile after a Postgres header.
 #include "boundary.hpp"
 #include "profiles.hpp"
@@ -10,7 +11,9 @@
 #include <cstdio>
 
 extern "C" {
+#include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
+#include "utils/array.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -190,6 +193,67 @@ NZ_FUNCTION(nz_generate_device_history)
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         if ((i & 1023) == 0)
             CHECK_FOR_INTERRUPTS();
+    }
+    return static_cast<Datum>(0);
+}
+
+// generate_user_history(user_key, role, engagement, weeks, as_of, seed, created_at, features)
+NZ_FUNCTION(nz_generate_user_history)
+{
+    static const char* const names[] = {"user_key", "role", "engagement", "weeks", "as_of", "seed"};
+    for (int i = 0; i < 6; ++i)
+        arg_null(fcinfo, i, names[i]);
+    arg_null(fcinfo, 7, "features");
+    const std::string_view key = normalize::glue::text_arg(fcinfo, 0);
+    const int weeks = PG_GETARG_INT32(3);
+    const DateADT as_of = PG_GETARG_DATEADT(4);
+    if (DATE_NOT_FINITE(as_of))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
+                        errhint("Pass the last day of the history, such as current_date.")));
+    ArrayType* features = PG_GETARG_ARRAYTYPE_P(7);
+    Datum* names_datums;
+    bool* name_nulls;
+    int n_features;
+    deconstruct_array(features, TEXTOID, -1, false, TYPALIGN_INT, &names_datums, &name_nulls, &n_features);
+    for (int i = 0; i < n_features; ++i)
+        if (name_nulls[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("features must not contain NULL"),
+                            errhint("Name every feature of the catalogue.")));
+    core::UserInput input{PG_GETARG_FLOAT8(2), core::parse_role(normalize::glue::text_arg(fcinfo, 1)), -1,
+                          n_features};
+    if (!PG_ARGISNULL(6)) {
+        const DateADT created = PG_GETARG_DATEADT(6);
+        if (DATE_NOT_FINITE(created) || created > as_of)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("created_at must be a finite date not after as_of"),
+                            errhint("Pass the user's signup date, or NULL to draw one.")));
+        input.weeks_since_signup = (as_of - created) / 7;
+    }
+    core::check_user_history(input, weeks);
+
+    auto* rows = static_cast<core::UserWeek*>(palloc(sizeof(core::UserWeek) * weeks));
+    const std::size_t n = core::simulate_user(key, PG_GETARG_INT64(5), input, weeks, rows);
+
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    text* key_text = PG_GETARG_TEXT_PP(0);
+    // Weeks start on Monday; the last is the week of as_of.
+    const int as_of_weekday = j2day(as_of + POSTGRES_EPOCH_JDATE);  // 0 = Sunday
+    const DateADT last_monday = as_of - ((as_of_weekday + 6) % 7);
+    for (std::size_t i = 0; i < n; ++i) {
+        const core::UserWeek& w = rows[i];
+        Datum values[7] = {
+            PointerGetDatum(key_text),
+            DateADTGetDatum(last_monday - 7 * (weeks - 1 - w.week)),
+            Float8GetDatum(w.engagement),
+            Int32GetDatum(w.logins),
+            Int32GetDatum(w.sessions),
+            Int32GetDatum(w.features_adopted),
+            w.adopted >= 0 ? names_datums[w.adopted] : static_cast<Datum>(0),
+        };
+        bool nulls[7] = {false, false, false, false, false, false, w.adopted < 0};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        CHECK_FOR_INTERRUPTS();
     }
     return static_cast<Datum>(0);
 }
