@@ -56,7 +56,7 @@ SELECT * FROM normalize.repair_values(seed => 42);
 SELECT mrr_source, tier, count(*) AS accounts, round(avg(mrr)) AS mean_mrr
   FROM normalize.accounts GROUP BY 1, 2 ORDER BY 1, 2;
 
-\echo '== Phase 3: 24 months of account and device history ending at the plan''s date, and its lifecycle events'
+\echo '== Phase 3: 24 months of account, device and user history ending at the plan''s date, and its lifecycle events'
 SELECT * FROM normalize.build_history(months => 24, as_of => '2025-06-18', seed => 42);
 SELECT event, count(*) AS events FROM normalize.lifecycle_events GROUP BY event ORDER BY event;
 SELECT a.tier, count(DISTINCT s.account_key) AS accounts,
