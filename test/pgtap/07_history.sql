@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(5);
+SELECT plan(10);
 
 CREATE TABLE public.nz_hist_accounts AS
 SELECT 'account:' || g AS account_key, 'Tier ' || (1 + g % 4) AS tier, (50 + g % 900)::float8 AS mrr
@@ -65,6 +65,39 @@ SELECT is((SELECT sum(x) FROM (
                         CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr, 24, '2025-06-18', 42) AS h
                        WHERE hashtext(a.account_key) % 2 <> 0)) AS halves),
           :'serial_sum'::numeric, 'two halves generated separately give the whole');
+
+-- Devices and users: the same in a parallel plan and over two halves.
+CREATE TABLE public.nz_hist_devices AS
+SELECT 'device:' || g AS device_key, (5 + g % 95)::float8 AS health, 'user:' || g AS user_key,
+       (ARRAY['admin', 'manager', 'standard'])[1 + g % 3] AS role, (g % 100)::float8 AS engagement
+  FROM generate_series(1, 400) AS g;
+ANALYZE public.nz_hist_devices;
+\set device_checksum 'SELECT sum((''x'' || left(md5(h::text), 15))::bit(60)::bigint) FROM public.nz_hist_devices AS d CROSS JOIN LATERAL normalize.generate_device_history(d.device_key, d.health, 200, ''2025-06-18'', 42) AS h'
+\set user_checksum 'SELECT sum((''x'' || left(md5(h::text), 15))::bit(60)::bigint) FROM public.nz_hist_devices AS d CROSS JOIN LATERAL normalize.generate_user_history(d.user_key, d.role, d.engagement, 52, ''2025-06-18'', 42) AS h'
+SET LOCAL max_parallel_workers_per_gather = 0;
+:device_checksum \gset device_serial_
+:user_checksum \gset user_serial_
+SET LOCAL force_parallel_mode = on;
+SET LOCAL max_parallel_workers_per_gather = 2;
+:device_checksum \gset device_parallel_
+:user_checksum \gset user_parallel_
+SELECT ok(plan ~ 'generate_device_history' AND plan ~ '"Workers Launched": [1-9]',
+          'the device simulator runs inside parallel workers')
+  FROM pg_temp.plan_of(:'device_checksum') AS plan;
+RESET force_parallel_mode;
+RESET max_parallel_workers_per_gather;
+SELECT is(:'device_parallel_sum'::numeric, :'device_serial_sum'::numeric, 'device histories: the same rows in a parallel plan');
+SELECT is(:'user_parallel_sum'::numeric, :'user_serial_sum'::numeric, 'user histories: the same rows in a parallel plan');
+SELECT is((SELECT sum(('x' || left(md5(h::text), 15))::bit(60)::bigint)
+             FROM (SELECT * FROM public.nz_hist_devices WHERE hashtext(device_key) % 2 = 0
+                   UNION ALL SELECT * FROM public.nz_hist_devices WHERE hashtext(device_key) % 2 <> 0) AS d
+            CROSS JOIN LATERAL normalize.generate_device_history(d.device_key, d.health, 200, '2025-06-18', 42) AS h),
+          :'device_serial_sum'::numeric, 'device histories: two halves give the whole');
+SELECT is((SELECT sum(('x' || left(md5(h::text), 15))::bit(60)::bigint)
+             FROM (SELECT * FROM public.nz_hist_devices WHERE hashtext(user_key) % 2 = 0
+                   UNION ALL SELECT * FROM public.nz_hist_devices WHERE hashtext(user_key) % 2 <> 0) AS d
+            CROSS JOIN LATERAL normalize.generate_user_history(d.user_key, d.role, d.engagement, 52, '2025-06-18', 42) AS h),
+          :'user_serial_sum'::numeric, 'user histories: two halves give the whole');
 
 SELECT * FROM finish();
 ROLLBACK;
