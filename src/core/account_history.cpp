@@ -46,7 +46,7 @@ double hazard_multiplier(double health, double weight) {
 // within twelve months, over the spread of latent health, is `annual`.
 // Without this, the spread would pull the annual rate below its band
 // (1 - (1 - m x)^12 is concave in x).
-double monthly_base_hazard(double annual, double weight) {
+double solve_base_hazard(double annual, double weight) {
     if (annual <= 0)
         return 0;
     auto annual_rate = [weight](double m) {
@@ -63,6 +63,23 @@ double monthly_base_hazard(double annual, double weight) {
         (annual_rate(mid) < annual ? lo : hi) = mid;
     }
     return (lo + hi) / 2;
+}
+
+// solve_base_hazard on a grid of annual rates, interpolated: the solve
+// costs thousands of pow() calls, and every account needs four. The grid
+// is rebuilt only when the weight changes.
+double monthly_base_hazard(double annual, double weight) {
+    constexpr int kGrid = 400;
+    static double cached_weight = -1;
+    static std::array<double, kGrid + 1> grid;
+    if (weight != cached_weight) {
+        for (int i = 0; i <= kGrid; ++i)
+            grid[i] = solve_base_hazard(0.99 * i / kGrid, weight);
+        cached_weight = weight;
+    }
+    const double x = std::clamp(annual, 0.0, 0.99) / 0.99 * kGrid;
+    const int i = std::min(kGrid - 1, static_cast<int>(x));
+    return grid[i] + (x - i) * (grid[i + 1] - grid[i]);
 }
 
 int calendar_month(int as_of_month, int months_back) {
