@@ -56,6 +56,21 @@ int parse_tier(std::string_view text) {
     return tier;
 }
 
+// Each call of a history function runs once per entity of a LATERAL join,
+// in a context that lives as long as the query: its row buffer and the text
+// values it builds go in a scratch context deleted before it returns, so a
+// million calls use the memory of one.
+MemoryContext enter_scratch() {
+    MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "normalize history",
+                                                  ALLOCSET_DEFAULT_SIZES);
+    return MemoryContextSwitchTo(scratch);
+}
+
+void leave_scratch(MemoryContext previous) {
+    MemoryContext scratch = MemoryContextSwitchTo(previous);
+    MemoryContextDelete(scratch);
+}
+
 bool arg_null(FunctionCallInfo fcinfo, int i, const char* name) {
     if (PG_ARGISNULL(i))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -111,10 +126,13 @@ NZ_FUNCTION(nz_generate_history)
     }
     core::check_history(input, months, params);
 
+    // The expected descriptor, not get_call_result_type: that one rebuilds
+    // the RETURNS TABLE descriptor in query memory on every call.
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    const MemoryContext previous = enter_scratch();
     auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
     const std::size_t n = core::simulate_account(key, seed, input, months, params, rows);
 
-    InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     text* key_text = PG_GETARG_TEXT_PP(0);
     for (std::size_t i = 0; i < n; ++i) {
@@ -145,6 +163,7 @@ NZ_FUNCTION(nz_generate_history)
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         CHECK_FOR_INTERRUPTS();
     }
+    leave_scratch(previous);
     return static_cast<Datum>(0);
 }
 
@@ -171,10 +190,13 @@ NZ_FUNCTION(nz_generate_device_history)
     params.failure_rate = PG_GETARG_FLOAT8(6);
     core::check_device_history(input, days, params);
 
+    // The expected descriptor, not get_call_result_type: that one rebuilds
+    // the RETURNS TABLE descriptor in query memory on every call.
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    const MemoryContext previous = enter_scratch();
     auto* rows = static_cast<core::DeviceDay*>(palloc(sizeof(core::DeviceDay) * days));
     core::simulate_device(key, PG_GETARG_INT64(4), input, days, params, rows);
 
-    InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     text* key_text = PG_GETARG_TEXT_PP(0);
     for (int i = 0; i < days; ++i) {
@@ -194,6 +216,7 @@ NZ_FUNCTION(nz_generate_device_history)
         if ((i & 1023) == 0)
             CHECK_FOR_INTERRUPTS();
     }
+    leave_scratch(previous);
     return static_cast<Datum>(0);
 }
 
@@ -231,10 +254,13 @@ NZ_FUNCTION(nz_generate_user_history)
     }
     core::check_user_history(input, weeks);
 
+    // The expected descriptor, not get_call_result_type: that one rebuilds
+    // the RETURNS TABLE descriptor in query memory on every call.
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    const MemoryContext previous = enter_scratch();
     auto* rows = static_cast<core::UserWeek*>(palloc(sizeof(core::UserWeek) * weeks));
     const std::size_t n = core::simulate_user(key, PG_GETARG_INT64(5), input, weeks, rows);
 
-    InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     text* key_text = PG_GETARG_TEXT_PP(0);
     // Weeks start on Monday; the last is the week of as_of.
@@ -255,5 +281,6 @@ NZ_FUNCTION(nz_generate_user_history)
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         CHECK_FOR_INTERRUPTS();
     }
+    leave_scratch(previous);
     return static_cast<Datum>(0);
 }
