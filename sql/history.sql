@@ -157,6 +157,20 @@ SELECT count(*) AS device_events_without_a_day FROM normalize.lifecycle_events A
        SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = e.entity_key AND x.day = e.event_date
           AND ((e.event = 'failure' AND x.failure) OR (e.event = 'maintenance' AND x.maintenance)));
 
+-- generate_histories: a whole table in one call, the same rows as one call per account
+SELECT (SELECT md5(string_agg(h::text, ',' ORDER BY h.account_key, h.month))
+          FROM normalize.generate_histories('normalize.accounts', 24, '2025-06-18', 42) AS h)
+     = (SELECT md5(string_agg(h::text, ',' ORDER BY h.account_key, h.month))
+          FROM normalize.accounts AS a
+          CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr::float8, 24, '2025-06-18', 42,
+                                                        a.created_at) AS h) AS same_rows;
+CREATE TEMP TABLE bad_accounts (account_key text, tier text, mrr float8);
+INSERT INTO bad_accounts VALUES ('a', 'Tier 2', NULL);
+SELECT count(*) FROM normalize.generate_histories('bad_accounts');
+CREATE TABLE history_raw.no_mrr (account_key text, tier text);
+SELECT count(*) FROM normalize.generate_histories('history_raw.no_mrr');
+SELECT count(*) FROM normalize.generate_histories('normalize.accounts', months => 0);
+
 -- Bad input
 SELECT * FROM normalize.build_history(0);
 SELECT * FROM normalize.build_history(10000);

@@ -121,9 +121,7 @@ BEGIN
     INSERT INTO normalize.account_snapshots
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
-      FROM normalize.accounts AS a
-     CROSS JOIN LATERAL normalize.generate_history(a.account_key, a.tier, a.mrr::float8, months, as_of, seed,
-                                                   a.created_at) AS h;
+      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
     -- The simulator marks each month's event; a signup in the window's
     -- first month is one the snapshots alone could not show.
     INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
@@ -200,3 +198,18 @@ AS 'MODULE_PATHNAME', 'nz_generate_user_history'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.generate_user_history(text, text, float8, integer, date, bigint, date, text[]) IS
     'Weekly history of one user ending at as_of at the current engagement: an engagement trajectory with momentum, logins and sessions that follow it, and features adopted in catalogue order, faster for engaged users and admins';
+
+CREATE FUNCTION @extschema@.generate_histories(
+    accounts regclass,
+    months integer DEFAULT 24,
+    as_of date DEFAULT CURRENT_DATE,
+    seed bigint DEFAULT 42,
+    growth float8 DEFAULT 0.01,
+    seasonality float8 DEFAULT 0.03)
+RETURNS TABLE (account_key text, month date, tier text, mrr float8, seats integer, active_users integer,
+               support_tickets integer, late_payments integer, failed_payments integer, status text,
+               event text)
+AS 'MODULE_PATHNAME', 'nz_generate_histories'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.generate_histories(regclass, integer, date, bigint, float8, float8) IS
+    'The histories of every account of a relation (columns account_key, tier, mrr, optionally created_at) in one call: for each account, the rows generate_history gives it';

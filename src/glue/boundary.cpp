@@ -105,6 +105,10 @@ bool cancel_requested() {
     return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
+std::string_view text_view(const text* t) {
+    return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
 std::string_view text_arg(FunctionCallInfo fcinfo, int argno) {
     text* t = PG_GETARG_TEXT_PP(argno);
     return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));

@@ -43,6 +43,7 @@ bool cancel_requested();
 
 // Argument helpers. All return views into Postgres memory.
 std::string_view text_arg(FunctionCallInfo fcinfo, int argno);
+std::string_view text_view(const text* t);
 
 struct Float8Array {
     const double* values;

@@ -20,6 +20,8 @@ extern "C" {
 #include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
+#include "executor/spi.h"
+#include "utils/lsyscache.h"
 }
 
 namespace core = normalize::core;
@@ -282,5 +284,125 @@ NZ_FUNCTION(nz_generate_user_history)
         CHECK_FOR_INTERRUPTS();
     }
     leave_scratch(previous);
+    return static_cast<Datum>(0);
+}
+
+namespace {
+
+// Reads a relation's account_key, tier, mrr and (if present) created_at.
+char* accounts_query(Oid relation) {
+    const char* name = get_rel_name(relation);
+    if (name == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relation)));
+    const char* qualified = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relation)), name);
+    const char* required[] = {"account_key", "tier", "mrr"};
+    for (const char* column : required)
+        if (get_attnum(relation, column) == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("relation %s has no column \"%s\"", qualified, column),
+                            errhint("Pass a relation with columns account_key, tier, mrr and, optionally, "
+                                    "created_at, such as normalize.accounts.")));
+    const bool has_created = get_attnum(relation, "created_at") != InvalidAttrNumber;
+    return psprintf("SELECT account_key::text, tier::text, mrr::float8, %s FROM %s",
+                    has_created ? "created_at::date" : "NULL::date", qualified);
+}
+
+}  // namespace
+
+// generate_histories(accounts regclass, months, as_of, seed, growth, seasonality): the
+// histories of every account of a relation, in one call and one tuplestore;
+// the rows of each account are those generate_history gives it.
+NZ_FUNCTION(nz_generate_histories)
+{
+    static const char* const names[] = {"accounts", "months", "as_of", "seed", "growth", "seasonality"};
+    for (int i = 0; i < 6; ++i)
+        arg_null(fcinfo, i, names[i]);
+    const Oid relation = PG_GETARG_OID(0);
+    const int months = PG_GETARG_INT32(1);
+    const DateADT as_of = PG_GETARG_DATEADT(2);
+    const int64 seed = PG_GETARG_INT64(3);
+    if (DATE_NOT_FINITE(as_of))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
+                        errhint("Pass the last day of the history, such as current_date.")));
+    core::HistoryParams params;
+    load_tier_profiles(&params);
+    params.growth = PG_GETARG_FLOAT8(4);
+    params.seasonality = PG_GETARG_FLOAT8(5);
+    int year, month, day;
+    j2date(as_of + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+    core::check_history(core::AccountInput{1, 1.0, 0, month}, months, params);
+
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    const char* query = accounts_query(relation);
+    DateADT month_start[core::kMaxHistoryMonths];
+    for (int t = 0; t < months; ++t) {
+        int y = year, mo = month - (months - 1 - t);
+        while (mo < 1) {
+            mo += 12;
+            --y;
+        }
+        month_start[t] = date2j(y, mo, 1) - POSTGRES_EPOCH_JDATE;
+    }
+    Datum tier_names[core::kTiers];
+    Datum statuses[2] = {CStringGetTextDatum("active"), CStringGetTextDatum("churned")};
+    for (int k = 0; k < core::kTiers; ++k) {
+        char tier[16];
+        snprintf(tier, sizeof tier, "Tier %d", k + 1);
+        tier_names[k] = CStringGetTextDatum(tier);
+    }
+    Datum events[5];
+    for (int e = 1; e < 5; ++e)
+        events[e] = CStringGetTextDatum(core::account_event_name(static_cast<core::AccountEvent>(e)));
+    auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
+
+    SPI_connect();
+    Portal portal = SPI_cursor_open_with_args(nullptr, query, 0, nullptr, nullptr, nullptr, true, 0);
+    for (;;) {
+        SPI_cursor_fetch(portal, true, 1000);
+        if (SPI_processed == 0)
+            break;
+        for (uint64 r = 0; r < SPI_processed; ++r) {
+            HeapTuple tuple = SPI_tuptable->vals[r];
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            bool key_null, tier_null, mrr_null, created_null;
+            const Datum key = SPI_getbinval(tuple, desc, 1, &key_null);
+            const Datum tier = SPI_getbinval(tuple, desc, 2, &tier_null);
+            const Datum mrr = SPI_getbinval(tuple, desc, 3, &mrr_null);
+            const Datum created = SPI_getbinval(tuple, desc, 4, &created_null);
+            if (key_null || tier_null || mrr_null)
+                ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                                errmsg("account_key, tier and mrr must not be NULL"),
+                                errhint("Run normalize.repair_values() first, or filter such rows out in a view.")));
+            text* key_text = DatumGetTextPP(key);
+            core::AccountInput input{parse_tier(normalize::glue::text_view(DatumGetTextPP(tier))),
+                                     DatumGetFloat8(mrr), -1, month};
+            if (!created_null) {
+                int cy, cm, cd;
+                j2date(DatumGetDateADT(created) + POSTGRES_EPOCH_JDATE, &cy, &cm, &cd);
+                input.months_since_signup = std::max(0, (year - cy) * 12 + (month - cm));
+            }
+            const std::size_t n = core::simulate_account(normalize::glue::text_view(key_text), seed, input,
+                                                         months, params, rows);
+            for (std::size_t i = 0; i < n; ++i) {
+                const core::AccountMonth& m = rows[i];
+                Datum values[11] = {
+                    PointerGetDatum(key_text), DateADTGetDatum(month_start[m.month]), tier_names[m.tier - 1],
+                    Float8GetDatum(m.mrr), Int32GetDatum(m.seats), Int32GetDatum(m.active_users),
+                    Int32GetDatum(m.support_tickets), Int32GetDatum(m.late_payments),
+                    Int32GetDatum(m.failed_payments), statuses[m.churned ? 1 : 0],
+                    m.event == core::AccountEvent::None ? static_cast<Datum>(0)
+                                                        : events[static_cast<int>(m.event)],
+                };
+                bool nulls[11] = {false, false, false, false, false, false, false, false, false, false,
+                                  m.event == core::AccountEvent::None};
+                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+            }
+        }
+        SPI_freetuptable(SPI_tuptable);
+        CHECK_FOR_INTERRUPTS();
+    }
+    SPI_cursor_close(portal);
+    SPI_finish();
     return static_cast<Datum>(0);
 }

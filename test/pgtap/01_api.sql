@@ -62,6 +62,7 @@ INSERT INTO expected_functions VALUES
     ('build_history(integer,date,bigint)', 'f', 'v', false, 'u'),
     ('generate_device_history(text,double precision,integer,date,bigint,double precision,double precision)', 'f', 'i', false, 's'),
     ('generate_user_history(text,text,double precision,integer,date,bigint,date,text[])', 'f', 'i', false, 's'),
+    ('generate_histories(regclass,integer,date,bigint,double precision,double precision)', 'f', 's', false, 'r'),
     ('rule_candidates(text,text)', 'f', 'v', true, 'u'),
     ('rule_match_sql(text,text,text)', 'f', 'i', false, 's'),
     ('source_query(text)', 'f', 's', true, 's'),
