@@ -383,26 +383,29 @@ VALUES
 -- A user's row (a new one, or an edited shipped one) is the user's from then
 -- on. pg_dump keeps user rows only; on restore, CREATE EXTENSION inserts the
 -- shipped rows first and the dump's user rows then replace them by name.
-CREATE FUNCTION @extschema@.distribution_profiles_mark_user()
+-- Shared by every table the extension ships rows in and users may edit
+-- (profiles, tier mix). The trigger's argument names the key column.
+CREATE FUNCTION @extschema@.mark_user_rows()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        DELETE FROM normalize.distribution_profiles
-         WHERE name = NEW.name AND shipped;
+        EXECUTE format('DELETE FROM %I.%I WHERE %I = ($1).%I AND shipped',
+                       TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[0])
+          USING NEW;
     END IF;
     NEW.shipped := false;
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.distribution_profiles_mark_user() IS
-    'Trigger: rows written by users are theirs, and replace a shipped row of the same name';
+COMMENT ON FUNCTION @extschema@.mark_user_rows() IS
+    'Trigger: rows written by users are theirs, and replace a shipped row with the same key (the trigger argument names the key column)';
 
 CREATE TRIGGER distribution_profiles_user_rows
     BEFORE INSERT OR UPDATE ON @extschema@.distribution_profiles
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.distribution_profiles_mark_user();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.mark_user_rows('name');
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.distribution_profiles', 'WHERE NOT shipped');
 

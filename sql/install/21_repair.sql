@@ -15,24 +15,9 @@ COMMENT ON TABLE @extschema@.tier_mix IS
 INSERT INTO @extschema@.tier_mix (tier, weight, position, shipped) VALUES
     ('Tier 1', 0.05, 1, true), ('Tier 2', 0.15, 2, true), ('Tier 3', 0.30, 3, true), ('Tier 4', 0.50, 4, true);
 
-CREATE FUNCTION @extschema@.tier_mix_mark_user()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        DELETE FROM normalize.tier_mix WHERE tier = NEW.tier AND shipped;
-    END IF;
-    NEW.shipped := false;
-    RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.tier_mix_mark_user() IS
-    'Trigger: rows written by users are theirs, and replace a shipped row of the same tier';
 CREATE TRIGGER tier_mix_user_rows
     BEFORE INSERT OR UPDATE ON @extschema@.tier_mix
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.tier_mix_mark_user();
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.mark_user_rows('tier');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tier_mix', 'WHERE NOT shipped');
 
 CREATE TABLE @extschema@.repair_summary (
