@@ -56,9 +56,20 @@ tap_failed=$(grep -cE '^not ok [0-9]' "$artifacts/pgtap.log" || true)
 if [ "$tap_status" -ne 0 ] && [ "$tap_failed" -eq 0 ]; then tap_failed=1; fi
 count "$tap_passed" "$tap_failed"
 
+nz_log "pg_dump and restore keep what users edit"
+set +e
+bash test/dump_restore.sh >"$artifacts/dump_restore.log" 2>&1
+dump_status=$?
+set -e
+cat "$artifacts/dump_restore.log"
+dump_passed=$(grep -cE '^ok [0-9]' "$artifacts/dump_restore.log" || true)
+dump_failed=$(grep -cE '^not ok [0-9]' "$artifacts/dump_restore.log" || true)
+if [ "$dump_status" -ne 0 ] && [ "$dump_failed" -eq 0 ]; then dump_failed=1; fi
+count "$dump_passed" "$dump_failed"
+
 nz_cluster_stop
 trap - EXIT
 
-nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $tap_passed passed, $tap_failed failed"
+nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $tap_passed passed, $tap_failed failed; dump/restore: $dump_passed passed, $dump_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
