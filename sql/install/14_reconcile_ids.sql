@@ -207,10 +207,7 @@ BEGIN
         unlinked AS (
             INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
             SELECT %3$L, r.source_id, r.k, CASE WHEN r.fate = 'superseded' THEN 'superseded' ELSE 'quarantined' END
-              FROM removed AS r),
-        forgotten AS (
-            DELETE FROM normalize.quarantine AS q USING removed AS r
-             WHERE q.entity = %3$L AND q.source_id = r.source_id AND q.kept)
+              FROM removed AS r)
         INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
         SELECT %3$L, r.source_id, NULL, r.source_id, r.fate, false FROM removed AS r WHERE r.fate = 'key collision'
         $q$, tbl, key, entity);

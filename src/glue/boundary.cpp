@@ -110,8 +110,7 @@ std::string_view text_view(const text* t) {
 }
 
 std::string_view text_arg(FunctionCallInfo fcinfo, int argno) {
-    text* t = PG_GETARG_TEXT_PP(argno);
-    return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+    return text_view(PG_GETARG_TEXT_PP(argno));
 }
 
 Float8Array float8_array_arg(FunctionCallInfo fcinfo, int argno, const char* argname) {

@@ -73,12 +73,59 @@ void leave_scratch(MemoryContext previous) {
     MemoryContextDelete(scratch);
 }
 
-bool arg_null(FunctionCallInfo fcinfo, int i, const char* name) {
+void arg_null(FunctionCallInfo fcinfo, int i, const char* name) {
     if (PG_ARGISNULL(i))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("%s must not be NULL", name),
                         errhint("Pass a value, or leave the argument out for its default.")));
-    return false;
+}
+
+// What both account functions need to turn simulated months into rows: the
+// first day of each month of the window and the text values, built once.
+struct AccountLabels {
+    DateADT month_start[core::kMaxHistoryMonths];
+    Datum tier[core::kTiers];
+    Datum status[2];
+    Datum event[5];
+};
+
+AccountLabels* account_labels(int year, int month, int months) {
+    auto* out = static_cast<AccountLabels*>(palloc(sizeof(AccountLabels)));
+    for (int t = 0; t < months; ++t) {
+        int y = year, mo = month - (months - 1 - t);
+        while (mo < 1) {
+            mo += 12;
+            --y;
+        }
+        out->month_start[t] = date2j(y, mo, 1) - POSTGRES_EPOCH_JDATE;
+    }
+    for (int k = 0; k < core::kTiers; ++k) {
+        char tier[16];
+        snprintf(tier, sizeof tier, "Tier %d", k + 1);
+        out->tier[k] = CStringGetTextDatum(tier);
+    }
+    out->status[0] = CStringGetTextDatum("active");
+    out->status[1] = CStringGetTextDatum("churned");
+    for (int e = 1; e < 5; ++e)
+        out->event[e] = CStringGetTextDatum(core::account_event_name(static_cast<core::AccountEvent>(e)));
+    return out;
+}
+
+void put_account_months(ReturnSetInfo* rsinfo, const AccountLabels& labels, text* key,
+                        const core::AccountMonth* rows, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const core::AccountMonth& m = rows[i];
+        const bool no_event = m.event == core::AccountEvent::None;
+        Datum values[11] = {
+            PointerGetDatum(key), DateADTGetDatum(labels.month_start[m.month]), labels.tier[m.tier - 1],
+            Float8GetDatum(m.mrr), Int32GetDatum(m.seats), Int32GetDatum(m.active_users),
+            Int32GetDatum(m.support_tickets), Int32GetDatum(m.late_payments), Int32GetDatum(m.failed_payments),
+            labels.status[m.churned ? 1 : 0],
+            no_event ? static_cast<Datum>(0) : labels.event[static_cast<int>(m.event)],
+        };
+        bool nulls[11] = {false, false, false, false, false, false, false, false, false, false, no_event};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
 }
 
 }  // namespace
@@ -135,36 +182,8 @@ NZ_FUNCTION(nz_generate_history)
     auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
     const std::size_t n = core::simulate_account(key, seed, input, months, params, rows);
 
-    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    text* key_text = PG_GETARG_TEXT_PP(0);
-    for (std::size_t i = 0; i < n; ++i) {
-        const core::AccountMonth& m = rows[i];
-        const int back = months - 1 - m.month;
-        int y = year, mo = month - back;
-        while (mo < 1) {
-            mo += 12;
-            --y;
-        }
-        char tier[16];
-        snprintf(tier, sizeof tier, "Tier %d", m.tier);
-        const char* event = core::account_event_name(m.event);
-        Datum values[11] = {
-            PointerGetDatum(key_text),
-            DateADTGetDatum(date2j(y, mo, 1) - POSTGRES_EPOCH_JDATE),
-            CStringGetTextDatum(tier),
-            Float8GetDatum(m.mrr),
-            Int32GetDatum(m.seats),
-            Int32GetDatum(m.active_users),
-            Int32GetDatum(m.support_tickets),
-            Int32GetDatum(m.late_payments),
-            Int32GetDatum(m.failed_payments),
-            CStringGetTextDatum(m.churned ? "churned" : "active"),
-            event ? CStringGetTextDatum(event) : static_cast<Datum>(0),
-        };
-        bool nulls[11] = {false, false, false, false, false, false, false, false, false, false, event == nullptr};
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-        CHECK_FOR_INTERRUPTS();
-    }
+    put_account_months(reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo), *account_labels(year, month, months),
+                       PG_GETARG_TEXT_PP(0), rows, n);
     leave_scratch(previous);
     return static_cast<Datum>(0);
 }
@@ -335,25 +354,7 @@ NZ_FUNCTION(nz_generate_histories)
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     const char* query = accounts_query(relation);
-    DateADT month_start[core::kMaxHistoryMonths];
-    for (int t = 0; t < months; ++t) {
-        int y = year, mo = month - (months - 1 - t);
-        while (mo < 1) {
-            mo += 12;
-            --y;
-        }
-        month_start[t] = date2j(y, mo, 1) - POSTGRES_EPOCH_JDATE;
-    }
-    Datum tier_names[core::kTiers];
-    Datum statuses[2] = {CStringGetTextDatum("active"), CStringGetTextDatum("churned")};
-    for (int k = 0; k < core::kTiers; ++k) {
-        char tier[16];
-        snprintf(tier, sizeof tier, "Tier %d", k + 1);
-        tier_names[k] = CStringGetTextDatum(tier);
-    }
-    Datum events[5];
-    for (int e = 1; e < 5; ++e)
-        events[e] = CStringGetTextDatum(core::account_event_name(static_cast<core::AccountEvent>(e)));
+    const AccountLabels* labels = account_labels(year, month, months);
     auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
 
     SPI_connect();
@@ -384,20 +385,7 @@ NZ_FUNCTION(nz_generate_histories)
             }
             const std::size_t n = core::simulate_account(normalize::glue::text_view(key_text), seed, input,
                                                          months, params, rows);
-            for (std::size_t i = 0; i < n; ++i) {
-                const core::AccountMonth& m = rows[i];
-                Datum values[11] = {
-                    PointerGetDatum(key_text), DateADTGetDatum(month_start[m.month]), tier_names[m.tier - 1],
-                    Float8GetDatum(m.mrr), Int32GetDatum(m.seats), Int32GetDatum(m.active_users),
-                    Int32GetDatum(m.support_tickets), Int32GetDatum(m.late_payments),
-                    Int32GetDatum(m.failed_payments), statuses[m.churned ? 1 : 0],
-                    m.event == core::AccountEvent::None ? static_cast<Datum>(0)
-                                                        : events[static_cast<int>(m.event)],
-                };
-                bool nulls[11] = {false, false, false, false, false, false, false, false, false, false,
-                                  m.event == core::AccountEvent::None};
-                tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-            }
+            put_account_months(rsinfo, *labels, key_text, rows, n);
         }
         SPI_freetuptable(SPI_tuptable);
         CHECK_FOR_INTERRUPTS();

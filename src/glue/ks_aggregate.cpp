@@ -59,46 +59,37 @@ bool any_null(FunctionCallInfo fcinfo) {
     return false;
 }
 
+// The transition step both ks_test forms share: skip rows with a NULL, read
+// the group's distribution from its first row, collect the value.
+Datum accumulate(FunctionCallInfo fcinfo, core::Distribution (*first_row)(FunctionCallInfo)) {
+    MemoryContext aggcontext = aggregate_context(fcinfo);
+    KsState* st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<KsState*>(PG_GETARG_POINTER(0));
+    if (any_null(fcinfo)) {
+        if (st == nullptr)
+            PG_RETURN_NULL();
+        PG_RETURN_POINTER(st);
+    }
+    if (st == nullptr)
+        st = new_state(aggcontext, first_row(fcinfo));
+    append(st, PG_GETARG_FLOAT8(1));
+    PG_RETURN_POINTER(st);
+}
+
+core::Distribution family_of_row(FunctionCallInfo fcinfo) {
+    return normalize::glue::distribution_from_generic_args(fcinfo, 2, 3, PG_NARGS() >= 6 ? 4 : -1);
+}
+
+core::Distribution profile_of_row(FunctionCallInfo fcinfo) {
+    return normalize::glue::lookup_profile(normalize::glue::text_arg(fcinfo, 2));
+}
+
 }  // namespace
 
 // ks_accum(state, value, family, params [, lower, upper])
-NZ_FUNCTION(nz_ks_accum)
-{
-    MemoryContext aggcontext = aggregate_context(fcinfo);
-    KsState* st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<KsState*>(PG_GETARG_POINTER(0));
-    if (any_null(fcinfo)) {
-        if (st == nullptr)
-            PG_RETURN_NULL();
-        PG_RETURN_POINTER(st);
-    }
-    if (st == nullptr) {
-        // The family, parameters and range of a group are read from its first row.
-        const core::Distribution dist = normalize::glue::distribution_from_generic_args(
-            fcinfo, 2, 3, PG_NARGS() >= 6 ? 4 : -1);
-        st = new_state(aggcontext, dist);
-    }
-    append(st, PG_GETARG_FLOAT8(1));
-    PG_RETURN_POINTER(st);
-}
+NZ_FUNCTION(nz_ks_accum) { return accumulate(fcinfo, family_of_row); }
 
 // ks_accum_profile(state, value, profile)
-NZ_FUNCTION(nz_ks_accum_profile)
-{
-    MemoryContext aggcontext = aggregate_context(fcinfo);
-    KsState* st = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<KsState*>(PG_GETARG_POINTER(0));
-    if (any_null(fcinfo)) {
-        if (st == nullptr)
-            PG_RETURN_NULL();
-        PG_RETURN_POINTER(st);
-    }
-    if (st == nullptr) {
-        const core::Distribution dist =
-            normalize::glue::lookup_profile(normalize::glue::text_arg(fcinfo, 2));
-        st = new_state(aggcontext, dist);
-    }
-    append(st, PG_GETARG_FLOAT8(1));
-    PG_RETURN_POINTER(st);
-}
+NZ_FUNCTION(nz_ks_accum_profile) { return accumulate(fcinfo, profile_of_row); }
 
 // ks_final(state) -> normalize.ks_result; NULL over no rows, like avg().
 NZ_FUNCTION(nz_ks_final)
