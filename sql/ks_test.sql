@@ -41,3 +41,7 @@ SELECT normalize.ks_test(x::float8, 'poisson', '{3}') FROM normalize.random_pois
 SELECT normalize.ks_test(x, 'normal', '{0,1}') FROM (VALUES (1::float8), ('NaN')) AS t(x);
 SELECT normalize.ks_test(x, 'normal', '{0,-1}') FROM (VALUES (1::float8)) AS t(x);
 SELECT normalize.ks_test(x, 'no_such_profile') FROM (VALUES (1::float8)) AS t(x);
+\set SHOW_CONTEXT never
+SELECT count(*) FROM normalize.validate_profiles(1000, 1, alpha => 2);
+SELECT count(*) FROM normalize.validate_profiles(-1);
+SELECT normalize.require_between('share', 0, 0, 1);

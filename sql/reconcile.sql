@@ -134,3 +134,17 @@ DROP SCHEMA half_raw CASCADE;
 DROP VIEW saas_raw.campaigns_renamed;
 DELETE FROM normalize.sources;
 SELECT * FROM normalize.suggest_id_rules();
+SELECT * FROM normalize.assess_sources();
+SELECT normalize.source_query('widgets');
+
+-- The internal steps refuse names they do not know
+SELECT normalize.stage_entity('widgets');
+SELECT normalize.settle_keys('widgets');
+SELECT normalize.stage_reference('devices', 'owner');
+SELECT normalize.resolve_reference('devices', 'owner', 'nz_targets_customers', 0.5);
+SELECT * FROM normalize.rule_candidates('widgets', 'account');
+SELECT normalize.require_entity(NULL);
+SELECT normalize.rule_match_sql('soundex', NULL, 'raw') IS NULL AS unknown_rule_matches_nothing;
+SELECT normalize.column_finding(0, 0, 0, 0, false) IS NULL AS empty_column_has_no_finding;
+SELECT normalize.drop_temp_table('no_such_table');
+SELECT normalize.mark_user_rows();

@@ -40,6 +40,41 @@ INSERT INTO @extschema@.entity_kinds VALUES
     ('users', 'user', 'user_id', 5),
     ('campaigns', 'campaign', 'campaign_id', 6);
 
+-- The internal steps of reconciliation take an entity (and a reference)
+-- by name; these refuse names that are not in the tables above.
+CREATE FUNCTION @extschema@.require_entity(entity text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF entity IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.entity_kinds AS e WHERE e.entity = require_entity.entity) THEN
+        RAISE EXCEPTION 'unknown entity "%"', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The entities are customers, subscriptions, devices, users, locations and campaigns.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_entity(text) IS
+    'Internal: raises a clear error unless entity names one of normalize.entity_kinds';
+
+CREATE FUNCTION @extschema@.require_reference(entity text, reference text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.reference_kinds AS k
+                    WHERE k.entity = require_reference.entity AND k.reference = require_reference.reference) THEN
+        RAISE EXCEPTION 'unknown reference %.%', coalesce(entity, 'NULL'), coalesce(reference, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The references are listed in normalize.reference_kinds, such as devices.location.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_reference(text, text) IS
+    'Internal: raises a clear error unless (entity, reference) is one of normalize.reference_kinds';
+
 CREATE TABLE @extschema@.id_crosswalk (
     entity     text NOT NULL,
     reference  text NOT NULL DEFAULT 'account',
@@ -274,6 +309,7 @@ DECLARE
     step bigint;
     prepared boolean;
 BEGIN
+    PERFORM normalize.require_reference(entity, reference);
     -- Scoring a rule needs a few thousand distinct values, not all of them:
     -- above 20,000 a deterministic hash sample of about 20,000 is scored
     -- (linked and total then count the sampled rows).
@@ -354,6 +390,7 @@ AS $$
 DECLARE
     ref record;
 BEGIN
+    PERFORM normalize.require_reference(entity, reference);
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = stage_reference.entity AND k.reference = stage_reference.reference;
     PERFORM normalize.drop_temp_table('nz_cand_refs');

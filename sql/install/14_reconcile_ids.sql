@@ -52,6 +52,7 @@ DECLARE
     map text := format('nz_map_%s_%s', entity, reference);
     target_kind text;
 BEGIN
+    PERFORM normalize.require_reference(entity, reference);
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
     SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
@@ -138,6 +139,7 @@ DECLARE
     sets text;
     grouping_cols text;
 BEGIN
+    PERFORM normalize.require_entity(entity);
     SELECT string_agg(format('(s.%I)', k.source_column), ', ' ORDER BY k.reference),
            string_agg(format('GROUPING(s.%1$I) AS %2$I, s.%1$I', k.source_column, 'g_' || k.reference), ', '
                       ORDER BY k.reference)
@@ -178,6 +180,7 @@ DECLARE
     key text;
     removed_rows bigint;
 BEGIN
+    PERFORM normalize.require_entity(entity);
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = settle_keys.entity;
     tbl := CASE entity WHEN 'customers' THEN 'accounts' ELSE entity END;
     key := e.kind || '_key';

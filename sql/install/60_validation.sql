@@ -66,6 +66,25 @@ CREATE AGGREGATE @extschema@.ks_test(value float8, profile text) (
 COMMENT ON AGGREGATE @extschema@.ks_test(float8, text) IS
     'One-sample Kolmogorov-Smirnov test of the values against a named profile';
 
+-- True, or an error naming the argument, for a value that must lie strictly
+-- between two bounds; lets SQL-language functions check their arguments.
+CREATE FUNCTION @extschema@.require_between(argument text, value float8, low float8, high float8)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (value > low AND value < high) THEN
+        RAISE EXCEPTION '% must be between % and %, got %', argument, low, high, coalesce(value::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Pass a value strictly between %s and %s.', low, high);
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_between(text, float8, float8, float8) IS
+    'Internal: true if low < value < high, else an error naming the argument';
+
 CREATE FUNCTION @extschema@.validate_profiles(
     n bigint DEFAULT 100000,
     seed bigint DEFAULT 42,
@@ -80,6 +99,7 @@ AS $$
      CROSS JOIN LATERAL (
             SELECT normalize.ks_test(x, p.name) AS r
               FROM normalize.sample_profile(p.name, n, seed) AS x) AS t
+     WHERE normalize.require_between('alpha', alpha, 0, 1)
      ORDER BY p.name
 $$;
 COMMENT ON FUNCTION @extschema@.validate_profiles(bigint, bigint, float8) IS
