@@ -82,13 +82,30 @@ double monthly_base_hazard(double annual, double weight) {
     return grid[i] + (x - i) * (grid[i + 1] - grid[i]);
 }
 
+// cos(2 pi (m - 12) / 12) for calendar month m: the yearly cycle, peaking
+// in December, computed once rather than for every simulated month.
+const std::array<double, 13>& yearly_cycle() {
+    static const std::array<double, 13> cycle = [] {
+        std::array<double, 13> c{};
+        const double pi = boost::math::constants::pi<double>();
+        for (int m = 1; m <= 12; ++m)
+            c[m] = std::cos(2 * pi * (m - 12) / 12.0);
+        return c;
+    }();
+    return cycle;
+}
+
 int calendar_month(int as_of_month, int months_back) {
     return ((as_of_month - 1 - months_back) % 12 + 12) % 12 + 1;
 }
 
-void require(bool ok, const std::string& message, const char* hint) {
+// The message is built only on failure: check_history runs once per
+// account, and formatting numbers for messages never shown cost more than
+// the simulation.
+template <typename Message>
+void require(bool ok, Message&& message, const char* hint) {
     if (!ok)
-        throw ArgumentError(message, hint);
+        throw ArgumentError(message(), hint);
 }
 
 }  // namespace
@@ -110,40 +127,44 @@ const char* account_event_name(AccountEvent event) {
 
 void check_history(const AccountInput& input, int months, const HistoryParams& params) {
     require(input.tier >= 1 && input.tier <= kTiers,
-            "tier must be between 1 and 4, got " + std::to_string(input.tier),
+            [&] { return "tier must be between 1 and 4, got " + std::to_string(input.tier); },
             "Pass the account's current tier, such as 'Tier 4'.");
     require(std::isfinite(input.mrr) && input.mrr > 0,
-            "mrr must be a positive number, got " + format_number(input.mrr),
+            [&] { return "mrr must be a positive number, got " + format_number(input.mrr); },
             "Pass the account's current monthly revenue; run repair_values first if it is 0.");
     require(months >= 1 && months <= kMaxHistoryMonths,
-            "months must be between 1 and " + std::to_string(kMaxHistoryMonths) + ", got " +
-                std::to_string(months),
+            [&] {
+                return "months must be between 1 and " + std::to_string(kMaxHistoryMonths) + ", got " +
+                       std::to_string(months);
+            },
             "Ask for the length of the history in months, such as 24.");
-    require(input.as_of_month >= 1 && input.as_of_month <= 12, "as_of_month must be 1..12",
+    require(input.as_of_month >= 1 && input.as_of_month <= 12, [] { return std::string("as_of_month must be 1..12"); },
             "Pass a calendar month.");
     for (int k = 0; k < kTiers; ++k) {
         const TierProfile& t = params.tiers[k];
-        require(std::isfinite(t.mrr_mu), "the MRR profile of Tier " + std::to_string(k + 1) +
-                                             " has no finite mu",
+        require(std::isfinite(t.mrr_mu),
+                [&] { return "the MRR profile of Tier " + std::to_string(k + 1) + " has no finite mu"; },
                 "Check the mrr_tier_<n> rows of normalize.distribution_profiles.");
         require(t.churn_low >= 0 && t.churn_low <= t.churn_high && t.churn_high < 1,
-                "the annual churn band of Tier " + std::to_string(k + 1) + " must lie in [0, 1), got [" +
-                    format_number(t.churn_low) + ", " + format_number(t.churn_high) + "]",
+                [&] {
+                    return "the annual churn band of Tier " + std::to_string(k + 1) + " must lie in [0, 1), got [" +
+                           format_number(t.churn_low) + ", " + format_number(t.churn_high) + "]";
+                },
                 "Check the churn_annual_tier_<n> rows of normalize.distribution_profiles.");
     }
     auto finite_in = [](double v, double lo, double hi) { return std::isfinite(v) && v >= lo && v <= hi; };
-    require(finite_in(params.growth, -0.5, 0.5), "growth must be between -0.5 and 0.5, got " +
-                                                      format_number(params.growth),
+    require(finite_in(params.growth, -0.5, 0.5),
+            [&] { return "growth must be between -0.5 and 0.5, got " + format_number(params.growth); },
             "Pass the mean monthly revenue growth, such as 0.01.");
-    require(finite_in(params.seasonality, 0, 0.5), "seasonality must be between 0 and 0.5, got " +
-                                                        format_number(params.seasonality),
+    require(finite_in(params.seasonality, 0, 0.5),
+            [&] { return "seasonality must be between 0 and 0.5, got " + format_number(params.seasonality); },
             "Pass the amplitude of the yearly cycle, such as 0.03.");
 }
 
 std::size_t simulate_account(std::string_view key, std::int64_t seed, const AccountInput& input,
                              int months, const HistoryParams& params, AccountMonth* out) {
     check_history(input, months, params);
-    const double pi = boost::math::constants::pi<double>();
+    const std::array<double, 13>& cycle = yearly_cycle();
 
     // Per-account quantities, each from its own stream.
     const double health = [&] {
@@ -189,7 +210,7 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
             m.event = AccountEvent::Downgrade;
         }
         const int cal = calendar_month(input.as_of_month, months - 1 - t);
-        const double g = 1 + params.growth + params.seasonality * std::cos(2 * pi * (cal - 12) / 12.0) +
+        const double g = 1 + params.growth + params.seasonality * cycle[cal] +
                          params.noise * standard(revenue);
         before.mrr = m.mrr / std::max(0.5, g);
         if (before.tier != m.tier)
@@ -203,6 +224,7 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
     Engine churn = make_engine(seed, "account", key, "churn");
     const double engaged = 1 / (1 + std::exp(-(0.8 + 0.9 * health)));
     const double trouble = std::exp(-0.9 * health);
+    const double ticket_scale = std::exp(-0.6 * health);
     double base_hazard[kTiers];
     for (int k = 0; k < kTiers; ++k) {
         const TierProfile& t = params.tiers[k];
@@ -216,7 +238,7 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
         const double seats = m.mrr / params.seat_price * std::exp(0.1 * standard(activity));
         m.seats = std::max(1, static_cast<int>(std::lround(seats)));
         m.active_users = br::binomial_distribution<int, double>(m.seats, engaged)(activity);
-        const double ticket_rate = (0.2 + 0.15 * std::sqrt(static_cast<double>(m.seats))) * std::exp(-0.6 * health);
+        const double ticket_rate = (0.2 + 0.15 * std::sqrt(static_cast<double>(m.seats))) * ticket_scale;
         m.support_tickets = br::poisson_distribution<int, double>(ticket_rate)(activity);
         m.late_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.04 * trouble))(activity) ? 1 : 0;
         m.failed_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.015 * trouble))(activity) ? 1 : 0;

@@ -28,8 +28,14 @@ namespace core = normalize::core;
 
 namespace {
 
+struct AccountLabels;
+
 struct HistoryCache {
     core::HistoryParams params;
+    // The labels of the last (as_of month, months) asked for: a LATERAL
+    // call over a table asks for the same ones every time.
+    AccountLabels* labels = nullptr;
+    int labels_year = 0, labels_month = 0, labels_months = 0;
 };
 
 // The profiles mrr_tier_<n> (lognormal) and churn_annual_tier_<n> (uniform).
@@ -89,16 +95,22 @@ struct AccountLabels {
     Datum event[5];
 };
 
-AccountLabels* account_labels(int year, int month, int months) {
-    auto* out = static_cast<AccountLabels*>(palloc(sizeof(AccountLabels)));
+// The first day of each month of the window ending in as_of's month.
+void set_month_starts(AccountLabels* labels, int year, int month, int months) {
     for (int t = 0; t < months; ++t) {
         int y = year, mo = month - (months - 1 - t);
         while (mo < 1) {
             mo += 12;
             --y;
         }
-        out->month_start[t] = date2j(y, mo, 1) - POSTGRES_EPOCH_JDATE;
+        labels->month_start[t] = date2j(y, mo, 1) - POSTGRES_EPOCH_JDATE;
     }
+}
+
+// Allocated in the current memory context.
+AccountLabels* account_labels(int year, int month, int months) {
+    auto* out = static_cast<AccountLabels*>(palloc(sizeof(AccountLabels)));
+    set_month_starts(out, year, month, months);
     for (int k = 0; k < core::kTiers; ++k) {
         char tier[16];
         snprintf(tier, sizeof tier, "Tier %d", k + 1);
@@ -150,6 +162,7 @@ NZ_FUNCTION(nz_generate_history)
         core::HistoryParams params;
         load_tier_profiles(&params);
         cache = static_cast<HistoryCache*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(HistoryCache)));
+        *cache = HistoryCache{};
         cache->params = params;
         fcinfo->flinfo->fn_extra = cache;
     }
@@ -174,6 +187,16 @@ NZ_FUNCTION(nz_generate_history)
         input.months_since_signup = since;
     }
     core::check_history(input, months, params);
+    if (cache->labels == nullptr) {
+        const MemoryContext caller = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+        cache->labels = account_labels(year, month, months);
+        MemoryContextSwitchTo(caller);
+    } else if (cache->labels_year != year || cache->labels_month != month || cache->labels_months != months) {
+        set_month_starts(cache->labels, year, month, months);
+    }
+    cache->labels_year = year;
+    cache->labels_month = month;
+    cache->labels_months = months;
 
     // The expected descriptor, not get_call_result_type: that one rebuilds
     // the RETURNS TABLE descriptor in query memory on every call.
@@ -182,7 +205,7 @@ NZ_FUNCTION(nz_generate_history)
     auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
     const std::size_t n = core::simulate_account(key, seed, input, months, params, rows);
 
-    put_account_months(reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo), *account_labels(year, month, months),
+    put_account_months(reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo), *cache->labels,
                        PG_GETARG_TEXT_PP(0), rows, n);
     leave_scratch(previous);
     return static_cast<Datum>(0);
