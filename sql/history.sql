@@ -12,14 +12,14 @@ SELECT min(month) AS first_month, count(*) AS months, min(event) AS first_event
 
 -- Over many accounts: survivors end at their current state, churn is terminal
 WITH h AS (
-    SELECT g AS n, x.*
+    SELECT g AS n, x.*, max(x.month) FILTER (WHERE x.status = 'churned') OVER (PARTITION BY g) AS churn_month
       FROM generate_series(1, 2000) AS g,
            LATERAL normalize.generate_history('account:' || g, 'Tier 4', 90, months => 24, as_of => '2025-06-18',
                                               created_at => '2020-01-01') AS x)
 SELECT count(DISTINCT n) AS accounts,
        count(DISTINCT n) FILTER (WHERE status = 'churned') AS churned,
        bool_and(mrr = 90 AND tier = 'Tier 4') FILTER (WHERE month = '2025-06-01') AS survivors_end_at_current_state,
-       count(*) FILTER (WHERE month > (SELECT max(month) FROM h AS c WHERE c.n = h.n AND c.status = 'churned')) AS after_churn
+       count(*) FILTER (WHERE month > churn_month) AS after_churn
   FROM h;
 
 -- Annual churn of Tier 4 accounts that exist for the whole year lies in its band
@@ -157,6 +157,14 @@ SELECT count(*) AS device_events_without_a_day FROM normalize.lifecycle_events A
        SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = e.entity_key AND x.day = e.event_date
           AND ((e.event = 'failure' AND x.failure) OR (e.event = 'maintenance' AND x.maintenance)));
 
+-- Devices wear as their type does (normalize.device_types): failures per thousand device-days
+SELECT d.device_type, t.degradation, t.failure_rate, round(avg(x.health)) AS mean_health,
+       round(1000.0 * avg(x.failure::int), 1) AS failures_per_1000_days
+  FROM normalize.device_days AS x
+  JOIN normalize.devices AS d USING (device_key)
+  JOIN normalize.device_types AS t ON t.device_type = d.device_type
+ GROUP BY d.device_type, t.degradation, t.failure_rate ORDER BY t.failure_rate;
+
 -- generate_histories: a whole table in one call, the same rows as one call per account
 SELECT (SELECT md5(string_agg(h::text, ',' ORDER BY h.account_key, h.month))
           FROM normalize.generate_histories('normalize.accounts', 24, '2025-06-18', 42) AS h)
@@ -177,3 +185,14 @@ SELECT * FROM normalize.build_history(10000);
 SELECT * FROM normalize.build_history(24, NULL);
 SELECT * FROM normalize.build_history(24, '2025-06-18', NULL);
 SELECT * FROM normalize.build_history(24, 'infinity');
+-- the row '*' is needed for the types without a row
+BEGIN;
+DELETE FROM normalize.device_types WHERE device_type = '*';
+SELECT * FROM normalize.build_history(24, '2025-06-18', 42);
+ROLLBACK;
+
+-- A new reconciliation clears what was built on the previous one
+SELECT count(*) AS entities FROM normalize.reconcile_ids();
+SELECT (SELECT count(*) FROM normalize.account_snapshots) AS snapshots, (SELECT count(*) FROM normalize.device_days) AS device_days,
+       (SELECT count(*) FROM normalize.user_weeks) AS user_weeks, (SELECT count(*) FROM normalize.lifecycle_events) AS events,
+       (SELECT count(*) FROM normalize.repair_summary) AS repair_findings;

@@ -290,6 +290,15 @@ BEGIN
     TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
              normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
              normalize.quarantine, normalize.key_collisions, normalize.reconciliation_rules;
+    -- What was built on the previous tables describes entities and repaired
+    -- values that are gone: keeping it would mix two generations.
+    IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
+       OR EXISTS (SELECT 1 FROM normalize.user_weeks) OR EXISTS (SELECT 1 FROM normalize.repair_summary) THEN
+        RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
+            USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
+    END IF;
+    TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
+             normalize.lifecycle_events;
 
     FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
         PERFORM normalize.stage_entity(e.entity);

@@ -78,6 +78,33 @@ CREATE TABLE @extschema@.user_weeks (
 COMMENT ON TABLE @extschema@.user_weeks IS
     'Simulated weekly history of every user (generated values), from build_history()';
 
+-- How each device type wears: the simulator's degradation and failure
+-- hazard per type, as data. The row '*' covers every type without a row of
+-- its own (and devices without a type).
+CREATE TABLE @extschema@.device_types (
+    device_type  text PRIMARY KEY,
+    degradation  float8 NOT NULL CHECK (degradation >= 0 AND degradation <= 10),
+    failure_rate float8 NOT NULL CHECK (failure_rate >= 0 AND failure_rate <= 0.1),
+    description  text,
+    shipped      boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE @extschema@.device_types IS
+    'Wear of each device type in the simulated history: health points lost per day at full use, and the daily failure hazard at health 60; the row ''*'' covers the other types';
+COMMENT ON COLUMN @extschema@.device_types.degradation IS
+    'Health points (0-100 scale) lost per day at full use, before heat and noise';
+COMMENT ON COLUMN @extschema@.device_types.failure_rate IS
+    'Daily failure hazard at health 60; it grows by e for every 8 points below';
+INSERT INTO @extschema@.device_types (device_type, degradation, failure_rate, description, shipped) VALUES
+    ('sensor',     0.09, 0.003, 'Low-power field sensors: slow wear, rare failures', true),
+    ('camera',     0.13, 0.004, 'Cameras: moving parts and heat', true),
+    ('gateway',    0.16, 0.005, 'Network gateways: run hot and under constant load', true),
+    ('controller', 0.08, 0.006, 'Controllers: wear slowly but fail hard when they do', true),
+    ('*',          0.12, 0.004, 'Any other type, and devices without one', true);
+CREATE TRIGGER device_types_user_rows
+    BEFORE INSERT OR UPDATE ON @extschema@.device_types
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.mark_user_rows('device_type');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.device_types', 'WHERE NOT shipped');
+
 CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT CURRENT_DATE,
                                          seed bigint DEFAULT 42)
 RETURNS TABLE (table_name text, rows bigint)
@@ -110,6 +137,11 @@ BEGIN
      WHERE NOT (health_score BETWEEN 0 AND 100) OR health_score IS NULL;
     SELECT unrepaired + count(*) INTO unrepaired FROM normalize.users
      WHERE NOT (engagement_score BETWEEN 0 AND 100) OR engagement_score IS NULL;
+    IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
+        RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Insert one, such as (''*'', 0.12, 0.004).';
+    END IF;
     IF unrepaired > 0 THEN
         RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -129,14 +161,19 @@ BEGIN
            jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
       FROM normalize.account_snapshots AS s
      WHERE s.event IS NOT NULL;
-    -- Devices, daily over the same window, ending at their repaired health.
+    -- Devices, daily over the same window, ending at their repaired health,
+    -- wearing as their type does.
     INSERT INTO normalize.device_days
     SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
       FROM normalize.devices AS d
+     CROSS JOIN LATERAL (
+           SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+            WHERE t.device_type IN (d.device_type, '*')
+            ORDER BY t.device_type = '*' LIMIT 1) AS wear
      CROSS JOIN LATERAL normalize.generate_device_history(
                d.device_key, d.health_score::float8,
                (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
-               as_of, seed) AS h;
+               as_of, seed, wear.degradation, wear.failure_rate) AS h;
     INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
     SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
       FROM normalize.device_days AS x
