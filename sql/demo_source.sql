@@ -26,7 +26,7 @@ SELECT count(*), min(customer_id), max(customer_id), count(DISTINCT customer_id)
 
 -- 441 subscriptions, 241 with positive MRR, references in the 10000000+ range
 SELECT count(*), count(*) FILTER (WHERE mrr > 0) AS positive_mrr, count(*) FILTER (WHERE mrr = 0) AS zero_mrr,
-       min(mrr) FILTER (WHERE mrr > 0) >= 29 AND max(mrr) <= 2000 AS plausible_prices,
+       min(mrr) FILTER (WHERE mrr > 0) > 0 AND max(mrr) <= 50000 AS plausible_prices,
        bool_and(account_id::bigint >= 10000000) AS offset_range,
        bool_and(account_id ~ '^1[0-9]{7}$') AS offset_format,
        bool_and(subscription_id ~ '^SUB-[0-9]{6}$') AS id_format,

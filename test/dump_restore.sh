@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pg_dump and restore of a database that uses normalize keeps what users
-# edit: an edited shipped profile, a new profile, the tier mix, the
-# registered sources and the crosswalk; shipped rows come back from CREATE
+# edit: an edited shipped profile, a new profile, the tier mix, the device
+# types, the registered sources and the crosswalk; shipped rows come back from CREATE
 # EXTENSION without clashing. Prints TAP. Needs PGHOST/PGPORT/PGUSER of a
 # running cluster and NZ_PG_BIN.
 set -euo pipefail
@@ -11,7 +11,7 @@ check() {  # description, expected, actual
     n=$((n + 1))
     if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
 }
-echo "1..6"
+echo "1..7"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS nz_dump_src" -c "DROP DATABASE IF EXISTS nz_dump_dst" \
       -c "CREATE DATABASE nz_dump_src" 2>/dev/null
 psql_ -d nz_dump_src >/dev/null <<'SQL'
@@ -19,6 +19,7 @@ CREATE EXTENSION normalize;
 UPDATE normalize.distribution_profiles SET params = '{"mu": 4.6, "sigma": 0.35}' WHERE name = 'mrr_tier_4';
 INSERT INTO normalize.distribution_profiles (name, family, params, lower, upper) VALUES ('seats', 'gamma', '{"shape": 3, "scale": 20}', 1, 500);
 UPDATE normalize.tier_mix SET weight = 0.6 WHERE tier = 'Tier 4';
+UPDATE normalize.device_types SET failure_rate = 0.009 WHERE device_type = 'gateway';
 SELECT count(*) FROM normalize.create_demo_source('dump_raw');
 SELECT count(*) FROM normalize.use_sources('dump_raw');
 INSERT INTO normalize.id_crosswalk (entity, raw_value, target_id) VALUES ('subscriptions', '10000150', '7');
@@ -33,6 +34,7 @@ check "an edited shipped profile keeps the user's parameters" '{"mu": 4.6, "sigm
 check "a user's new profile is kept" "1" "$(q "SELECT count(*) FROM normalize.distribution_profiles WHERE name = 'seats'")"
 check "shipped profiles come back once each" "17" "$(q "SELECT count(*) FROM normalize.distribution_profiles")"
 check "an edited tier weight is kept" "0.6" "$(q "SELECT weight FROM normalize.tier_mix WHERE tier = 'Tier 4'")"
+check "an edited device type is kept" "0.009|5" "$(q "SELECT (SELECT failure_rate FROM normalize.device_types WHERE device_type = 'gateway') || '|' || count(*) FROM normalize.device_types")"
 check "registered sources are kept" "6" "$(q "SELECT count(*) FROM normalize.sources")"
 check "the crosswalk is kept" "7" "$(q "SELECT target_id FROM normalize.id_crosswalk WHERE raw_value = '10000150'")"
 psql_ -d postgres -c "DROP DATABASE nz_dump_src" -c "DROP DATABASE nz_dump_dst"

@@ -328,15 +328,42 @@ BEGIN
                                                c NULLS LAST, i) AS s,
                    c, account, since, paid, early
               FROM flagged
-        ), priced AS (
+        ), drawn AS (
             SELECT s, c, account, since, paid, early,
-                   CASE WHEN paid
-                        THEN round(normalize.random_lognormal_for(s::text, 4.8, 0.9, $1, 29, 2000,
-                                                                  'demo_subscriptions', 'mrr')::numeric)
-                        ELSE 0 END AS mrr,
                    normalize.random_uniform_for(s::text, 0, 1, $1, 'demo_subscriptions', 'status') AS u_status,
-                   normalize.random_uniform_for(s::text, 0, 1, $1, 'demo_subscriptions', 'start') AS u_start
+                   normalize.random_uniform_for(s::text, 0, 1, $1, 'demo_subscriptions', 'start') AS u_start,
+                   -- numeric, so that the shares add up exactly
+                   round(normalize.random_uniform_for(s::text, 0.2, 1, $1, 'demo_subscriptions', 'share')::numeric, 12) AS share
               FROM numbered
+        ), counted AS (
+            -- A customer's paying, not cancelled subscriptions share its
+            -- true revenue, which follows the appendix: a tier drawn with
+            -- the weights of normalize.tier_mix as shipped, then the tier's
+            -- lognormal. Summing them back recovers it to the cent.
+            SELECT d.*, d.paid AND d.u_status < 0.96 AND d.c IS NOT NULL AS counts,
+                   sum(d.share) FILTER (WHERE d.paid AND d.u_status < 0.96) OVER (PARTITION BY d.c) AS shares,
+                   sum(d.share) FILTER (WHERE d.paid AND d.u_status < 0.96) OVER (PARTITION BY d.c ORDER BY d.s) AS shares_upto
+              FROM drawn AS d
+        ), revenue AS (
+            SELECT c, round(CASE WHEN u < 0.05 THEN normalize.random_lognormal_for(c::text, 9.5, 0.8, $1, 5000, 50000, 'demo_customers', 'mrr')
+                                 WHEN u < 0.20 THEN normalize.random_lognormal_for(c::text, 7.8, 0.6, $1, 1000, 5000, 'demo_customers', 'mrr')
+                                 WHEN u < 0.50 THEN normalize.random_lognormal_for(c::text, 6.2, 0.5, $1, 200, 1000, 'demo_customers', 'mrr')
+                                 ELSE normalize.random_lognormal_for(c::text, 4.5, 0.4, $1, 50, 200, 'demo_customers', 'mrr')
+                            END::numeric, 2) AS total
+              FROM (SELECT DISTINCT c, normalize.random_uniform_for(c::text, 0, 1, $1, 'demo_customers', 'tier') AS u
+                      FROM counted WHERE counts) AS t
+        ), priced AS (
+            -- Each counted subscription gets its cumulative share rounded
+            -- minus the one before, so the shares add up to the total.
+            SELECT k.s, k.c, k.account, k.since, k.paid, k.early, k.u_status, k.u_start,
+                   CASE WHEN k.counts
+                        THEN round(r.total * k.shares_upto / k.shares, 2)
+                             - round(r.total * (k.shares_upto - k.share) / k.shares, 2)
+                        WHEN k.paid
+                        THEN round(normalize.random_lognormal_for(k.s::text, 4.8, 0.9, $1, 29, 2000,
+                                                                  'demo_subscriptions', 'mrr')::numeric)
+                        ELSE 0 END AS mrr
+              FROM counted AS k LEFT JOIN revenue AS r ON r.c = k.c AND k.counts
         ), gen AS MATERIALIZED (
             SELECT s, c,
                    'SUB-' || lpad(s::text, greatest(6, length(s::text)), '0') AS subscription_id,

@@ -118,8 +118,8 @@ SELECT set_eq(
     $$SELECT c.relname::text, x.cond FROM pg_extension AS e, unnest(e.extconfig, e.extcondition) AS x(oid, cond)
         JOIN pg_class AS c ON c.oid = x.oid WHERE e.extname = 'normalize'$$,
     $$VALUES ('distribution_profiles', 'WHERE NOT shipped'), ('sources', ''), ('id_crosswalk', ''),
-             ('tier_mix', 'WHERE NOT shipped')$$,
-    'pg_dump keeps the user''s profiles, registered sources, crosswalk and tier mix');
+             ('tier_mix', 'WHERE NOT shipped'), ('device_types', 'WHERE NOT shipped')$$,
+    'pg_dump keeps the user''s profiles, registered sources, crosswalk, tier mix and device types');
 
 SELECT * FROM finish();
 ROLLBACK;
