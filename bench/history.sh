@@ -105,7 +105,7 @@ done
 echo
 echo "peak backend memory (VmHWM of a fresh session) streaming the history of N accounts:"
 for n in 10000 100000 1000000; do
-    hwm=$(nz_psql -Atq -c "SELECT count(*) FROM generate_series(1, $n) AS g
+    hwm=$(nz_psql -Atq -c "SET work_mem = '4MB'" -c "SELECT count(*) FROM generate_series(1, $n) AS g
                              CROSS JOIN LATERAL normalize.generate_history('account:' || g, 'Tier 4', 90, 24,
                                                                            '2025-06-18', 42, '2015-01-01') AS h" \
                        -c "SELECT regexp_replace(pg_read_file('/proc/self/status'), '.*VmHWM:\s*([0-9]+ kB).*', '\1', 's')" | tail -1)

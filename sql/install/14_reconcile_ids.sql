@@ -298,7 +298,8 @@ BEGIN
             USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
     END IF;
     TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
-             normalize.lifecycle_events;
+             normalize.lifecycle_events, normalize.history_info, normalize.customer_feature_store,
+             normalize.device_feature_store, normalize.user_feature_store;
 
     FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
         PERFORM normalize.stage_entity(e.entity);

@@ -78,6 +78,19 @@ CREATE TABLE @extschema@.user_weeks (
 COMMENT ON TABLE @extschema@.user_weeks IS
     'Simulated weekly history of every user (generated values), from build_history()';
 
+-- The parameters of the stored history, for what is computed from it (the
+-- feature spine ends at as_of).
+CREATE TABLE @extschema@.history_info (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    months       integer NOT NULL,
+    window_start date NOT NULL,
+    as_of        date NOT NULL,
+    seed         bigint NOT NULL,
+    built_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.history_info IS
+    'The months, window start, as_of and seed of the history build_history() stored last (one row, or none)';
+
 -- How each device type wears: the simulator's degradation and failure
 -- hazard per type, as data. The row '*' covers every type without a row of
 -- its own (and devices without a type).
@@ -149,7 +162,11 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
 
-    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.user_weeks, normalize.lifecycle_events;
+    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.user_weeks, normalize.lifecycle_events,
+             normalize.history_info, normalize.customer_feature_store, normalize.device_feature_store,
+             normalize.user_feature_store;
+    INSERT INTO normalize.history_info (months, window_start, as_of, seed)
+    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
     INSERT INTO normalize.account_snapshots
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
