@@ -9,6 +9,10 @@
 -- its end), and every feature of a row is computed from that row and the
 -- rows before it. A feature at as_of T therefore reads nothing after T.
 
+-- Averages across entities are taken in numeric: a float8 sum depends on
+-- the order rows arrive in, which changes with the plan, and features must
+-- be the same bytes on every run.
+
 -- Customers: one row per account and month, known at the month's end (the
 -- last month at the history's as_of), with its users and devices rolled up
 -- as they were then.
@@ -22,7 +26,7 @@ device_month AS (
     SELECT d.account_key, date_trunc('month', x.day)::date AS month,
            sum(x.failure::int)::float8 AS device_failures, sum(x.errors)::float8 AS device_errors,
            count(*) FILTER (WHERE x.day = least((date_trunc('month', x.day) + interval '1 month' - interval '1 day')::date, i.as_of))::float8 AS device_count,
-           avg(x.health) FILTER (WHERE x.day = least((date_trunc('month', x.day) + interval '1 month' - interval '1 day')::date, i.as_of)) AS device_mean_health,
+           (avg(x.health::numeric) FILTER (WHERE x.day = least((date_trunc('month', x.day) + interval '1 month' - interval '1 day')::date, i.as_of)))::float8 AS device_mean_health,
            avg((x.health >= 60)::int::float8) FILTER (WHERE x.day = least((date_trunc('month', x.day) + interval '1 month' - interval '1 day')::date, i.as_of)) AS device_healthy_share
       FROM @extschema@.device_days AS x
       JOIN @extschema@.devices AS d ON d.device_key = x.device_key
@@ -39,7 +43,7 @@ user_week AS (
 user_month AS (
     SELECT uw.account_key, uw.month, sum(uw.sessions)::float8 AS user_sessions,
            count(*) FILTER (WHERE uw.recency = 1)::float8 AS user_count,
-           avg(uw.engagement) FILTER (WHERE uw.recency = 1) AS user_mean_engagement,
+           (avg(uw.engagement::numeric) FILTER (WHERE uw.recency = 1))::float8 AS user_mean_engagement,
            avg((uw.logins > 0)::int::float8) FILTER (WHERE uw.recency = 1) AS user_active_share
       FROM user_week AS uw GROUP BY uw.account_key, uw.month)
 SELECT s.account_key, s.known_at AS as_of, true AS is_cutoff,
@@ -114,7 +118,7 @@ SELECT w.user_key,
        row_number() OVER o AS t,
        w.engagement, w.logins::float8 AS logins, w.sessions::float8 AS sessions,
        w.sessions::float8 / NULLIF(w.logins, 0) AS sessions_per_login,
-       w.engagement / NULLIF(avg(w.engagement) OVER (PARTITION BY w.role, w.week), 0) AS role_activity_index,
+       w.engagement / NULLIF(avg(w.engagement::numeric) OVER (PARTITION BY w.role, w.week), 0)::float8 AS role_activity_index,
        w.features_adopted::float8 AS features_adopted,
        (w.logins > 0)::int::float8 AS active_week,
        (w.adopted_feature IS NOT NULL)::int::float8 AS adoption,
@@ -377,7 +381,7 @@ COMMENT ON FUNCTION @extschema@.feature_expression(text, text, integer, integer,
 -- The SELECT of an entity's feature view, from its catalog rows.
 CREATE FUNCTION @extschema@.feature_view_sql(entity text)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -505,7 +509,7 @@ COMMENT ON FUNCTION @extschema@.refresh_features() IS
 -- when it has been refreshed, else computed.
 CREATE FUNCTION @extschema@.customer_features_at(as_of date)
 RETURNS SETOF @extschema@.customer_features
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -524,7 +528,7 @@ COMMENT ON FUNCTION @extschema@.customer_features_at(date) IS
 
 CREATE FUNCTION @extschema@.device_features_at(as_of date)
 RETURNS SETOF @extschema@.device_features
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -543,7 +547,7 @@ COMMENT ON FUNCTION @extschema@.device_features_at(date) IS
 
 CREATE FUNCTION @extschema@.user_features_at(as_of date)
 RETURNS SETOF @extschema@.user_features
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -564,7 +568,7 @@ COMMENT ON FUNCTION @extschema@.user_features_at(date) IS
 CREATE FUNCTION @extschema@.feature_null_rates()
 RETURNS TABLE (entity text, feature text, rows bigint, nulls bigint, null_share float8, min_history integer,
                required boolean)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
