@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: builds and installs normalize, starts a throwaway cluster,
-# creates the extension and shows what it does today: Phase 1 on the demo
-# source (the plan's current state, reconciled), then the seeded generators
-# for the plan's distributions and their validation inside the database.
+# creates the extension and shows what it does today: Phases 1 to 4 on the
+# demo source (the plan's current state, reconciled, repaired, given a
+# history and features), then the seeded generators for the plan's
+# distributions and their validation inside the database.
 # Installs what it needs from Debian.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -65,6 +66,19 @@ SELECT a.tier, count(DISTINCT s.account_key) AS accounts,
        round(avg(s.mrr) FILTER (WHERE s.month = '2025-06-01')) AS mrr_now
   FROM normalize.account_snapshots AS s JOIN normalize.accounts AS a USING (account_key)
  GROUP BY a.tier ORDER BY a.tier;
+
+\echo '== Phase 4: point-in-time features from a catalog (the views are generated from it)'
+SET jit = off;
+SELECT entity, count(*) AS features, count(DISTINCT source_metric) AS metrics,
+       string_agg(DISTINCT window_size || ' ' || window_unit, ', ') AS windows
+  FROM normalize.feature_catalog GROUP BY entity ORDER BY entity;
+SELECT * FROM normalize.refresh_features();
+SELECT account_key, as_of, round(mrr::numeric, 2) AS mrr, round(revenue_growth_rate_3m::numeric, 4) AS growth_3m,
+       round(product_adoption_velocity_3m::numeric, 2) AS adoption_3m,
+       round(support_ticket_frequency_3m::numeric, 2) AS tickets_3m,
+       round(payment_reliability_score_12m::numeric, 2) AS reliability_12m,
+       round(device_healthy_share::numeric, 2) AS healthy_devices
+  FROM normalize.customer_features_at('2025-06-18') ORDER BY account_key LIMIT 5;
 
 \echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'
 SELECT name, family, params, lower, upper FROM normalize.distribution_profiles ORDER BY name;
