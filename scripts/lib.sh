@@ -86,3 +86,15 @@ nz_cluster_stop() {
 }
 
 nz_psql() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 "$@"; }
+
+# A Python virtual environment for the tools the tests and benchmarks use
+# (pip packages given as arguments), in $NZ_VENV (default .venv in the
+# repository). Puts its bin first on PATH.
+nz_venv() {
+    NZ_VENV=${NZ_VENV:-$NZ_ROOT/.venv}
+    python3 -c 'import ensurepip' 2>/dev/null || nz_install_packages python3-venv
+    [ -x "$NZ_VENV/bin/pip" ] || python3 -m venv "$NZ_VENV"
+    nz_log "installing into $NZ_VENV: $*"
+    "$NZ_VENV/bin/pip" install -q --disable-pip-version-check "$@"
+    export PATH="$NZ_VENV/bin:$PATH"
+}
