@@ -25,7 +25,8 @@ export NZ_PGPORT=${NZ_PGPORT:-54344}
 
 nz_install_packages
 nz_build_and_install
-nz_venv 'featuretools==1.31.0'
+# Featuretools 1.31 (May 2024) predates pandas 3 and numpy 2.
+nz_venv 'featuretools==1.31.0' 'pandas==2.2.2' 'numpy<2'
 nz_cluster_start
 export PGOPTIONS="-c jit=off -c work_mem=256MB"
 nz_psql -q -c "CREATE DATABASE normalize_bench"

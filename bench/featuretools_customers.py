@@ -11,14 +11,20 @@ of features, of rows, and the seconds DFS took (reading the CSVs excluded).
 """
 import sys
 import time
+import warnings
 
 import featuretools as ft
 import pandas as pd
 
 
 def main(base_csv: str, cutoffs_csv: str) -> None:
-    base = pd.read_csv(base_csv, parse_dates=["month", "known_at"])
-    cutoffs = pd.read_csv(cutoffs_csv, parse_dates=["as_of"])
+    # Featuretools 1.31 warns about pandas deprecations on every call.
+    warnings.filterwarnings("ignore")
+    base = pd.read_csv(base_csv)
+    base["month"] = pd.to_datetime(base["month"], format="%Y-%m-%d")
+    base["known_at"] = pd.to_datetime(base["known_at"], format="%Y-%m-%d")
+    cutoffs = pd.read_csv(cutoffs_csv)
+    cutoffs["as_of"] = pd.to_datetime(cutoffs["as_of"], format="%Y-%m-%d")
     cutoffs = cutoffs.rename(columns={"as_of": "time"})
     base = base.reset_index().rename(columns={"index": "row_id"})
     accounts = pd.DataFrame({"account_key": base["account_key"].unique()})
