@@ -299,7 +299,8 @@ BEGIN
     END IF;
     TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
              normalize.lifecycle_events, normalize.history_info, normalize.customer_feature_store,
-             normalize.device_feature_store, normalize.user_feature_store;
+             normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
 
     FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
         PERFORM normalize.stage_entity(e.entity);

@@ -483,7 +483,8 @@ BEGIN
                   HINT = 'Run normalize.build_history() first.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
-    TRUNCATE normalize.customer_feature_store, normalize.device_feature_store, normalize.user_feature_store;
+    TRUNCATE normalize.customer_feature_store, normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
     INSERT INTO normalize.customer_feature_store SELECT * FROM normalize.customer_features;
     INSERT INTO normalize.device_feature_store SELECT * FROM normalize.device_features;
     INSERT INTO normalize.user_feature_store SELECT * FROM normalize.user_features;

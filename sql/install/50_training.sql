@@ -1,0 +1,330 @@
+-- Phase 5 of the plan: labeled training sets. Samples are (entity, cutoff)
+-- pairs of the feature stores; labels look only after the cutoff, features
+-- only at or before it. A sample whose label window runs past the history's
+-- as_of is left out (censored), as is one of an account that had churned by
+-- its cutoff.
+
+-- The samples, labels, split and weight of each set; the features are
+-- joined from the stores by the *_training_set views.
+CREATE TABLE @extschema@.churn_samples (
+    account_key   varchar NOT NULL,
+    as_of         date NOT NULL,
+    split         text NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+    churned_30d   boolean NOT NULL,
+    churned_60d   boolean NOT NULL,
+    churned_90d   boolean NOT NULL,
+    sample_weight float8 NOT NULL,
+    PRIMARY KEY (account_key, as_of)
+);
+COMMENT ON TABLE @extschema@.churn_samples IS
+    'Churn samples of the last build_training_sets(): account, cutoff, split, labels and weight';
+
+CREATE TABLE @extschema@.clv_samples (
+    account_key   varchar NOT NULL,
+    as_of         date NOT NULL,
+    split         text NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+    tier          text NOT NULL,
+    revenue_12m   float8 NOT NULL,
+    sample_weight float8 NOT NULL,
+    PRIMARY KEY (account_key, as_of)
+);
+COMMENT ON TABLE @extschema@.clv_samples IS
+    'Customer lifetime value samples of the last build_training_sets(): revenue over the 12 months after the cutoff (0 after churn)';
+
+CREATE TABLE @extschema@.device_health_samples (
+    device_key    varchar NOT NULL,
+    as_of         date NOT NULL,
+    split         text NOT NULL CHECK (split IN ('train', 'validation', 'test')),
+    device_type   text,
+    failed_7d     boolean NOT NULL,
+    failed_14d    boolean NOT NULL,
+    failed_30d    boolean NOT NULL,
+    sample_weight float8 NOT NULL,
+    PRIMARY KEY (device_key, as_of)
+);
+COMMENT ON TABLE @extschema@.device_health_samples IS
+    'Device health samples of the last build_training_sets(): device, cutoff, split, failure labels and weight';
+
+CREATE TABLE @extschema@.training_info (
+    singleton            boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    seed                 bigint NOT NULL,
+    strategy             text NOT NULL,
+    train_share          float8 NOT NULL,
+    validation_share     float8 NOT NULL,
+    churn_positive_rate  float8,
+    device_positive_rate float8,
+    built_at             timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.training_info IS
+    'The parameters of the last build_training_sets() (one row, or none)';
+
+-- Assigns splits in temp table nz_split_input (key, stratum, ordinal u in
+-- [0, 1), cutoff): grouped, each stratum's entities ranked by u and cut at
+-- the shares, so no entity is in two splits and every stratum has the
+-- requested shares; or by time, the earliest cutoffs for training.
+CREATE FUNCTION @extschema@.assign_splits(strategy text, train_share float8, validation_share float8)
+RETURNS TABLE (key varchar, as_of date, split text)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF strategy = 'grouped' THEN
+        RETURN QUERY
+        WITH entities AS (
+            SELECT DISTINCT i.key, i.stratum, i.u FROM nz_split_input AS i),
+        ranked AS (
+            SELECT e.key, (row_number() OVER (PARTITION BY e.stratum ORDER BY e.u, e.key) - 0.5)
+                          / count(*) OVER (PARTITION BY e.stratum) AS position
+              FROM entities AS e)
+        SELECT i.key, i.as_of,
+               CASE WHEN r.position < train_share THEN 'train'
+                    WHEN r.position < train_share + validation_share THEN 'validation'
+                    ELSE 'test' END
+          FROM nz_split_input AS i JOIN ranked AS r ON r.key = i.key;
+    ELSE
+        RETURN QUERY
+        WITH ranked AS (
+            SELECT i.key, i.as_of,
+                   (rank() OVER (ORDER BY i.as_of) - 1)::float8 / count(*) OVER () AS position
+              FROM nz_split_input AS i)
+        SELECT r.key, r.as_of,
+               CASE WHEN r.position < train_share THEN 'train'
+                    WHEN r.position < train_share + validation_share THEN 'validation'
+                    ELSE 'test' END
+          FROM ranked AS r;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.assign_splits(text, float8, float8) IS
+    'Internal: the split of every sample staged in nz_split_input, during build_training_sets';
+
+CREATE FUNCTION @extschema@.build_training_sets(
+    seed bigint DEFAULT 42,
+    train_share float8 DEFAULT 0.70,
+    validation_share float8 DEFAULT 0.15,
+    strategy text DEFAULT 'grouped',
+    churn_positive_rate float8 DEFAULT 0.20,
+    device_positive_rate float8 DEFAULT 0.20,
+    balance_evaluation boolean DEFAULT false)
+RETURNS TABLE (training_set text, split text, samples bigint, positives bigint, positive_share float8,
+               weighted_positive_share float8)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    history date;
+    arg text;
+BEGIN
+    arg := CASE WHEN seed IS NULL THEN 'seed' WHEN train_share IS NULL THEN 'train_share'
+                WHEN validation_share IS NULL THEN 'validation_share' WHEN strategy IS NULL THEN 'strategy'
+                WHEN balance_evaluation IS NULL THEN 'balance_evaluation' END;
+    IF arg IS NOT NULL THEN
+        RAISE EXCEPTION '% must not be NULL', arg
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF strategy NOT IN ('grouped', 'time') THEN
+        RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'grouped keeps each entity in one split; time trains on the earliest cutoffs.';
+    END IF;
+    IF NOT (train_share > 0 AND validation_share >= 0 AND train_share + validation_share < 1) THEN
+        RAISE EXCEPTION 'train_share and validation_share must be positive and leave a share for test, got % and %',
+                        train_share, validation_share
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
+    END IF;
+    IF NOT (coalesce(churn_positive_rate, 0.5) > 0 AND coalesce(churn_positive_rate, 0.5) < 1
+            AND coalesce(device_positive_rate, 0.5) > 0 AND coalesce(device_positive_rate, 0.5) < 1) THEN
+        RAISE EXCEPTION 'churn_positive_rate and device_positive_rate must be in (0, 1), got % and %',
+                        churn_positive_rate, device_positive_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of positives wanted in the training split, or NULL to keep the natural rate.';
+    END IF;
+    SELECT h.as_of INTO history FROM normalize.history_info AS h;
+    IF history IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RAISE EXCEPTION 'there are no stored features to build training sets from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() and normalize.refresh_features() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_training_sets'));
+    TRUNCATE normalize.churn_samples, normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    INSERT INTO normalize.training_info VALUES (true, seed, strategy, train_share, validation_share,
+                                                churn_positive_rate, device_positive_rate);
+
+    -- Churn: accounts active at the cutoff, with 90 days observed after it.
+    -- The churn date is the first day of the churn month, after the cutoff
+    -- of the month before.
+    PERFORM normalize.drop_temp_table('nz_churn');
+    CREATE TEMP TABLE nz_churn ON COMMIT DROP AS
+    WITH churn AS (
+        SELECT s.account_key, min(s.month) AS churned_on
+          FROM normalize.account_snapshots AS s WHERE s.status = 'churned' GROUP BY s.account_key)
+    SELECT f.account_key, f.as_of,
+           coalesce(c.churned_on <= f.as_of + 30, false) AS churned_30d,
+           coalesce(c.churned_on <= f.as_of + 60, false) AS churned_60d,
+           coalesce(c.churned_on <= f.as_of + 90, false) AS churned_90d,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'split') AS u,
+           normalize.random_uniform_for(f.account_key || '@' || f.as_of, 0, 1, seed, 'account', 'balance') AS v
+      FROM normalize.customer_feature_store AS f
+      LEFT JOIN churn AS c ON c.account_key = f.account_key
+     WHERE f.as_of + 90 <= history
+       AND (c.churned_on IS NULL OR c.churned_on > f.as_of);
+    PERFORM normalize.drop_temp_table('nz_split_input');
+    CREATE TEMP TABLE nz_split_input ON COMMIT DROP AS
+    SELECT c.account_key::varchar AS key, bool_or(c.churned_90d) OVER (PARTITION BY c.account_key)::text AS stratum,
+           c.u, c.as_of
+      FROM nz_churn AS c;
+    INSERT INTO normalize.churn_samples
+    SELECT c.account_key, c.as_of, s.split, c.churned_30d, c.churned_60d, c.churned_90d, 1
+      FROM nz_churn AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+    PERFORM normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
+                                      balance_evaluation, seed);
+
+    -- CLV: accounts active at the cutoff whose next 12 months are all
+    -- observed; revenue after a churn is 0. Stratified by tier.
+    PERFORM normalize.drop_temp_table('nz_clv');
+    CREATE TEMP TABLE nz_clv ON COMMIT DROP AS
+    SELECT f.account_key, f.as_of, s.tier,
+           coalesce((SELECT sum(n.mrr) FROM normalize.account_snapshots AS n
+                      WHERE n.account_key = f.account_key AND n.month > s.month
+                        AND n.month <= s.month + interval '12 months'), 0) AS revenue_12m,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'clv split') AS u
+      FROM normalize.customer_feature_store AS f
+      JOIN normalize.account_snapshots AS s
+        ON s.account_key = f.account_key AND s.month = date_trunc('month', f.as_of)::date
+     WHERE s.status = 'active'
+       AND (s.month + interval '13 months' - interval '1 day')::date <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT c.account_key, a.tier, c.u, c.as_of
+      FROM nz_clv AS c JOIN normalize.accounts AS a USING (account_key);
+    INSERT INTO normalize.clv_samples
+    SELECT c.account_key, c.as_of, s.split, c.tier, c.revenue_12m, 1
+      FROM nz_clv AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+
+    -- Device health: failures in the 7, 14 and 30 days after the cutoff;
+    -- stratified and balanced by device type.
+    PERFORM normalize.drop_temp_table('nz_device');
+    CREATE TEMP TABLE nz_device ON COMMIT DROP AS
+    SELECT f.device_key, f.as_of, f.device_type,
+           EXISTS (SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = f.device_key AND x.failure
+                      AND x.day > f.as_of AND x.day <= f.as_of + 7) AS failed_7d,
+           EXISTS (SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = f.device_key AND x.failure
+                      AND x.day > f.as_of AND x.day <= f.as_of + 14) AS failed_14d,
+           EXISTS (SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = f.device_key AND x.failure
+                      AND x.day > f.as_of AND x.day <= f.as_of + 30) AS failed_30d,
+           normalize.random_uniform_for(f.device_key, 0, 1, seed, 'device', 'split') AS u
+      FROM normalize.device_feature_store AS f
+     WHERE f.as_of + 30 <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT d.device_key, coalesce(d.device_type, '') || '/' || bool_or(d.failed_30d) OVER (PARTITION BY d.device_key),
+           d.u, d.as_of
+      FROM nz_device AS d;
+    INSERT INTO normalize.device_health_samples
+    SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d, 1
+      FROM nz_device AS d
+      JOIN normalize.assign_splits(strategy, train_share, validation_share) AS s
+        ON s.key = d.device_key AND s.as_of = d.as_of;
+    PERFORM normalize.balance_samples('device_health_samples', 'device_key', 'failed_30d', 'device_type',
+                                      device_positive_rate, balance_evaluation, seed);
+
+    RETURN QUERY
+    SELECT x.* FROM (
+    SELECT 'churn'::text AS set_name, c.split AS split_name, count(*), count(*) FILTER (WHERE c.churned_90d),
+           avg(c.churned_90d::int::float8), sum(c.sample_weight * c.churned_90d::int) / sum(c.sample_weight)
+      FROM normalize.churn_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'clv', c.split, count(*), NULL, NULL, NULL FROM normalize.clv_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'device_health', d.split, count(*), count(*) FILTER (WHERE d.failed_30d),
+           avg(d.failed_30d::int::float8), sum(d.sample_weight * d.failed_30d::int) / sum(d.sample_weight)
+      FROM normalize.device_health_samples AS d GROUP BY d.split) AS x
+    ORDER BY x.set_name, array_position(ARRAY['train', 'validation', 'test'], x.split_name);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_training_sets(bigint, float8, float8, text, float8, float8, boolean) IS
+    'Builds the churn, CLV and device health training sets from the feature stores: censored labels, grouped (or time) splits stratified as the plan asks, and deterministic down-sampling of negatives to the target positive rates with weights that restore the natural rate';
+
+-- Down-samples the negatives of a sample table's training split (and of
+-- the other splits when asked) to a positive rate, per group when a group
+-- column is given, keeping the negatives whose (seed, key, cutoff) draw
+-- ranks first; the kept negatives weigh what the dropped ones did.
+CREATE FUNCTION @extschema@.balance_samples(sample_table text, key_column text, label text, group_column text,
+                                            positive_rate float8, all_splits boolean, seed bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF positive_rate IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM normalize.drop_temp_table('nz_balance');
+    EXECUTE format($q$
+        CREATE TEMP TABLE nz_balance ON COMMIT DROP AS
+        SELECT t.split, %4$s AS grp, count(*) FILTER (WHERE t.%3$I) AS positives,
+               count(*) FILTER (WHERE NOT t.%3$I) AS negatives,
+               ceil(count(*) FILTER (WHERE t.%3$I) * (1 - %5$s) / %5$s) AS keep
+          FROM normalize.%1$I AS t WHERE t.split = 'train' OR %7$L
+         GROUP BY t.split, %4$s$q$,
+        sample_table, key_column, label, coalesce('t.' || quote_ident(group_column), 'NULL::text'),
+        positive_rate, seed, all_splits);
+    EXECUTE format($q$
+        WITH negatives AS (
+            SELECT t.%2$I AS k, t.as_of, t.split, %4$s AS grp,
+                   row_number() OVER (PARTITION BY t.split, %4$s
+                                      ORDER BY normalize.random_uniform_for(t.%2$I || '@' || t.as_of, 0, 1, %6$s,
+                                                                            'sample', 'balance'), t.%2$I, t.as_of) AS r
+              FROM normalize.%1$I AS t WHERE NOT t.%3$I AND (t.split = 'train' OR %7$L))
+        DELETE FROM normalize.%1$I AS t USING negatives AS n, nz_balance AS w
+         WHERE t.%2$I = n.k AND t.as_of = n.as_of AND w.split = n.split AND w.grp IS NOT DISTINCT FROM n.grp
+           AND w.positives > 0 AND n.r > w.keep$q$,
+        sample_table, key_column, label, coalesce('t.' || quote_ident(group_column), 'NULL::text'),
+        positive_rate, seed, all_splits);
+    EXECUTE format($q$
+        UPDATE normalize.%1$I AS t SET sample_weight = w.negatives::float8 / w.keep
+          FROM nz_balance AS w
+         WHERE NOT t.%3$I AND w.split = t.split AND w.grp IS NOT DISTINCT FROM %4$s AND w.positives > 0
+           AND w.keep < w.negatives$q$,
+        sample_table, key_column, label, coalesce('t.' || quote_ident(group_column), 'NULL::text'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.balance_samples(text, text, text, text, float8, boolean, bigint) IS
+    'Internal: deterministic down-sampling of negatives to a positive rate, with restoring weights, during build_training_sets';
+
+-- The training sets, ready for COPY ... TO: split, keys, labels, weight,
+-- then every feature of the entity, in catalog order.
+DO $$
+DECLARE
+    customer_cols text := (SELECT string_agg('f.' || quote_ident(c.feature), ', ' ORDER BY c.position)
+                             FROM @extschema@.feature_catalog AS c WHERE c.entity = 'customer');
+    device_cols text := (SELECT string_agg('f.' || quote_ident(c.feature), ', ' ORDER BY c.position)
+                           FROM @extschema@.feature_catalog AS c WHERE c.entity = 'device');
+BEGIN
+    EXECUTE format('CREATE VIEW @extschema@.churn_training_set AS
+        SELECT s.split, s.account_key, s.as_of, s.churned_30d, s.churned_60d, s.churned_90d, s.sample_weight, %s
+          FROM @extschema@.churn_samples AS s
+          JOIN @extschema@.customer_feature_store AS f ON f.account_key = s.account_key AND f.as_of = s.as_of',
+        customer_cols);
+    EXECUTE format('CREATE VIEW @extschema@.clv_training_set AS
+        SELECT s.split, s.account_key, s.as_of, s.tier, s.revenue_12m, s.sample_weight, %s
+          FROM @extschema@.clv_samples AS s
+          JOIN @extschema@.customer_feature_store AS f ON f.account_key = s.account_key AND f.as_of = s.as_of',
+        customer_cols);
+    EXECUTE format('CREATE VIEW @extschema@.device_health_training_set AS
+        SELECT s.split, s.device_key, s.as_of, s.failed_7d, s.failed_14d, s.failed_30d, s.sample_weight, %s
+          FROM @extschema@.device_health_samples AS s
+          JOIN @extschema@.device_feature_store AS f ON f.device_key = s.device_key AND f.as_of = s.as_of',
+        device_cols);
+END
+$$;
+COMMENT ON VIEW @extschema@.churn_training_set IS
+    'The churn training set: split, account, cutoff, churned_30d/60d/90d, sample weight, and the customer features at the cutoff';
+COMMENT ON VIEW @extschema@.clv_training_set IS
+    'The CLV training set: split, account, cutoff, tier, revenue over the next 12 months, sample weight, and the customer features';
+COMMENT ON VIEW @extschema@.device_health_training_set IS
+    'The device health training set: split, device, cutoff, failed_7d/14d/30d, sample weight, and the device features';

@@ -1,0 +1,8 @@
+-- Phase 5: the training sets' bad input (their invariants are in pgTAP).
+\set SHOW_CONTEXT never
+TRUNCATE normalize.history_info;
+SELECT * FROM normalize.build_training_sets();
+SELECT * FROM normalize.build_training_sets(seed => NULL);
+SELECT * FROM normalize.build_training_sets(strategy => 'random');
+SELECT * FROM normalize.build_training_sets(train_share => 0.9, validation_share => 0.1);
+SELECT * FROM normalize.build_training_sets(churn_positive_rate => 1.5);
