@@ -36,6 +36,7 @@ struct HistoryCache {
     // call over a table asks for the same ones every time.
     AccountLabels* labels = nullptr;
     int labels_year = 0, labels_month = 0, labels_months = 0;
+    MemoryContext scratch = nullptr;
 };
 
 // The profiles mrr_tier_<n> (lognormal) and churn_annual_tier_<n> (uniform).
@@ -66,17 +67,27 @@ int parse_tier(std::string_view text) {
 
 // Each call of a history function runs once per entity of a LATERAL join,
 // in a context that lives as long as the query: its row buffer and the text
-// values it builds go in a scratch context deleted before it returns, so a
-// million calls use the memory of one.
-MemoryContext enter_scratch() {
-    MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext, "normalize history",
-                                                  ALLOCSET_DEFAULT_SIZES);
-    return MemoryContextSwitchTo(scratch);
+// values it builds go in a scratch context of the call site, emptied at the
+// start of the next call (resetting keeps its first block, where creating
+// and deleting a context per call costs a malloc and a free), so a million
+// calls use the memory of one.
+MemoryContext enter_scratch(FunctionCallInfo fcinfo, MemoryContext* slot) {
+    if (*slot == nullptr)
+        *slot = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "normalize history", ALLOCSET_DEFAULT_SIZES);
+    else
+        MemoryContextReset(*slot);
+    return MemoryContextSwitchTo(*slot);
 }
 
 void leave_scratch(MemoryContext previous) {
-    MemoryContext scratch = MemoryContextSwitchTo(previous);
-    MemoryContextDelete(scratch);
+    MemoryContextSwitchTo(previous);
+}
+
+// The scratch context of a device or user history call site.
+MemoryContext* scratch_slot(FunctionCallInfo fcinfo) {
+    if (fcinfo->flinfo->fn_extra == nullptr)
+        fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(MemoryContext));
+    return static_cast<MemoryContext*>(fcinfo->flinfo->fn_extra);
 }
 
 void arg_null(FunctionCallInfo fcinfo, int i, const char* name) {
@@ -201,7 +212,7 @@ NZ_FUNCTION(nz_generate_history)
     // The expected descriptor, not get_call_result_type: that one rebuilds
     // the RETURNS TABLE descriptor in query memory on every call.
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-    const MemoryContext previous = enter_scratch();
+    const MemoryContext previous = enter_scratch(fcinfo, &cache->scratch);
     auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
     const std::size_t n = core::simulate_account(key, seed, input, months, params, rows);
 
@@ -237,7 +248,7 @@ NZ_FUNCTION(nz_generate_device_history)
     // The expected descriptor, not get_call_result_type: that one rebuilds
     // the RETURNS TABLE descriptor in query memory on every call.
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-    const MemoryContext previous = enter_scratch();
+    const MemoryContext previous = enter_scratch(fcinfo, scratch_slot(fcinfo));
     auto* rows = static_cast<core::DeviceDay*>(palloc(sizeof(core::DeviceDay) * days));
     core::simulate_device(key, PG_GETARG_INT64(4), input, days, params, rows);
 
@@ -301,7 +312,7 @@ NZ_FUNCTION(nz_generate_user_history)
     // The expected descriptor, not get_call_result_type: that one rebuilds
     // the RETURNS TABLE descriptor in query memory on every call.
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-    const MemoryContext previous = enter_scratch();
+    const MemoryContext previous = enter_scratch(fcinfo, scratch_slot(fcinfo));
     auto* rows = static_cast<core::UserWeek*>(palloc(sizeof(core::UserWeek) * weeks));
     const std::size_t n = core::simulate_user(key, PG_GETARG_INT64(5), input, weeks, rows);
 
