@@ -6,7 +6,7 @@ SELECT month, tier, round(mrr::numeric, 2) AS mrr, seats, active_users, support_
   FROM normalize.generate_history('account:7', 'Tier 2', 2500, months => 12, as_of => '2025-06-18', seed => 42,
                                   created_at => '2020-01-15');
 -- A signup inside the window starts the history there
-SELECT min(month) AS first_month, count(*) AS months, min(event) AS first_event
+SELECT min(month) AS first_month, count(*) AS months, (array_agg(event ORDER BY month))[1] AS first_event
   FROM normalize.generate_history('account:8', 'Tier 4', 90, months => 24, as_of => '2025-06-18',
                                   created_at => '2024-11-03');
 
@@ -105,10 +105,8 @@ WITH s AS (
       FROM normalize.account_snapshots AS x WINDOW w AS (PARTITION BY x.account_key ORDER BY x.month))
 SELECT count(*) FILTER (WHERE previous_month IS NOT NULL AND month <> (previous_month + interval '1 month')::date) AS gaps,
        count(*) FILTER (WHERE previous_status = 'churned') AS after_churn,
-       count(*) FILTER (WHERE previous_tier IS NOT NULL AND tier < previous_tier AND event IS DISTINCT FROM 'upgrade'
-                          AND event IS DISTINCT FROM 'churn') AS unmarked_upgrades,
-       count(*) FILTER (WHERE previous_tier IS NOT NULL AND tier > previous_tier AND event IS DISTINCT FROM 'downgrade'
-                          AND event IS DISTINCT FROM 'churn') AS unmarked_downgrades,
+       count(*) FILTER (WHERE previous_tier IS NOT NULL AND tier < previous_tier AND event IS DISTINCT FROM 'upgrade') AS unmarked_upgrades,
+       count(*) FILTER (WHERE previous_tier IS NOT NULL AND tier > previous_tier AND event IS DISTINCT FROM 'downgrade') AS unmarked_downgrades,
        count(*) FILTER (WHERE event IN ('upgrade', 'downgrade') AND tier IS NOT DISTINCT FROM previous_tier) AS events_without_change,
        count(*) FILTER (WHERE (event = 'churn') <> (status = 'churned')) AS churn_mismatch
   FROM s;

@@ -222,9 +222,9 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
     // What the data shows, and churn, forward from signup.
     Engine activity = make_engine(seed, "account", key, "activity");
     Engine churn = make_engine(seed, "account", key, "churn");
-    const double engaged = 1 / (1 + std::exp(-(0.8 + 0.9 * health)));
-    const double trouble = std::exp(-0.9 * health);
-    const double ticket_scale = std::exp(-0.6 * health);
+    const double engaged = 1 / (1 + std::exp(-(0.8 + 1.5 * health)));
+    const double trouble = std::exp(-1.2 * health);
+    const double ticket_scale = std::exp(-0.9 * health);
     double base_hazard[kTiers];
     for (int k = 0; k < kTiers; ++k) {
         const TierProfile& t = params.tiers[k];
@@ -235,6 +235,17 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
     const std::size_t count = static_cast<std::size_t>(months - first);
     for (std::size_t i = 0; i < count; ++i) {
         AccountMonth& m = out[i];
+        // No churn in the signup month: an account is there for at least one.
+        // (Churn and activity draw from separate streams, so deciding churn
+        // first leaves the activity draws as they are.)
+        const double hazard = std::min(0.95, base_hazard[m.tier - 1] * multiplier);
+        const bool churns = !(i == 0 && signup_in_window) && unit(churn) < hazard;
+        if (churns && i > 0 && m.tier != out[i - 1].tier) {
+            // An account that leaves does not also move tier that month: it
+            // leaves from the tier, and at the revenue, it held.
+            m.tier = out[i - 1].tier;
+            m.mrr = out[i - 1].mrr;
+        }
         const double seats = m.mrr / params.seat_price * std::exp(0.1 * standard(activity));
         m.seats = std::max(1, static_cast<int>(std::lround(seats)));
         m.active_users = br::binomial_distribution<int, double>(m.seats, engaged)(activity);
@@ -242,9 +253,7 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
         m.support_tickets = br::poisson_distribution<int, double>(ticket_rate)(activity);
         m.late_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.04 * trouble))(activity) ? 1 : 0;
         m.failed_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.015 * trouble))(activity) ? 1 : 0;
-        // No churn in the signup month: an account is there for at least one.
-        const double hazard = std::min(0.95, base_hazard[m.tier - 1] * multiplier);
-        if (!(i == 0 && signup_in_window) && unit(churn) < hazard) {
+        if (churns) {
             m.churned = true;
             m.event = AccountEvent::Churn;
             return i + 1;

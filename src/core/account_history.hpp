@@ -40,7 +40,7 @@ struct HistoryParams {
     double noise = 0.02;         // sd of the monthly revenue growth
     double upgrade = 0.010;      // monthly chance of moving up a tier
     double downgrade = 0.005;    // monthly chance of moving down a tier
-    double risk_weight = 0.8;    // how strongly latent health moves the churn hazard
+    double risk_weight = 1.2;    // how strongly latent health moves the churn hazard
     double seat_price = 40;      // revenue per seat
 };
 
