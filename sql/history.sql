@@ -194,3 +194,9 @@ SELECT count(*) AS entities FROM normalize.reconcile_ids();
 SELECT (SELECT count(*) FROM normalize.account_snapshots) AS snapshots, (SELECT count(*) FROM normalize.device_days) AS device_days,
        (SELECT count(*) FROM normalize.user_weeks) AS user_weeks, (SELECT count(*) FROM normalize.lifecycle_events) AS events,
        (SELECT count(*) FROM normalize.repair_summary) AS repair_findings;
+
+-- The accounts' history alone: devices and users keep none
+SELECT count(*) AS columns FROM normalize.repair_values(42);
+SELECT * FROM normalize.build_history(24, '2025-06-18', 42, entities => ARRAY['account']);
+SELECT * FROM normalize.build_history(24, '2025-06-18', 42, entities => ARRAY['device']);
+SELECT * FROM normalize.build_history(24, '2025-06-18', 42, entities => NULL);

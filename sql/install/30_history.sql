@@ -119,7 +119,8 @@ CREATE TRIGGER device_types_user_rows
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.device_types', 'WHERE NOT shipped');
 
 CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT CURRENT_DATE,
-                                         seed bigint DEFAULT 42)
+                                         seed bigint DEFAULT 42,
+                                         entities text[] DEFAULT ARRAY['account', 'device', 'user'])
 RETURNS TABLE (table_name text, rows bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -127,10 +128,19 @@ AS $$
 DECLARE
     unrepaired bigint;
 BEGIN
-    IF months IS NULL OR as_of IS NULL OR seed IS NULL THEN
+    IF months IS NULL OR as_of IS NULL OR seed IS NULL OR entities IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
-              CASE WHEN months IS NULL THEN 'months' WHEN as_of IS NULL THEN 'as_of' ELSE 'seed' END
+              CASE WHEN months IS NULL THEN 'months' WHEN as_of IS NULL THEN 'as_of'
+                   WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    -- Accounts always: everything else hangs off them. Leaving devices or
+    -- users out keeps their history empty (their features and roll-ups are
+    -- then NULL), for when only the accounts' history is wanted at scale.
+    IF NOT (entities <@ ARRAY['account', 'device', 'user'] AND 'account' = ANY (entities)) THEN
+        RAISE EXCEPTION 'entities must hold ''account'' and may hold ''device'' and ''user'', got %', entities
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it out for all three, or pass ARRAY[''account''] for the accounts'' history alone.';
     END IF;
     IF months < 1 OR months > 600 THEN
         RAISE EXCEPTION 'months must be between 1 and 600, got %', months
@@ -181,34 +191,38 @@ BEGIN
      WHERE s.event IS NOT NULL;
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
-    INSERT INTO normalize.device_days
-    SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
-      FROM normalize.devices AS d
-     CROSS JOIN LATERAL (
-           SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
-            WHERE t.device_type IN (d.device_type, '*')
-            ORDER BY t.device_type = '*' LIMIT 1) AS wear
-     CROSS JOIN LATERAL normalize.generate_device_history(
-               d.device_key, d.health_score::float8,
-               (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
-               as_of, seed, wear.degradation, wear.failure_rate) AS h;
-    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
-      FROM normalize.device_days AS x
-     CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
-     WHERE e.happened;
+    IF 'device' = ANY (entities) THEN
+        INSERT INTO normalize.device_days
+        SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+          FROM normalize.devices AS d
+         CROSS JOIN LATERAL (
+               SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                WHERE t.device_type IN (d.device_type, '*')
+                ORDER BY t.device_type = '*' LIMIT 1) AS wear
+         CROSS JOIN LATERAL normalize.generate_device_history(
+                   d.device_key, d.health_score::float8,
+                   (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
+                   as_of, seed, wear.degradation, wear.failure_rate) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+          FROM normalize.device_days AS x
+         CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+         WHERE e.happened;
+    END IF;
     -- Users, weekly over the same window, ending at their repaired engagement.
-    INSERT INTO normalize.user_weeks
-    SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
-      FROM normalize.users AS u
-     CROSS JOIN LATERAL normalize.generate_user_history(
-               u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
-               ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
-               as_of, seed) AS h;
-    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
-                                                                             'features_adopted', w.features_adopted)
-      FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    IF 'user' = ANY (entities) THEN
+        INSERT INTO normalize.user_weeks
+        SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+          FROM normalize.users AS u
+         CROSS JOIN LATERAL normalize.generate_user_history(
+                   u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
+                   ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
+                   as_of, seed) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                                 'features_adopted', w.features_adopted)
+          FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    END IF;
     RETURN QUERY
     SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
     UNION ALL
@@ -219,7 +233,7 @@ BEGIN
     SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint) IS
+COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
     'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
 
 CREATE FUNCTION @extschema@.generate_device_history(

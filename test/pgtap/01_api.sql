@@ -61,7 +61,7 @@ INSERT INTO expected_functions VALUES
     ('repair_values(bigint)', 'f', 'v', false, 'u'),
     ('tier_for_mrr(numeric)', 'f', 's', true, 's'),
     ('generate_history(text,text,double precision,integer,date,bigint,date,double precision,double precision)', 'f', 's', false, 's'),
-    ('build_history(integer,date,bigint)', 'f', 'v', false, 'u'),
+    ('build_history(integer,date,bigint,text[])', 'f', 'v', false, 'u'),
     ('generate_device_history(text,double precision,integer,date,bigint,double precision,double precision)', 'f', 'i', false, 's'),
     ('generate_user_history(text,text,double precision,integer,date,bigint,date,text[])', 'f', 'i', false, 's'),
     ('generate_histories(regclass,integer,date,bigint,double precision,double precision)', 'f', 's', false, 'r'),
