@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of normalize on this machine: the C++ unit tests of the
 # core (GoogleTest), the SQL behaviour and error messages (pg_regress), and
-# the schema, API contract and invariants (pgTAP). Installs what it needs
-# from Debian's packages, builds with warnings as errors, runs a throwaway
-# cluster, and ends with one line: "N passed, N failed".
+# the schema, API contract and invariants (pgTAP), pg_dump and restore, and
+# the training sets' signal (scikit-learn, in a virtual environment). Installs
+# what it needs from Debian's packages and pip, builds with warnings as
+# errors, runs a throwaway cluster, and ends with one line: "N passed, N failed".
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$NZ_ROOT"
@@ -67,9 +68,21 @@ dump_failed=$(grep -cE '^not ok [0-9]' "$artifacts/dump_restore.log" || true)
 if [ "$dump_status" -ne 0 ] && [ "$dump_failed" -eq 0 ]; then dump_failed=1; fi
 count "$dump_passed" "$dump_failed"
 
+nz_log "the training sets carry signal and no leak (scikit-learn)"
+nz_venv 'scikit-learn==1.5.2' 'pandas==2.2.2' 'numpy<2'
+set +e
+bash test/ml_signal.sh >"$artifacts/ml_signal.log" 2>&1
+ml_status=$?
+set -e
+cat "$artifacts/ml_signal.log"
+ml_passed=$(grep -cE '^ok [0-9]' "$artifacts/ml_signal.log" || true)
+ml_failed=$(grep -cE '^not ok [0-9]' "$artifacts/ml_signal.log" || true)
+if [ "$ml_status" -ne 0 ] && [ "$ml_failed" -eq 0 ]; then ml_failed=1; fi
+count "$ml_passed" "$ml_failed"
+
 nz_cluster_stop
 trap - EXIT
 
-nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $tap_passed passed, $tap_failed failed; dump/restore: $dump_passed passed, $dump_failed failed"
+nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $tap_passed passed, $tap_failed failed; dump/restore: $dump_passed passed, $dump_failed failed; ML signal: $ml_passed passed, $ml_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
