@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: builds and installs normalize, starts a throwaway cluster,
-# creates the extension and shows what it does today: Phases 1 to 4 on the
+# creates the extension and shows what it does today: Phases 1 to 5 on the
 # demo source (the plan's current state, reconciled, repaired, given a
-# history and features), then the seeded generators for the plan's
+# history, features and training sets), then the seeded generators for the plan's
 # distributions and their validation inside the database.
 # Installs what it needs from Debian.
 set -euo pipefail

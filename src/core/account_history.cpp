@@ -138,8 +138,8 @@ void check_history(const AccountInput& input, int months, const HistoryParams& p
                        std::to_string(months);
             },
             "Ask for the length of the history in months, such as 24.");
-    require(input.as_of_month >= 1 && input.as_of_month <= 12, [] { return std::string("as_of_month must be 1..12"); },
-            "Pass a calendar month.");
+    require(input.as_of_month >= 1 && input.as_of_month <= 12,
+            [] { return std::string("as_of_month must be 1..12"); }, "Pass a calendar month.");
     for (int k = 0; k < kTiers; ++k) {
         const TierProfile& t = params.tiers[k];
         require(std::isfinite(t.mrr_mu),
