@@ -2,7 +2,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 SET LOCAL jit = off;
 
 DO $$
@@ -62,6 +62,22 @@ SELECT is_empty($$SELECT s.* FROM normalize.device_health_samples AS s
                 'every device label is a failure event in the 30 days after the cutoff, and every such event a label');
 SELECT is((SELECT count(*) FROM normalize.churn_training_set), (SELECT count(*) FROM normalize.churn_samples),
           'every churn sample has its features at the cutoff');
+
+-- Required features are present in the sets.
+CREATE FUNCTION pg_temp.required_missing(set_name text, entity text) RETURNS TABLE (feature text, null_share float8)
+LANGUAGE plpgsql AS $$
+DECLARE c record;
+BEGIN
+    FOR c IN SELECT f.feature FROM normalize.feature_catalog AS f WHERE f.entity = required_missing.entity AND f.required LOOP
+        EXECUTE format('SELECT %L::text, avg((%I IS NULL)::int)::float8 FROM normalize.%I', c.feature, c.feature, set_name)
+          INTO feature, null_share;
+        IF null_share >= 0.01 THEN RETURN NEXT; END IF;
+    END LOOP;
+END $$;
+SELECT is_empty($$SELECT * FROM pg_temp.required_missing('churn_training_set', 'customer')
+                  UNION ALL SELECT * FROM pg_temp.required_missing('clv_training_set', 'customer')
+                  UNION ALL SELECT * FROM pg_temp.required_missing('device_health_training_set', 'device')$$,
+                'every feature the catalog marks required is missing on less than 1% of each set''s rows');
 
 -- Same seed, same sets.
 CREATE TEMP TABLE first_build AS SELECT * FROM normalize.churn_samples;
