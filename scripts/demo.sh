@@ -80,7 +80,7 @@ SELECT account_key, as_of, round(mrr::numeric, 2) AS mrr, round(revenue_growth_r
        round(device_healthy_share::numeric, 2) AS healthy_devices
   FROM normalize.customer_features_at('2025-06-18') ORDER BY account_key LIMIT 5;
 
-\echo '== Phase 5 (in progress): training sets with censored labels, grouped splits and balanced training'
+\echo '== Phase 5: training sets with censored labels, grouped splits and balanced training'
 SELECT * FROM normalize.build_training_sets(seed => 42);
 
 \echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'

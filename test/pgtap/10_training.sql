@@ -2,7 +2,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 SET LOCAL jit = off;
 
 DO $$
@@ -85,6 +85,14 @@ SELECT count(*) FROM normalize.build_training_sets(42) \g /dev/null
 SELECT is_empty($$(SELECT * FROM first_build EXCEPT SELECT * FROM normalize.churn_samples)
                   UNION ALL (SELECT * FROM normalize.churn_samples EXCEPT SELECT * FROM first_build)$$,
                 'the same seed gives the same churn set');
+
+-- The time-based option trains on the earliest cutoffs.
+SELECT count(*) FROM normalize.build_training_sets(42, strategy => 'time', churn_positive_rate => NULL) \g /dev/null
+SELECT ok((SELECT max(as_of) FROM normalize.churn_samples WHERE split = 'train')
+            <= (SELECT min(as_of) FROM normalize.churn_samples WHERE split = 'validation')
+          AND (SELECT max(as_of) FROM normalize.churn_samples WHERE split = 'validation')
+            <= (SELECT min(as_of) FROM normalize.churn_samples WHERE split = 'test'),
+          'strategy => time: training cutoffs come before validation ones, and those before test ones');
 
 SELECT * FROM finish();
 ROLLBACK;
