@@ -61,16 +61,9 @@ SQL
 nz_psql -q -c "\\copy bench_base TO '$work/base.csv' CSV HEADER"
 nz_psql -q -c "\\copy (SELECT account_key, known_at AS as_of FROM bench_base ORDER BY 1, 2) TO '$work/cutoffs.csv' CSV HEADER"
 
-timed() {  # seconds of one psql session running $1
-    local t0 t1
-    t0=$(date +%s.%N)
-    nz_psql -q -c "$1" >/dev/null
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
 declare -a T_NZ T_FT
 for ((r = 1; r <= ROUNDS; r++)); do
-    T_NZ+=("$(timed "DROP TABLE IF EXISTS bench_features; CREATE UNLOGGED TABLE bench_features AS SELECT * FROM normalize.customer_features")")
+    T_NZ+=("$(nz_timed "DROP TABLE IF EXISTS bench_features; CREATE UNLOGGED TABLE bench_features AS SELECT * FROM normalize.customer_features")")
     out=$(python "$BENCH_DIR/featuretools_customers.py" "$work/base.csv" "$work/cutoffs.csv")
     T_FT+=("$(sed -n 's/^FEATURETOOLS_SECONDS=//p' <<<"$out")")
     ft_features=$(sed -n 's/^FEATURETOOLS_FEATURES=//p' <<<"$out")
@@ -79,9 +72,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 rm -rf "$work"
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-m_nz=$(median "${T_NZ[@]}")
-m_ft=$(median "${T_FT[@]}")
+m_nz=$(nz_median "${T_NZ[@]}")
+m_ft=$(nz_median "${T_FT[@]}")
 nz_rows=$(nz_psql -Atq -c "SELECT count(*) FROM bench_features")
 nz_features=$(nz_psql -Atq -c "SELECT count(*) FROM normalize.feature_catalog WHERE entity = 'customer'")
 nz_own=$(nz_psql -Atq -c "SELECT count(*) FROM normalize.feature_catalog WHERE entity = 'customer' AND family NOT IN ('devices', 'users')")

@@ -61,24 +61,16 @@ FLOOR="SELECT 'account:' || g AS account_key, date '2025-06-01' AS month, 'Tier 
        'active'::text AS status, NULL::text AS event
   FROM generate_series(1, $ROWS) AS g"
 
-timed() {  # seconds of one psql session running $1
-    local t0 t1
-    t0=$(date +%s.%N)
-    nz_psql -q -c "$1" >/dev/null
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
 declare -A T
 for ((r = 1; r <= ROUNDS; r++)); do
     for name in normalize batch cte floor; do
         case $name in normalize) q=$NORMALIZE ;; batch) q=$BATCH ;; cte) q=$CTE ;; floor) q=$FLOOR ;; esac
-        T[$name,stream,$r]=$(timed "SELECT count(*) FROM ($q) AS t")
-        T[$name,table,$r]=$(timed "DROP TABLE IF EXISTS bench_out; CREATE UNLOGGED TABLE bench_out AS $q")
+        T[$name,stream,$r]=$(nz_timed "SELECT count(*) FROM ($q) AS t")
+        T[$name,table,$r]=$(nz_timed "DROP TABLE IF EXISTS bench_out; CREATE UNLOGGED TABLE bench_out AS $q")
         nz_log "round $r: $name streaming ${T[$name,stream,$r]} s, into a table ${T[$name,table,$r]} s"
     done
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-med() { local xs=() r; for ((r = 1; r <= ROUNDS; r++)); do xs+=("${T[$1,$2,$r]}"); done; median "${xs[@]}"; }
+med() { local xs=() r; for ((r = 1; r <= ROUNDS; r++)); do xs+=("${T[$1,$2,$r]}"); done; nz_median "${xs[@]}"; }
 
 echo
 echo "normalize history benchmark: $ACCOUNTS accounts x 24 months = $ROWS rows, $ROUNDS rounds, median shown"

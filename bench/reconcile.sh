@@ -65,29 +65,21 @@ CREATE TABLE baseline.campaigns AS
 SQL
 )
 
-timed() {  # prints the wall time of one psql session running $1, in seconds
-    local t0 t1
-    t0=$(date +%s.%N)
-    nz_psql -q -c "$1" >/dev/null
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
 
 declare -a T_RECONCILE T_BASELINE
 for ((r = 1; r <= ROUNDS; r++)); do
     if ((r % 2)); then
-        T_RECONCILE+=("$(timed 'SELECT count(*) FROM normalize.reconcile_ids()')")
-        T_BASELINE+=("$(timed "$BASELINE")")
+        T_RECONCILE+=("$(nz_timed 'SELECT count(*) FROM normalize.reconcile_ids()')")
+        T_BASELINE+=("$(nz_timed "$BASELINE")")
     else
-        T_BASELINE+=("$(timed "$BASELINE")")
-        T_RECONCILE+=("$(timed 'SELECT count(*) FROM normalize.reconcile_ids()')")
+        T_BASELINE+=("$(nz_timed "$BASELINE")")
+        T_RECONCILE+=("$(nz_timed 'SELECT count(*) FROM normalize.reconcile_ids()')")
     fi
     nz_log "round $r/$ROUNDS: reconcile_ids ${T_RECONCILE[-1]} s, plain joins ${T_BASELINE[-1]} s"
 done
 
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-m_rec=$(median "${T_RECONCILE[@]}")
-m_base=$(median "${T_BASELINE[@]}")
+m_rec=$(nz_median "${T_RECONCILE[@]}")
+m_base=$(nz_median "${T_BASELINE[@]}")
 rows=$(nz_psql -Atq -c "SELECT (SELECT count(*) FROM normalize.accounts) || ' accounts, ' ||
                                (SELECT count(*) FROM normalize.devices) || ' devices, ' ||
                                (SELECT count(*) FROM normalize.subscriptions) || ' subscriptions linked; ' ||

@@ -98,3 +98,16 @@ nz_venv() {
     "$NZ_VENV/bin/pip" install -q --disable-pip-version-check "$@"
     export PATH="$NZ_VENV/bin:$PATH"
 }
+
+# For the benchmarks: the wall time of one psql session running $1, in
+# seconds, and the median of its arguments.
+nz_timed() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    nz_psql -q -c "$1" >/dev/null
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+nz_median() {
+    printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
