@@ -15,6 +15,28 @@ nz_build_and_install
 passed=0
 failed=0
 count() { passed=$((passed + $1)); failed=$((failed + $2)); }
+# Counts the TAP results in $artifacts/<name>.log into <name>_passed and
+# <name>_failed (a run that failed without a "not ok" line counts as one
+# failure), and adds them to the totals.
+tap_count() {  # name, exit status
+    local p f
+    p=$(grep -cE '^ok [0-9]' "$artifacts/$1.log" || true)
+    f=$(grep -cE '^not ok [0-9]' "$artifacts/$1.log" || true)
+    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    printf -v "${1}_passed" %s "$p"
+    printf -v "${1}_failed" %s "$f"
+    count "$p" "$f"
+}
+# Runs a script that prints TAP, shows its output and counts it.
+run_tap_script() {  # name, script
+    local status
+    set +e
+    bash "$2" >"$artifacts/$1.log" 2>&1
+    status=$?
+    set -e
+    cat "$artifacts/$1.log"
+    tap_count "$1" "$status"
+}
 artifacts=$NZ_ROOT/test/artifacts
 rm -rf "$artifacts"; mkdir -p "$artifacts"
 
@@ -52,37 +74,18 @@ pg_prove --verbose -d normalize_tap test/pgtap/*.sql >"$artifacts/pgtap.log" 2>&
 tap_status=$?
 set -e
 grep -vE '^ok ' "$artifacts/pgtap.log" || true
-tap_passed=$(grep -cE '^ok [0-9]' "$artifacts/pgtap.log" || true)
-tap_failed=$(grep -cE '^not ok [0-9]' "$artifacts/pgtap.log" || true)
-if [ "$tap_status" -ne 0 ] && [ "$tap_failed" -eq 0 ]; then tap_failed=1; fi
-count "$tap_passed" "$tap_failed"
+tap_count pgtap "$tap_status"
 
 nz_log "pg_dump and restore keep what users edit"
-set +e
-bash test/dump_restore.sh >"$artifacts/dump_restore.log" 2>&1
-dump_status=$?
-set -e
-cat "$artifacts/dump_restore.log"
-dump_passed=$(grep -cE '^ok [0-9]' "$artifacts/dump_restore.log" || true)
-dump_failed=$(grep -cE '^not ok [0-9]' "$artifacts/dump_restore.log" || true)
-if [ "$dump_status" -ne 0 ] && [ "$dump_failed" -eq 0 ]; then dump_failed=1; fi
-count "$dump_passed" "$dump_failed"
+run_tap_script dump_restore test/dump_restore.sh
 
 nz_log "the training sets carry signal and no leak (scikit-learn)"
 nz_venv 'scikit-learn==1.5.2' 'pandas==2.2.2' 'numpy<2'
-set +e
-bash test/ml_signal.sh >"$artifacts/ml_signal.log" 2>&1
-ml_status=$?
-set -e
-cat "$artifacts/ml_signal.log"
-ml_passed=$(grep -cE '^ok [0-9]' "$artifacts/ml_signal.log" || true)
-ml_failed=$(grep -cE '^not ok [0-9]' "$artifacts/ml_signal.log" || true)
-if [ "$ml_status" -ne 0 ] && [ "$ml_failed" -eq 0 ]; then ml_failed=1; fi
-count "$ml_passed" "$ml_failed"
+run_tap_script ml_signal test/ml_signal.sh
 
 nz_cluster_stop
 trap - EXIT
 
-nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $tap_passed passed, $tap_failed failed; dump/restore: $dump_passed passed, $dump_failed failed; ML signal: $ml_passed passed, $ml_failed failed"
+nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $pgtap_passed passed, $pgtap_failed failed; dump/restore: $dump_restore_passed passed, $dump_restore_failed failed; ML signal: $ml_signal_passed passed, $ml_signal_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
