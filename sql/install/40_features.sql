@@ -452,20 +452,44 @@ COMMENT ON VIEW @extschema@.device_features IS
 COMMENT ON VIEW @extschema@.user_features IS
     'Point-in-time user features, one row per user and month-end cutoff; see feature_catalog';
 
--- Stored copies for fast training-set builds, filled by refresh_features()
--- and emptied whenever the history they came from is replaced.
-CREATE TABLE @extschema@.customer_feature_store AS SELECT * FROM @extschema@.customer_features WITH NO DATA;
-ALTER TABLE @extschema@.customer_feature_store ADD PRIMARY KEY (account_key, as_of);
-COMMENT ON TABLE @extschema@.customer_feature_store IS
-    'customer_features as of the last refresh_features()';
-CREATE TABLE @extschema@.device_feature_store AS SELECT * FROM @extschema@.device_features WITH NO DATA;
-ALTER TABLE @extschema@.device_feature_store ADD PRIMARY KEY (device_key, as_of);
-COMMENT ON TABLE @extschema@.device_feature_store IS
-    'device_features as of the last refresh_features()';
-CREATE TABLE @extschema@.user_feature_store AS SELECT * FROM @extschema@.user_features WITH NO DATA;
-ALTER TABLE @extschema@.user_feature_store ADD PRIMARY KEY (user_key, as_of);
-COMMENT ON TABLE @extschema@.user_feature_store IS
-    'user_features as of the last refresh_features()';
+-- For each entity: a stored copy of its features for fast training-set
+-- builds, filled by refresh_features() and emptied whenever the history it
+-- came from is replaced; and the features known at a date, each entity's
+-- row of its latest cutoff on or before it (its as_of column says which),
+-- from the store when it has been refreshed, else computed. JIT is off:
+-- compiling the hundreds of expressions costs more than it saves.
+DO $do$
+DECLARE
+    e record;
+BEGIN
+    FOR e IN SELECT * FROM (VALUES ('customer', 'account_key', 'account'), ('device', 'device_key', 'device'),
+                                   ('user', 'user_key', 'user')) AS v(entity, key, noun) LOOP
+        EXECUTE format('CREATE TABLE @extschema@.%1$I AS SELECT * FROM @extschema@.%2$I WITH NO DATA',
+                       e.entity || '_feature_store', e.entity || '_features');
+        EXECUTE format('ALTER TABLE @extschema@.%I ADD PRIMARY KEY (%I, as_of)', e.entity || '_feature_store', e.key);
+        EXECUTE format('COMMENT ON TABLE @extschema@.%I IS %L', e.entity || '_feature_store',
+                       e.entity || '_features as of the last refresh_features()');
+        EXECUTE format($f$
+            CREATE FUNCTION @extschema@.%1$I(as_of date)
+            RETURNS SETOF @extschema@.%2$I
+            LANGUAGE sql STABLE STRICT PARALLEL SAFE
+            SET search_path = pg_catalog, pg_temp
+            SET jit = off
+            AS $body$
+                SELECT DISTINCT ON (f.%4$I) f.*
+                  FROM (SELECT * FROM @extschema@.%3$I
+                        UNION ALL
+                        SELECT * FROM @extschema@.%2$I WHERE NOT EXISTS (SELECT 1 FROM @extschema@.%3$I)) AS f
+                 WHERE f.as_of <= $1
+                 ORDER BY f.%4$I, f.as_of DESC
+            $body$$f$,
+            e.entity || '_features_at', e.entity || '_features', e.entity || '_feature_store', e.key);
+        EXECUTE format('COMMENT ON FUNCTION @extschema@.%I(date) IS %L', e.entity || '_features_at',
+                       format('Each %s''s features at its latest cutoff on or before as_of (from the store when refreshed)',
+                              e.noun));
+    END LOOP;
+END
+$do$;
 
 CREATE FUNCTION @extschema@.refresh_features()
 RETURNS TABLE (table_name text, rows bigint, features integer)
@@ -504,66 +528,6 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.refresh_features() IS
     'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
-
--- The features known at a date: for each entity, the row of its latest
--- cutoff on or before it (its as_of column says which). From the store
--- when it has been refreshed, else computed.
-CREATE FUNCTION @extschema@.customer_features_at(as_of date)
-RETURNS SETOF @extschema@.customer_features
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
-        RETURN QUERY SELECT DISTINCT ON (f.account_key) f.* FROM normalize.customer_feature_store AS f
-                      WHERE f.as_of <= customer_features_at.as_of ORDER BY f.account_key, f.as_of DESC;
-    ELSE
-        RETURN QUERY SELECT DISTINCT ON (f.account_key) f.* FROM normalize.customer_features AS f
-                      WHERE f.as_of <= customer_features_at.as_of ORDER BY f.account_key, f.as_of DESC;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.customer_features_at(date) IS
-    'Each account''s features at its latest cutoff on or before as_of (from the store when refreshed)';
-
-CREATE FUNCTION @extschema@.device_features_at(as_of date)
-RETURNS SETOF @extschema@.device_features
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM normalize.device_feature_store) THEN
-        RETURN QUERY SELECT DISTINCT ON (f.device_key) f.* FROM normalize.device_feature_store AS f
-                      WHERE f.as_of <= device_features_at.as_of ORDER BY f.device_key, f.as_of DESC;
-    ELSE
-        RETURN QUERY SELECT DISTINCT ON (f.device_key) f.* FROM normalize.device_features AS f
-                      WHERE f.as_of <= device_features_at.as_of ORDER BY f.device_key, f.as_of DESC;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.device_features_at(date) IS
-    'Each device''s features at its latest cutoff on or before as_of (from the store when refreshed)';
-
-CREATE FUNCTION @extschema@.user_features_at(as_of date)
-RETURNS SETOF @extschema@.user_features
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM normalize.user_feature_store) THEN
-        RETURN QUERY SELECT DISTINCT ON (f.user_key) f.* FROM normalize.user_feature_store AS f
-                      WHERE f.as_of <= user_features_at.as_of ORDER BY f.user_key, f.as_of DESC;
-    ELSE
-        RETURN QUERY SELECT DISTINCT ON (f.user_key) f.* FROM normalize.user_features AS f
-                      WHERE f.as_of <= user_features_at.as_of ORDER BY f.user_key, f.as_of DESC;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.user_features_at(date) IS
-    'Each user''s features at their latest cutoff on or before as_of (from the store when refreshed)';
 
 -- The share of NULLs of every feature, from the stores (refresh first).
 CREATE FUNCTION @extschema@.feature_null_rates()

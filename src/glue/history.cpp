@@ -97,6 +97,15 @@ void arg_null(FunctionCallInfo fcinfo, int i, const char* name) {
                         errhint("Pass a value, or leave the argument out for its default.")));
 }
 
+// The history's last day: every simulator needs a calendar date for it.
+DateADT as_of_arg(FunctionCallInfo fcinfo, int i) {
+    const DateADT as_of = PG_GETARG_DATEADT(i);
+    if (DATE_NOT_FINITE(as_of))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
+                        errhint("Pass the last day of the history, such as current_date.")));
+    return as_of;
+}
+
 // What both account functions need to turn simulated months into rows: the
 // first day of each month of the window and the text values, built once.
 struct AccountLabels {
@@ -162,11 +171,8 @@ NZ_FUNCTION(nz_generate_history)
     const std::string_view key = normalize::glue::text_arg(fcinfo, 0);
     const std::string_view tier_text = normalize::glue::text_arg(fcinfo, 1);
     const int months = PG_GETARG_INT32(3);
-    const DateADT as_of = PG_GETARG_DATEADT(4);
+    const DateADT as_of = as_of_arg(fcinfo, 4);
     const int64 seed = PG_GETARG_INT64(5);
-    if (DATE_NOT_FINITE(as_of))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
-                        errhint("Pass the last day of the history, such as current_date.")));
 
     auto* cache = static_cast<HistoryCache*>(fcinfo->flinfo->fn_extra);
     if (cache == nullptr) {
@@ -231,10 +237,7 @@ NZ_FUNCTION(nz_generate_device_history)
         arg_null(fcinfo, i, names[i]);
     const std::string_view key = normalize::glue::text_arg(fcinfo, 0);
     const int days = PG_GETARG_INT32(2);
-    const DateADT as_of = PG_GETARG_DATEADT(3);
-    if (DATE_NOT_FINITE(as_of))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
-                        errhint("Pass the last day of the history, such as current_date.")));
+    const DateADT as_of = as_of_arg(fcinfo, 3);
     int year, month, day;
     j2date(as_of + POSTGRES_EPOCH_JDATE, &year, &month, &day);
     const int doy = date2j(year, month, day) - date2j(year, 1, 1) + 1;
@@ -284,10 +287,7 @@ NZ_FUNCTION(nz_generate_user_history)
     arg_null(fcinfo, 7, "features");
     const std::string_view key = normalize::glue::text_arg(fcinfo, 0);
     const int weeks = PG_GETARG_INT32(3);
-    const DateADT as_of = PG_GETARG_DATEADT(4);
-    if (DATE_NOT_FINITE(as_of))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
-                        errhint("Pass the last day of the history, such as current_date.")));
+    const DateADT as_of = as_of_arg(fcinfo, 4);
     ArrayType* features = PG_GETARG_ARRAYTYPE_P(7);
     Datum* names_datums;
     bool* name_nulls;
@@ -372,11 +372,8 @@ NZ_FUNCTION(nz_generate_histories)
         arg_null(fcinfo, i, names[i]);
     const Oid relation = PG_GETARG_OID(0);
     const int months = PG_GETARG_INT32(1);
-    const DateADT as_of = PG_GETARG_DATEADT(2);
+    const DateADT as_of = as_of_arg(fcinfo, 2);
     const int64 seed = PG_GETARG_INT64(3);
-    if (DATE_NOT_FINITE(as_of))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
-                        errhint("Pass the last day of the history, such as current_date.")));
     core::HistoryParams params;
     load_tier_profiles(&params);
     params.growth = PG_GETARG_FLOAT8(4);
