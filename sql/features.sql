@@ -14,6 +14,11 @@ SELECT * FROM normalize.refresh_features();
 SELECT count(*) FROM normalize.customer_features;
 SELECT normalize.feature_view_sql('account');
 SELECT count(*) FROM normalize.customer_features_at(NULL);
+SELECT count(*) FROM normalize.device_features_at(NULL);
+-- the generator's internals refuse what the catalog cannot hold
+SELECT normalize.feature_expression('health', 'median', 30, 7, 7);
+SELECT normalize.feature_expression('health', 'mean', 3, 7, 7);
+SELECT normalize.feature_ref('health', 0, 7), normalize.feature_ref('health', 14, 7), normalize.feature_ref('health', 30, 7);
 
 -- On the demo pipeline
 SELECT count(*) AS tables FROM normalize.create_demo_source('features_raw', seed => 1);

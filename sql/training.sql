@@ -6,3 +6,7 @@ SELECT * FROM normalize.build_training_sets(seed => NULL);
 SELECT * FROM normalize.build_training_sets(strategy => 'random');
 SELECT * FROM normalize.build_training_sets(train_share => 0.9, validation_share => 0.1);
 SELECT * FROM normalize.build_training_sets(churn_positive_rate => 1.5);
+-- the internal steps, called on their own
+SELECT * FROM normalize.assign_splits('random', 0.7, 0.15);
+SELECT * FROM normalize.assign_splits('grouped', 0.7, 0.15);
+SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, NULL, false, 42);

@@ -352,6 +352,13 @@ BEGIN
     IF aggregation = 'last' THEN
         RETURN quote_ident(metric);
     END IF;
+    IF aggregation NOT IN ('mean', 'sum', 'stddev', 'slope', 'min', 'max', 'change', 'pct_change', 'growth_rate')
+       OR n IS NULL OR n < 2 OR cadence < 1 OR smallest < 1 OR smallest > n THEN
+        RAISE EXCEPTION 'no windowed feature is % over % periods (cadence %, smallest window %)',
+                        aggregation, n, cadence, smallest
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The aggregations and windows of normalize.feature_catalog are the ones the generator knows.';
+    END IF;
     SELECT array_agg(k ORDER BY k) INTO offsets
       FROM (SELECT generate_series(0, n - smallest, smallest) AS k
             UNION SELECT n - smallest) AS o;

@@ -68,6 +68,15 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF strategy NOT IN ('grouped', 'time') THEN
+        RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF to_regclass('pg_temp.nz_split_input') IS NULL THEN
+        RAISE EXCEPTION 'there are no samples staged to split'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'assign_splits is a step of normalize.build_training_sets(); call that.';
+    END IF;
     IF strategy = 'grouped' THEN
         RETURN QUERY
         WITH entities AS (
