@@ -91,7 +91,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.id_crosswalk', '');
 -- The normalized entity tables -----------------------------------------------
 
 CREATE TABLE @extschema@.accounts (
-    account_key   varchar PRIMARY KEY,
+    account_key   varchar COLLATE "C" PRIMARY KEY,
     source_id     text NOT NULL,
     name          text,
     tier          text,
@@ -110,8 +110,8 @@ CREATE TABLE @extschema@.accounts (
 COMMENT ON TABLE @extschema@.accounts IS 'Normalized customers, keyed by stable_key(''account'', customer_id)';
 
 CREATE TABLE @extschema@.locations (
-    location_key       varchar PRIMARY KEY,
-    account_key        varchar NOT NULL,
+    location_key       varchar COLLATE "C" PRIMARY KEY,
+    account_key        varchar COLLATE "C" NOT NULL,
     source_id          text NOT NULL,
     source_account_ref text,
     account_rule       text NOT NULL,
@@ -126,8 +126,8 @@ CREATE TABLE @extschema@.locations (
 COMMENT ON TABLE @extschema@.locations IS 'Normalized locations, linked to their account';
 
 CREATE TABLE @extschema@.subscriptions (
-    subscription_key   varchar PRIMARY KEY,
-    account_key        varchar NOT NULL,
+    subscription_key   varchar COLLATE "C" PRIMARY KEY,
+    account_key        varchar COLLATE "C" NOT NULL,
     source_id          text NOT NULL,
     source_account_ref text,
     account_rule       text NOT NULL,
@@ -144,9 +144,9 @@ CREATE TABLE @extschema@.subscriptions (
 COMMENT ON TABLE @extschema@.subscriptions IS 'Normalized subscriptions, linked to their account';
 
 CREATE TABLE @extschema@.devices (
-    device_key          varchar PRIMARY KEY,
-    account_key         varchar NOT NULL,
-    location_key        varchar,
+    device_key          varchar COLLATE "C" PRIMARY KEY,
+    account_key         varchar COLLATE "C" NOT NULL,
+    location_key        varchar COLLATE "C",
     source_id           text NOT NULL,
     source_account_ref  text,
     account_rule        text NOT NULL,
@@ -171,8 +171,8 @@ CREATE TABLE @extschema@.devices (
 COMMENT ON TABLE @extschema@.devices IS 'Normalized devices, linked to their account and, where known, their location';
 
 CREATE TABLE @extschema@.users (
-    user_key           varchar PRIMARY KEY,
-    account_key        varchar NOT NULL,
+    user_key           varchar COLLATE "C" PRIMARY KEY,
+    account_key        varchar COLLATE "C" NOT NULL,
     source_id          text NOT NULL,
     source_account_ref text,
     account_rule       text NOT NULL,
@@ -189,8 +189,8 @@ CREATE TABLE @extschema@.users (
 COMMENT ON TABLE @extschema@.users IS 'Normalized users, linked to their account';
 
 CREATE TABLE @extschema@.campaigns (
-    campaign_key       varchar PRIMARY KEY,
-    account_key        varchar NOT NULL,
+    campaign_key       varchar COLLATE "C" PRIMARY KEY,
+    account_key        varchar COLLATE "C" NOT NULL,
     source_id          text NOT NULL,
     source_account_ref text,
     account_rule       text NOT NULL,
@@ -210,7 +210,7 @@ COMMENT ON TABLE @extschema@.campaigns IS 'Normalized campaigns, linked to their
 CREATE TABLE @extschema@.account_map (
     entity      text NOT NULL,
     raw_value   text NOT NULL,
-    account_key varchar NOT NULL REFERENCES @extschema@.accounts,
+    account_key varchar COLLATE "C" NOT NULL REFERENCES @extschema@.accounts,
     rule        text NOT NULL,
     rows        bigint NOT NULL,
     PRIMARY KEY (entity, raw_value)
@@ -221,7 +221,7 @@ COMMENT ON TABLE @extschema@.account_map IS
 CREATE TABLE @extschema@.unlinked_rows (
     entity     text NOT NULL,
     source_id  text,
-    entity_key varchar,
+    entity_key varchar COLLATE "C",
     status     text NOT NULL CHECK (status IN ('quarantined', 'dropped', 'superseded'))
 );
 COMMENT ON TABLE @extschema@.unlinked_rows IS
@@ -240,7 +240,7 @@ COMMENT ON TABLE @extschema@.quarantine IS
 
 CREATE TABLE @extschema@.key_collisions (
     entity     text NOT NULL,
-    entity_key varchar NOT NULL,
+    entity_key varchar COLLATE "C" NOT NULL,
     source_ids text[] NOT NULL,
     PRIMARY KEY (entity, entity_key)
 );

@@ -24,7 +24,7 @@ COMMENT ON FUNCTION @extschema@.generate_history(text, text, float8, integer, da
 -- link is checked by validate_history() rather than declared, because
 -- reconcile_ids rebuilds the accounts (and its keys) from scratch.
 CREATE TABLE @extschema@.account_snapshots (
-    account_key     varchar NOT NULL,
+    account_key     varchar COLLATE "C" NOT NULL,
     month           date NOT NULL,
     tier            text NOT NULL,
     mrr             float8 NOT NULL,
@@ -42,7 +42,7 @@ COMMENT ON TABLE @extschema@.account_snapshots IS
 
 CREATE TABLE @extschema@.lifecycle_events (
     entity     text NOT NULL,
-    entity_key varchar NOT NULL,
+    entity_key varchar COLLATE "C" NOT NULL,
     event_date date NOT NULL,
     event      text NOT NULL,
     detail     jsonb NOT NULL DEFAULT '{}',
@@ -52,7 +52,7 @@ COMMENT ON TABLE @extschema@.lifecycle_events IS
     'Business events of the simulated history (signup, upgrade, downgrade, churn, ...), each matching a change in the snapshots';
 
 CREATE TABLE @extschema@.device_days (
-    device_key  varchar NOT NULL,
+    device_key  varchar COLLATE "C" NOT NULL,
     day         date NOT NULL,
     health      float8 NOT NULL,
     usage       float8 NOT NULL,
@@ -66,7 +66,7 @@ COMMENT ON TABLE @extschema@.device_days IS
     'Simulated daily history of every device (generated values), from build_history()';
 
 CREATE TABLE @extschema@.user_weeks (
-    user_key         varchar NOT NULL,
+    user_key         varchar COLLATE "C" NOT NULL,
     week             date NOT NULL,
     engagement       float8 NOT NULL,
     logins           integer NOT NULL,

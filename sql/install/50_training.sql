@@ -7,7 +7,7 @@
 -- The samples, labels, split and weight of each set; the features are
 -- joined from the stores by the *_training_set views.
 CREATE TABLE @extschema@.churn_samples (
-    account_key   varchar NOT NULL,
+    account_key   varchar COLLATE "C" NOT NULL,
     as_of         date NOT NULL,
     split         text NOT NULL CHECK (split IN ('train', 'validation', 'test')),
     churned_30d   boolean NOT NULL,
@@ -20,7 +20,7 @@ COMMENT ON TABLE @extschema@.churn_samples IS
     'Churn samples of the last build_training_sets(): account, cutoff, split, labels and weight';
 
 CREATE TABLE @extschema@.clv_samples (
-    account_key   varchar NOT NULL,
+    account_key   varchar COLLATE "C" NOT NULL,
     as_of         date NOT NULL,
     split         text NOT NULL CHECK (split IN ('train', 'validation', 'test')),
     tier          text NOT NULL,
@@ -32,7 +32,7 @@ COMMENT ON TABLE @extschema@.clv_samples IS
     'Customer lifetime value samples of the last build_training_sets(): revenue over the 12 months after the cutoff (0 after churn)';
 
 CREATE TABLE @extschema@.device_health_samples (
-    device_key    varchar NOT NULL,
+    device_key    varchar COLLATE "C" NOT NULL,
     as_of         date NOT NULL,
     split         text NOT NULL CHECK (split IN ('train', 'validation', 'test')),
     device_type   text,
