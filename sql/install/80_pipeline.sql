@@ -1,0 +1,264 @@
+-- The whole pipeline in one call: CALL normalize.run_pipeline(...) runs the
+-- six phases in order and commits after each, logging as it goes, so that
+-- another session can watch it and a failed or cancelled run resumes from
+-- the phase that did not finish.
+
+CREATE TABLE @extschema@.pipeline_runs (
+    run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    arguments   jsonb NOT NULL,
+    status      text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    backend_pid integer NOT NULL DEFAULT pg_backend_pid(),
+    error       text
+);
+COMMENT ON TABLE @extschema@.pipeline_runs IS
+    'One row per CALL normalize.run_pipeline(): its arguments, status and, if it failed, why; a resumed run keeps its row';
+
+CREATE TABLE @extschema@.pipeline_phases (
+    run_id      bigint NOT NULL REFERENCES @extschema@.pipeline_runs ON DELETE CASCADE,
+    position    integer NOT NULL,
+    phase       text NOT NULL,
+    status      text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    started_at  timestamptz,
+    finished_at timestamptz,
+    seconds     numeric,
+    summary     text,
+    error       text,
+    PRIMARY KEY (run_id, position),
+    UNIQUE (run_id, phase)
+);
+COMMENT ON TABLE @extschema@.pipeline_phases IS
+    'The phases of each pipeline run as they go: pending, running, done (with what they did and how long it took) or failed (with the error); readable by other sessions while a run is under way';
+
+-- Takes the pipeline's lock for this session, then starts a run or resumes
+-- the last one. A run resumes when it did not finish (failed, or still
+-- marked running by a session that is gone) and was called with the same
+-- arguments; otherwise, or with restart, a new run starts from the first
+-- phase. Returns the run's id.
+CREATE FUNCTION @extschema@.pipeline_begin(arguments jsonb, restart boolean)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    holder integer;
+    last record;
+    run bigint;
+BEGIN
+    -- A session-level lock: it outlives the commits between phases, and
+    -- the server releases it if the session ends. A session that already
+    -- holds it (an earlier call that failed before unlocking) keeps it.
+    IF NOT EXISTS (SELECT 1 FROM pg_locks AS l
+                    WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted
+                      AND l.classid = 0 AND l.objid = 2125 AND l.objsubid = 1 AND l.database = (
+                          SELECT d.oid FROM pg_database AS d WHERE d.datname = current_database())) THEN
+        IF NOT pg_try_advisory_lock(2125) THEN
+            SELECT l.pid INTO holder FROM pg_locks AS l
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = 2125 AND l.objsubid = 1
+             LIMIT 1;
+            RAISE EXCEPTION 'normalize.run_pipeline is already running in this database'
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = format('Session %s holds the pipeline''s lock.', coalesce(holder::text, '(unknown)')),
+                      HINT = 'Wait for it to finish: SELECT * FROM normalize.pipeline_phases shows how far it got.';
+        END IF;
+    END IF;
+
+    SELECT * INTO last FROM normalize.pipeline_runs AS r ORDER BY r.run_id DESC LIMIT 1;
+    IF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments THEN
+        run := last.run_id;
+        UPDATE normalize.pipeline_runs AS r
+           SET status = 'running', finished_at = NULL, error = NULL, backend_pid = pg_backend_pid()
+         WHERE r.run_id = run;
+        UPDATE normalize.pipeline_phases AS p SET status = 'pending', error = NULL
+         WHERE p.run_id = run AND p.status <> 'done';
+        RAISE NOTICE 'run_pipeline: resuming run % from phase %', run,
+            (SELECT p.phase FROM normalize.pipeline_phases AS p WHERE p.run_id = run AND p.status <> 'done'
+              ORDER BY p.position LIMIT 1);
+        RETURN run;
+    END IF;
+    IF last.run_id IS NOT NULL AND last.status <> 'done' THEN
+        UPDATE normalize.pipeline_runs AS r SET status = 'failed', finished_at = coalesce(r.finished_at, clock_timestamp()),
+               error = coalesce(r.error, 'superseded by run ' || (last.run_id + 1) || ' before it finished')
+         WHERE r.run_id = last.run_id;
+    END IF;
+    INSERT INTO normalize.pipeline_runs (arguments, status) VALUES (pipeline_begin.arguments, 'running')
+    RETURNING run_id INTO run;
+    INSERT INTO normalize.pipeline_phases (run_id, position, phase)
+    SELECT run, p.position, p.phase
+      FROM unnest(ARRAY['reconcile', 'repair', 'history', 'features', 'training', 'quality'])
+           WITH ORDINALITY AS p(phase, position);
+    RAISE NOTICE 'run_pipeline: run % started', run;
+    RETURN run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_begin(jsonb, boolean) IS
+    'Internal: takes run_pipeline''s lock and starts a run, or resumes the last unfinished one with the same arguments';
+
+-- The next phase of the run to do (NULL when all are done), marked running.
+CREATE FUNCTION @extschema@.pipeline_next_phase(run bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    next_phase text;
+BEGIN
+    UPDATE normalize.pipeline_phases AS p
+       SET status = 'running', started_at = clock_timestamp(), finished_at = NULL, seconds = NULL
+     WHERE (p.run_id, p.position) = (SELECT q.run_id, q.position FROM normalize.pipeline_phases AS q
+                                      WHERE q.run_id = run AND q.status <> 'done' ORDER BY q.position LIMIT 1)
+    RETURNING p.phase INTO next_phase;
+    RETURN next_phase;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_next_phase(bigint) IS
+    'Internal: marks the run''s next unfinished phase running and returns its name, or NULL when the run is complete';
+
+-- Runs one phase with the run's arguments and records it as done, in the
+-- caller's transaction: the phase's work and its "done" commit together.
+CREATE FUNCTION @extschema@.pipeline_run_phase(run bigint, phase text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a jsonb;
+    outcome text;
+    started timestamptz := clock_timestamp();
+    elapsed numeric;
+BEGIN
+    SELECT r.arguments INTO a FROM normalize.pipeline_runs AS r WHERE r.run_id = run;
+    CASE phase
+    WHEN 'reconcile' THEN
+        SELECT format('%s source rows: %s linked, %s assigned, %s quarantined, %s dropped',
+                      sum(r.source_rows), sum(r.linked), sum(r.assigned), sum(r.quarantined), sum(r.dropped))
+          INTO outcome FROM normalize.reconcile_ids(orphan_policy => a ->> 'orphan_policy') AS r;
+    WHEN 'repair' THEN
+        SELECT format('%s columns checked, %s values replaced, %s kept', count(*), sum(r.replaced), sum(r.kept))
+          INTO outcome FROM normalize.repair_values(seed => (a ->> 'seed')::bigint) AS r;
+    WHEN 'history' THEN
+        SELECT string_agg(r.rows || ' ' || r.table_name, ', ') INTO outcome
+          FROM normalize.build_history(months => (a ->> 'months')::integer, as_of => (a ->> 'as_of')::date,
+                                       seed => (a ->> 'seed')::bigint) AS r;
+    WHEN 'features' THEN
+        SELECT string_agg(format('%s rows x %s features in %s', r.rows, r.features, r.table_name), ', ') INTO outcome
+          FROM normalize.refresh_features() AS r;
+    WHEN 'training' THEN
+        SELECT string_agg(format('%s %s', x.samples, x.training_set), ', ') INTO outcome
+          FROM (SELECT t.training_set, sum(t.samples) AS samples
+                  FROM normalize.build_training_sets(seed => (a ->> 'seed')::bigint) AS t
+                 GROUP BY t.training_set ORDER BY t.training_set) AS x;
+        outcome := outcome || ' samples';
+    WHEN 'quality' THEN
+        SELECT format('%s checks: %s pass, %s warn, %s fail', count(*), count(*) FILTER (WHERE q.status = 'pass'),
+                      count(*) FILTER (WHERE q.status = 'warn'), count(*) FILTER (WHERE q.status = 'fail'))
+          INTO outcome FROM normalize.quality_checks() AS q;
+    ELSE
+        RAISE EXCEPTION 'unknown pipeline phase "%"', phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END CASE;
+    elapsed := round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
+    UPDATE normalize.pipeline_phases AS p
+       SET status = 'done', finished_at = clock_timestamp(), seconds = elapsed,
+           summary = outcome, error = NULL
+     WHERE p.run_id = run AND p.phase = pipeline_run_phase.phase;
+    RAISE NOTICE 'run_pipeline: % done in % s: %', phase, elapsed, outcome;
+    RETURN outcome;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_run_phase(bigint, text) IS
+    'Internal: runs one phase of a pipeline run with its arguments and records what it did';
+
+-- Records a failed phase (in a transaction of its own, after the phase's
+-- was rolled back) and gives up the lock.
+CREATE FUNCTION @extschema@.pipeline_fail(run bigint, phase text, message text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE normalize.pipeline_phases AS p
+       SET status = 'failed', finished_at = clock_timestamp(),
+           seconds = round(extract(epoch FROM clock_timestamp() - p.started_at)::numeric, 1), error = message
+     WHERE p.run_id = run AND p.phase = pipeline_fail.phase;
+    UPDATE normalize.pipeline_runs AS r
+       SET status = 'failed', finished_at = clock_timestamp(), error = format('%s: %s', phase, message)
+     WHERE r.run_id = run;
+    PERFORM pg_advisory_unlock(2125);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_fail(bigint, text, text) IS
+    'Internal: records the failed phase of a pipeline run and releases run_pipeline''s lock';
+
+CREATE FUNCTION @extschema@.pipeline_finish(run bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE normalize.pipeline_runs AS r SET status = 'done', finished_at = clock_timestamp() WHERE r.run_id = run;
+    RAISE NOTICE 'run_pipeline: run % done in % s', run,
+        (SELECT round(sum(p.seconds), 1) FROM normalize.pipeline_phases AS p WHERE p.run_id = run);
+    PERFORM pg_advisory_unlock(2125);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_finish(bigint) IS
+    'Internal: marks a pipeline run done and releases run_pipeline''s lock';
+
+-- No SET search_path here: a procedure with SET clauses may not commit.
+-- The body only calls the functions above, whose paths are pinned, with
+-- qualified names.
+CREATE PROCEDURE @extschema@.run_pipeline(seed bigint DEFAULT 42, months integer DEFAULT 24,
+                                          as_of date DEFAULT CURRENT_DATE,
+                                          orphan_policy text DEFAULT 'quarantine',
+                                          restart boolean DEFAULT false)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    run bigint;
+    phase text;
+    failure text;
+    failure_state text;
+    failure_detail text;
+    failure_hint text;
+BEGIN
+    IF seed IS NULL OR months IS NULL OR as_of IS NULL OR orphan_policy IS NULL OR restart IS NULL THEN
+        RAISE EXCEPTION 'run_pipeline: seed, months, as_of, orphan_policy and restart must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave an argument out for its default.';
+    END IF;
+    PERFORM normalize.require_sources();
+    run := normalize.pipeline_begin(pg_catalog.jsonb_build_object('seed', seed, 'months', months, 'as_of', as_of,
+                                                                  'orphan_policy', orphan_policy),
+                                    restart);
+    COMMIT;
+    LOOP
+        phase := normalize.pipeline_next_phase(run);
+        EXIT WHEN phase IS NULL;
+        COMMIT;  -- "running" is visible to other sessions from here
+        BEGIN
+            PERFORM normalize.pipeline_run_phase(run, phase);
+        EXCEPTION
+            WHEN query_canceled OR others THEN
+                GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE,
+                                        failure_detail = PG_EXCEPTION_DETAIL, failure_hint = PG_EXCEPTION_HINT;
+        END;
+        IF failure_state IS NOT NULL THEN
+            PERFORM normalize.pipeline_fail(run, phase, failure);
+            COMMIT;
+            RAISE EXCEPTION 'run_pipeline: phase % failed: %', phase, failure
+                USING ERRCODE = failure_state,
+                      DETAIL = pg_catalog.btrim(pg_catalog.concat_ws(' ', failure_detail,
+                                                    'The phases before it are done and committed; this one left nothing behind.')),
+                      HINT = pg_catalog.btrim(pg_catalog.concat_ws(' ', failure_hint,
+                                                  'CALL normalize.run_pipeline() again with the same arguments to resume from this phase, or with restart => true to start over.'));
+        END IF;
+        COMMIT;
+    END LOOP;
+    PERFORM normalize.pipeline_finish(run);
+    COMMIT;
+END
+$$;
+COMMENT ON PROCEDURE @extschema@.run_pipeline(bigint, integer, date, text, boolean) IS
+    'Runs the whole pipeline on the registered sources (reconcile, repair, history, features, training sets, quality checks), committing after each phase; one run at a time; resumes an unfinished run with the same arguments';
