@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# run_pipeline seen from two sessions: progress visible while it runs, a
+# second call refused at once, a cancelled run resumed from the phase that
+# did not finish with nothing half-written left visible, and the same
+# results from a second run with the same arguments. Prints TAP. Needs
+# PGHOST/PGPORT/PGUSER of a running cluster and NZ_PG_BIN.
+set -euo pipefail
+psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
+n=0; failed=0
+check() {  # description, expected, actual
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
+}
+db=nz_pipeline
+q() { psql_ -d "$db" -Atc "$1"; }
+# Polls until the latest run's phase has the status, for up to 300 s.
+wait_for() {  # phase, status
+    for _ in $(seq 1500); do
+        [ "$(q "SELECT status FROM normalize.pipeline_phases WHERE phase = '$1'
+                  AND run_id = (SELECT max(run_id) FROM normalize.pipeline_runs)")" = "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+results() {
+    q "SELECT md5(string_agg(x, '|' ORDER BY x)) FROM (
+         SELECT s::text AS x FROM normalize.account_snapshots AS s
+         UNION ALL SELECT c::text FROM normalize.churn_samples AS c
+         UNION ALL SELECT d::text FROM normalize.device_health_samples AS d
+         UNION ALL SELECT f::text FROM normalize.customer_feature_store AS f) AS t"
+}
+echo "1..9"
+psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
+psql_ -d "$db" >/dev/null <<'SQL'
+CREATE EXTENSION normalize;
+SELECT count(*) FROM normalize.create_demo_source('pipeline_raw');
+SELECT count(*) FROM normalize.use_sources('pipeline_raw');
+SQL
+call="CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18')"
+
+log_a=$(mktemp)
+"$NZ_PG_BIN/psql" -X -d "$db" -c "$call" >"$log_a" 2>&1 &
+session_a=$!
+wait_for features running || true
+check "another session sees the run's progress while it runs" "done,done,done,running" \
+      "$(q "SELECT string_agg(status, ',' ORDER BY position) FROM normalize.pipeline_phases WHERE position <= 4")"
+
+start=$(date +%s)
+out_b=$("$NZ_PG_BIN/psql" -X -d "$db" -c "$call" 2>&1 || true)
+check "a second concurrent call fails at once, saying a run is under way" "yes" \
+      "$( (grep -q 'run_pipeline is already running' <<<"$out_b" && [ $(($(date +%s) - start)) -lt 10 ]) && echo yes || echo "no: $out_b")"
+
+q "SELECT pg_cancel_backend(backend_pid) FROM normalize.pipeline_runs WHERE status = 'running'" >/dev/null
+wait "$session_a" || true
+check "a cancelled run is recorded as failed in the phase it was in" "failed|features|done,done,done,failed,pending,pending" \
+      "$(q "SELECT r.status || '|' || (SELECT p.phase FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id AND p.status = 'failed')
+               || '|' || (SELECT string_agg(p.status, ',' ORDER BY p.position) FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id)
+              FROM normalize.pipeline_runs AS r")"
+check "nothing half-written is visible: no features, no training sets" "0|0|0|0" \
+      "$(q "SELECT (SELECT count(*) FROM normalize.customer_feature_store) || '|' || (SELECT count(*) FROM normalize.device_feature_store)
+               || '|' || (SELECT count(*) FROM normalize.user_feature_store) || '|' || (SELECT count(*) FROM normalize.churn_samples)")"
+
+out=$("$NZ_PG_BIN/psql" -X -d "$db" -c "$call" 2>&1)
+check "calling again with the same arguments resumes from the failed phase" "yes" \
+      "$(grep -q 'resuming run 1 from phase features' <<<"$out" && ! grep -q 'reconcile done' <<<"$out" && echo yes || echo "no: $out")"
+check "the resumed run finishes every phase" "done|6|1" \
+      "$(q "SELECT r.status || '|' || (SELECT count(*) FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id AND p.status = 'done')
+               || '|' || (SELECT count(*) FROM normalize.pipeline_runs) FROM normalize.pipeline_runs AS r")"
+first=$(results)
+
+"$NZ_PG_BIN/psql" -X -q -d "$db" -c "$call" >/dev/null 2>&1
+check "a finished run is not resumed: a second call is a new run of every phase" "2|6" \
+      "$(q "SELECT max(run_id) || '|' || count(*) FILTER (WHERE status = 'done' AND run_id = (SELECT max(run_id) FROM normalize.pipeline_runs))
+              FROM normalize.pipeline_phases")"
+check "re-running with the same arguments gives the same results" "$first" "$(results)"
+
+out=$("$NZ_PG_BIN/psql" -X -d "$db" -c "CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18')" 2>&1 || true)
+check "a phase that fails says which, why, and how to resume" "yes" \
+      "$(grep -q 'phase history failed: months must be' <<<"$out" && grep -q 'resume from this phase' <<<"$out" && echo yes || echo "no: $out")"
+rm -f "$log_a"
+psql_ -d postgres -c "DROP DATABASE $db"
+[ "$failed" -eq 0 ]
