@@ -12,7 +12,7 @@ DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress inputs are listed, never globbed, so an install script is
 # never run as a test.
-REGRESS      = generators generator_errors profiles ks_test boundary reconcile demo_source repair history features training
+REGRESS      = generators generator_errors profiles ks_test boundary reconcile demo_source repair history features training quality
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG   ?= pg_config

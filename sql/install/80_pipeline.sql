@@ -228,6 +228,13 @@ BEGIN
         RAISE EXCEPTION 'run_pipeline: seed, months, as_of, orphan_policy and restart must not be NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave an argument out for its default.';
     END IF;
+    -- The first statement of a transaction starts with it: a later one is
+    -- inside a transaction block, where the commits after each phase fail.
+    IF pg_catalog.statement_timestamp() <> pg_catalog.transaction_timestamp() THEN
+        RAISE EXCEPTION 'run_pipeline cannot run inside a transaction block'
+            USING ERRCODE = 'active_sql_transaction',
+                  HINT = 'CALL it on its own, outside BEGIN ... COMMIT: it commits after each phase.';
+    END IF;
     PERFORM normalize.require_sources();
     run := normalize.pipeline_begin(pg_catalog.jsonb_build_object('seed', seed, 'months', months, 'as_of', as_of,
                                                                   'orphan_policy', orphan_policy),
