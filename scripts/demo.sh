@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: builds and installs normalize, starts a throwaway cluster,
-# creates the extension and shows what it does today: Phases 1 to 5 on the
-# demo source (the plan's current state, reconciled, repaired, given a
-# history, features and training sets), then the seeded generators for the plan's
+# creates the extension and shows what it does: the demo source in the plan's
+# current state, the whole pipeline in one call (reconciled, repaired, given
+# a history, features, training sets and quality checks), the ML-readiness
+# report before and after, then the seeded generators for the plan's
 # distributions and their validation inside the database.
 # Installs what it needs from Debian.
 set -euo pipefail
@@ -37,8 +38,14 @@ SELECT entity, metric, value, detail FROM normalize.assess_sources()
 SELECT entity, reference, rule, parameter, linked, total, round(share::numeric, 3) AS share
   FROM normalize.suggest_id_rules() WHERE rank = 1;
 
-\echo '== Reconciliation: normalized tables with VARCHAR keys and enforced foreign keys'
-SELECT * FROM normalize.reconcile_ids(orphan_policy => 'quarantine');
+\echo '== The whole pipeline in one call: a NOTICE per phase, committed after each'
+\set QUIET off
+CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18', orphan_policy => 'quarantine');
+\set QUIET on
+SELECT phase, status, seconds, summary FROM normalize.pipeline_phases
+ WHERE run_id = (SELECT max(run_id) FROM normalize.pipeline_runs) ORDER BY position;
+
+\echo '== Phase 1: every relationship of the normalized tables linked'
 SELECT * FROM normalize.validate_relationships();
 
 \echo '== Scored against the demo''s ground truth'
@@ -53,12 +60,12 @@ SELECT g.entity,
  GROUP BY g.entity ORDER BY g.entity;
 
 \echo '== Phase 2: the placeholder values repaired from the profiles, with provenance'
-SELECT * FROM normalize.repair_values(seed => 42);
+SELECT table_name, column_name, finding, action, rows, replaced, observed_distinct, repaired_distinct
+  FROM normalize.repair_summary ORDER BY table_name, column_name;
 SELECT mrr_source, tier, count(*) AS accounts, round(avg(mrr)) AS mean_mrr
   FROM normalize.accounts GROUP BY 1, 2 ORDER BY 1, 2;
 
 \echo '== Phase 3: 24 months of account, device and user history ending at the plan''s date, and its lifecycle events'
-SELECT * FROM normalize.build_history(months => 24, as_of => '2025-06-18', seed => 42);
 SELECT event, count(*) AS events FROM normalize.lifecycle_events GROUP BY event ORDER BY event;
 SELECT a.tier, count(DISTINCT s.account_key) AS accounts,
        count(DISTINCT s.account_key) FILTER (WHERE s.status = 'churned') AS churned_in_window,
@@ -72,7 +79,6 @@ SET jit = off;
 SELECT entity, count(*) AS features, count(DISTINCT source_metric) AS metrics,
        string_agg(DISTINCT window_size || ' ' || window_unit, ', ') AS windows
   FROM normalize.feature_catalog GROUP BY entity ORDER BY entity;
-SELECT * FROM normalize.refresh_features();
 SELECT account_key, as_of, round(mrr::numeric, 2) AS mrr, round(revenue_growth_rate_3m::numeric, 4) AS growth_3m,
        round(product_adoption_velocity_3m::numeric, 2) AS adoption_3m,
        round(support_ticket_frequency_3m::numeric, 2) AS tickets_3m,
@@ -81,7 +87,24 @@ SELECT account_key, as_of, round(mrr::numeric, 2) AS mrr, round(revenue_growth_r
   FROM normalize.customer_features_at('2025-06-18') ORDER BY account_key LIMIT 5;
 
 \echo '== Phase 5: training sets with censored labels, grouped splits and balanced training'
-SELECT * FROM normalize.build_training_sets(seed => 42);
+SELECT 'churn' AS training_set, split, count(*) AS samples, count(*) FILTER (WHERE churned_90d) AS positives
+  FROM normalize.churn_samples GROUP BY split
+UNION ALL
+SELECT 'device health', split, count(*), count(*) FILTER (WHERE failed_30d) FROM normalize.device_health_samples GROUP BY split
+UNION ALL
+SELECT 'clv', split, count(*), NULL FROM normalize.clv_samples GROUP BY split
+ORDER BY 1, 2;
+
+\echo '== Phase 6: quality checks (normalize.quality_checks), by category'
+SELECT category, count(*) AS checks, count(*) FILTER (WHERE status = 'pass') AS pass,
+       count(*) FILTER (WHERE status = 'warn') AS warn, count(*) FILTER (WHERE status = 'fail') AS fail
+  FROM normalize.quality_checks() GROUP BY category
+ ORDER BY array_position(ARRAY['completeness', 'type consistency', 'distributions', 'temporal', 'labels', 'leakage',
+                               'feature coverage'], category);
+
+\echo '== The ML-readiness report: the plan''s five success metrics, before and after'
+SELECT metric, target, before, after, unit, CASE WHEN passed THEN 'pass' ELSE 'FAIL' END AS result
+  FROM normalize.ml_readiness_report();
 
 \echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'
 SELECT name, family, params, lower, upper FROM normalize.distribution_profiles ORDER BY name;

@@ -2,9 +2,10 @@
 # Runs every test of normalize on this machine: the C++ unit tests of the
 # core (GoogleTest), the SQL behaviour and error messages (pg_regress), and
 # the schema, API contract and invariants (pgTAP), pg_dump and restore,
-# run_pipeline from two sessions, and the training sets' signal (scikit-learn, in a virtual environment). Installs
-# what it needs from Debian's packages and pip, builds with warnings as
-# errors, runs a throwaway cluster, and ends with one line: "N passed, N failed".
+# run_pipeline from two sessions, and the training sets' signal
+# (scikit-learn, in a virtual environment). Installs what it needs from
+# Debian's packages and pip, builds with warnings as errors, runs a throwaway
+# cluster, and ends with one line: "N passed, N failed".
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$NZ_ROOT"
