@@ -3,7 +3,8 @@
 # creates the extension and shows what it does: the demo source in the plan's
 # current state, the whole pipeline in one call (reconciled, repaired, given
 # a history, features, training sets and quality checks), the ML-readiness
-# report before and after, then the seeded generators for the plan's
+# report before and after (also written as an HTML page, readiness-report.html
+# in the clone unless NZ_REPORT names another file), then the seeded generators for the plan's
 # distributions and their validation inside the database.
 # Installs what it needs from Debian.
 set -euo pipefail
@@ -15,7 +16,8 @@ nz_build_and_install
 nz_cluster_start
 
 nz_psql -q -c "CREATE DATABASE normalize_demo"
-nz_psql -d normalize_demo <<'SQL'
+report=${NZ_REPORT:-$NZ_ROOT/readiness-report.html}
+nz_psql -d normalize_demo -v report_file="$report" <<'SQL'
 \set QUIET on
 \pset footer off
 CREATE EXTENSION normalize;
@@ -105,6 +107,14 @@ SELECT category, count(*) AS checks, count(*) FILTER (WHERE status = 'pass') AS 
 \echo '== The ML-readiness report: the plan''s five success metrics, before and after'
 SELECT metric, target, before, after, unit, CASE WHEN passed THEN 'pass' ELSE 'FAIL' END AS result
   FROM normalize.ml_readiness_report();
+\pset format unaligned
+\pset tuples_only on
+\o :'report_file'
+SELECT normalize.readiness_report_html();
+\o
+\pset format aligned
+\pset tuples_only off
+\echo '== The same report as a page, with charts (normalize.readiness_report_html()), written to' :report_file
 
 \echo '== The plan''s appendix, shipped as data (normalize.distribution_profiles)'
 SELECT name, family, params, lower, upper FROM normalize.distribution_profiles ORDER BY name;

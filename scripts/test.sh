@@ -2,7 +2,8 @@
 # Runs every test of normalize on this machine: the C++ unit tests of the
 # core (GoogleTest), the SQL behaviour and error messages (pg_regress), and
 # the schema, API contract and invariants (pgTAP), pg_dump and restore,
-# run_pipeline from two sessions, and the training sets' signal
+# run_pipeline from two sessions, the HTML report in headless Chromium, and
+# the training sets' signal
 # (scikit-learn, in a virtual environment). Installs what it needs from
 # Debian's packages and pip, builds with warnings as errors, runs a throwaway
 # cluster, and ends with one line: "N passed, N failed".
@@ -83,6 +84,11 @@ run_tap_script dump_restore test/dump_restore.sh
 nz_log "run_pipeline from two sessions: progress, one run at a time, cancel and resume"
 run_tap_script pipeline_sessions test/pipeline_sessions.sh
 
+nz_log "the HTML readiness report renders in headless Chromium"
+nz_install_packages chromium
+export NZ_ARTIFACTS=$artifacts
+run_tap_script html_report test/html_report.sh
+
 nz_log "the training sets carry signal and no leak (scikit-learn)"
 nz_venv 'scikit-learn==1.5.2' 'pandas==2.2.2' 'numpy<2'
 run_tap_script ml_signal test/ml_signal.sh
@@ -90,6 +96,6 @@ run_tap_script ml_signal test/ml_signal.sh
 nz_cluster_stop
 trap - EXIT
 
-nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $pgtap_passed passed, $pgtap_failed failed; dump/restore: $dump_restore_passed passed, $dump_restore_failed failed; pipeline sessions: $pipeline_sessions_passed passed, $pipeline_sessions_failed failed; ML signal: $ml_signal_passed passed, $ml_signal_failed failed"
+nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $pgtap_passed passed, $pgtap_failed failed; dump/restore: $dump_restore_passed passed, $dump_restore_failed failed; pipeline sessions: $pipeline_sessions_passed passed, $pipeline_sessions_failed failed; HTML report: $html_report_passed passed, $html_report_failed failed; ML signal: $ml_signal_passed passed, $ml_signal_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,6 +6,8 @@ SELECT * FROM normalize.wilson_interval(0, 0, 0.99);
 SELECT * FROM normalize.wilson_interval(5, 100, 1.5);
 SELECT * FROM normalize.wilson_interval(7, 5, 0.99);
 SELECT * FROM normalize.wilson_interval(NULL, 5, 0.99);
+-- The HTML report escapes what it shows.
+SELECT normalize.html_escape('<a href="x">Tom''s & Co</a>');
 -- Nothing to check before reconciliation.
 BEGIN;
 TRUNCATE normalize.accounts CASCADE;

@@ -398,8 +398,10 @@ DECLARE
     smallest integer;
     running text;
     features text;
-    names text;
-    lags text;
+    packed text[];
+    r record;
+    shifts text;
+    aligned text;
 BEGIN
     CASE entity
         WHEN 'customer' THEN base := 'customer_feature_base'; key := 'account_key'; cadence := 1; smallest := 3;
@@ -417,28 +419,47 @@ BEGIN
              WHERE c.entity = feature_view_sql.entity AND c.aggregation <> 'last') AS metrics;
     SELECT string_agg(format('(%s)::%s AS %I',
                              normalize.feature_expression(c.source_metric, c.aggregation, c.window_size, cadence, smallest),
-                             c.data_type, c.feature), ', ' ORDER BY c.position),
-           string_agg(quote_ident(c.feature), ', ' ORDER BY c.position)
-      INTO features, names
+                             c.data_type, c.feature), ', ' ORDER BY c.position)
+      INTO features
       FROM normalize.feature_catalog AS c WHERE c.entity = feature_view_sql.entity;
-    -- The lags that must be taken before the rows are thinned to cutoffs.
-    SELECT string_agg(DISTINCT format('lag(%I, %s) OVER o AS %I', x[1], x[2], x[1] || '__lag' || x[2]), ', ')
-      INTO lags
-      FROM regexp_matches(features, '([a-z0-9_]+)__lag([0-9]+)', 'g') AS x;
+    -- Every value a feature reads some periods back is packed, once per
+    -- row, into one array, and each distinct shift lags that array: a few
+    -- window calls per row instead of one per (value, shift).
+    SELECT array_agg(DISTINCT x[1] ORDER BY x[1]) INTO packed
+      FROM (SELECT regexp_matches(features, 'lag\(([a-z0-9_]+), [0-9]+\) OVER w', 'g') AS x
+            UNION ALL
+            SELECT regexp_matches(features, '([a-z0-9_]+)__lag[0-9]+', 'g')) AS refs;
+    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
+               FROM regexp_matches(features, 'lag\(([a-z0-9_]+), ([0-9]+)\) OVER w', 'g') AS x LOOP
+        features := replace(features, format('lag(%s, %s) OVER w', r.col, r.k),
+                            format('(__a%s)[%s]', r.k, array_position(packed, r.col)));
+    END LOOP;
+    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
+               FROM regexp_matches(features, '([a-z0-9_]+)__lag([0-9]+)', 'g') AS x LOOP
+        features := regexp_replace(features, '\m' || r.col || '__lag' || r.k || '\M',
+                                   format('(__lag%s)[%s]', r.k, array_position(packed, r.col)), 'g');
+    END LOOP;
+    SELECT string_agg(format('lag(__arr, %1$s) OVER o AS __lag%1$s', k), ', ' ORDER BY k) INTO shifts
+      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__lag([0-9]+)\)', 'g') AS x) AS s;
+    SELECT string_agg(format('lag(__arr, %1$s) OVER w AS __a%1$s', k), ', ' ORDER BY k) INTO aligned
+      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__a([0-9]+)\)', 'g') AS x) AS s;
     RETURN format($q$
 SELECT %1$I, as_of, %2$s
-  FROM (SELECT %1$I, as_of, is_cutoff, %3$s
-          FROM (SELECT l1.* %4$s
-                  FROM (SELECT b.*, %5$s
-                          FROM %6$I.%7$I AS b
-                        WINDOW o AS (PARTITION BY b.%1$I ORDER BY b.t),
-                               c AS (o ROWS UNBOUNDED PRECEDING), s AS (o ROWS %8$s PRECEDING)) AS l1
-                WINDOW o AS (PARTITION BY l1.%1$I ORDER BY l1.t)) AS l2
-         WHERE %9$s
-        WINDOW w AS (PARTITION BY %1$I ORDER BY t)) AS l3
+  FROM (SELECT l3.* %9$s
+          FROM (SELECT l2.* %3$s
+                  FROM (SELECT l1.*, %10$s AS __arr
+                          FROM (SELECT b.*, %4$s
+                                  FROM %5$I.%6$I AS b
+                                WINDOW o AS (PARTITION BY b.%1$I ORDER BY b.t),
+                                       c AS (o ROWS UNBOUNDED PRECEDING), s AS (o ROWS %7$s PRECEDING)) AS l1) AS l2
+                WINDOW o AS (PARTITION BY l2.%1$I ORDER BY l2.t)) AS l3
+         WHERE %8$s
+        WINDOW w AS (PARTITION BY %1$I ORDER BY t)) AS l4
  WHERE is_cutoff$q$,
-        key, names, features, coalesce(', ' || lags, ''), running, 'normalize', base, smallest - 1,
-        CASE WHEN cadence > 1 THEN 'is_cutoff' ELSE 'true' END);
+        key, features, coalesce(', ' || shifts, ''), running, 'normalize', base, smallest - 1,
+        CASE WHEN cadence > 1 THEN 'is_cutoff' ELSE 'true' END, coalesce(', ' || aligned, ''),
+        coalesce('ARRAY[' || (SELECT string_agg(format('%I::float8', p), ', ' ORDER BY i)
+                                FROM unnest(packed) WITH ORDINALITY AS u(p, i)) || ']', 'NULL::float8[]'));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.feature_view_sql(text) IS

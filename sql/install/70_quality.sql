@@ -112,6 +112,33 @@ $$;
 COMMENT ON FUNCTION @extschema@.wilson_interval(bigint, bigint, float8) IS
     'The Wilson score interval of a proportion: k successes in n trials, at a confidence level such as 0.99';
 
+-- Simulated annual churn per tier over the last twelve months of the
+-- history: the accounts active at its start, by their tier then, how many
+-- churned since, the Wilson interval at `confidence`, and the plan's band.
+CREATE FUNCTION @extschema@.annual_churn_by_tier(confidence float8)
+RETURNS TABLE (tier text, accounts bigint, churned bigint, rate float8, low float8, high float8,
+               band_low float8, band_high float8)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT b.tier, b.n, b.k, b.k::float8 / nullif(b.n, 0), w.low, w.high, b.lower, b.upper
+      FROM (SELECT s.tier, p.lower, p.upper, count(*) AS n,
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM @extschema@.account_snapshots AS x
+                                                   WHERE x.account_key = s.account_key AND x.status = 'churned'
+                                                     AND x.month > s.month)) AS k
+              FROM @extschema@.account_snapshots AS s
+              JOIN @extschema@.history_info AS h
+                ON s.month = (date_trunc('month', h.as_of) - interval '12 months')::date
+              JOIN @extschema@.distribution_profiles AS p
+                ON p.name = 'churn_annual_' || lower(replace(s.tier, ' ', '_'))
+             WHERE s.status = 'active'
+             GROUP BY s.tier, p.lower, p.upper) AS b
+     CROSS JOIN LATERAL @extschema@.wilson_interval(b.k, b.n, confidence) AS w
+     ORDER BY b.tier;
+END;
+COMMENT ON FUNCTION @extschema@.annual_churn_by_tier(float8) IS
+    'Simulated annual churn of each tier over the last twelve months of the history, with its Wilson interval at a confidence level and the plan''s band';
+
 -- Counts the rows of from_sql (a relation or a parenthesized query with an
 -- alias) and those for which `failing` holds, with the first five distinct
 -- failing keys: the shape every row-level check reports.
@@ -374,26 +401,16 @@ BEGIN
                 format('%s samples of the churn, CLV and device health sets', q.total));
     END IF;
     IF h IS NOT NULL THEN
-        -- Over the last twelve months of the history: accounts active at its
-        -- start, by their tier then, and how many churned since.
         INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail, ok, undecided)
-        SELECT 'annual churn within the band', b.tier, b.k::float8 / nullif(b.n, 0), NULL::bigint,
+        SELECT 'annual churn within the band', b.tier, b.rate, NULL::bigint,
                format('%s of %s accounts churned within 12 months; %s%% interval [%s, %s]; band [%s, %s]',
-                      b.k, b.n, round(100 * t.threshold::numeric, 1), round(w.low::numeric, 3), round(w.high::numeric, 3),
-                      b.lower, b.upper),
-               CASE WHEN b.n > 0 THEN w.low <= b.upper AND w.high >= b.lower END,
-               b.n = 0
-          FROM (SELECT s.tier, p.lower, p.upper, count(*) AS n,
-                       count(*) FILTER (WHERE EXISTS (SELECT 1 FROM normalize.account_snapshots AS x
-                                                       WHERE x.account_key = s.account_key AND x.status = 'churned'
-                                                         AND x.month > s.month)) AS k
-                  FROM normalize.account_snapshots AS s
-                  JOIN normalize.distribution_profiles AS p ON p.name = 'churn_annual_' || lower(replace(s.tier, ' ', '_'))
-                 WHERE s.month = (date_trunc('month', h.as_of) - interval '12 months')::date AND s.status = 'active'
-                 GROUP BY s.tier, p.lower, p.upper) AS b
-          CROSS JOIN (SELECT x.threshold FROM normalize.quality_thresholds AS x
-                       WHERE x.check_name = 'annual churn within the band') AS t
-          CROSS JOIN LATERAL normalize.wilson_interval(b.k, b.n, t.threshold) AS w
+                      b.churned, b.accounts, round(100 * t.threshold::numeric, 1), round(b.low::numeric, 3),
+                      round(b.high::numeric, 3), b.band_low, b.band_high),
+               CASE WHEN b.accounts > 0 THEN b.low <= b.band_high AND b.high >= b.band_low END,
+               b.accounts = 0
+          FROM (SELECT x.threshold FROM normalize.quality_thresholds AS x
+                 WHERE x.check_name = 'annual churn within the band') AS t
+         CROSS JOIN LATERAL normalize.annual_churn_by_tier(t.threshold) AS b
          ORDER BY b.tier;
     END IF;
 

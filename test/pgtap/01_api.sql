@@ -94,7 +94,12 @@ INSERT INTO expected_functions VALUES
     ('pipeline_run_phase(bigint,text)', 'f', 'v', true, 'u'),
     ('pipeline_fail(bigint,text,text)', 'f', 'v', true, 'u'),
     ('pipeline_finish(bigint)', 'f', 'v', true, 'u'),
-    ('run_pipeline(bigint,integer,date,text,boolean)', 'p', 'v', false, 'u');
+    ('run_pipeline(bigint,integer,date,text,boolean)', 'p', 'v', false, 'u'),
+    ('annual_churn_by_tier(double precision)', 'f', 's', true, 's'),
+    ('html_escape(text)', 'f', 'i', true, 's'),
+    ('svg_histogram(text,double precision,double precision,bigint[],double precision[])', 'f', 'i', true, 's'),
+    ('svg_bars(text,text[],double precision[],double precision[],double precision[],double precision[],double precision[],text)', 'f', 'i', false, 's'),
+    ('readiness_report_html()', 'f', 'v', false, 'u');
 
 CREATE TEMP VIEW actual_functions AS
 SELECT p.oid, (p.proname::text COLLATE "default") || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')' AS full_signature,
