@@ -109,7 +109,7 @@ SELECT metric, target, before, after, unit, CASE WHEN passed THEN 'pass' ELSE 'F
   FROM normalize.ml_readiness_report();
 \pset format unaligned
 \pset tuples_only on
-\o :'report_file'
+\o :report_file
 SELECT normalize.readiness_report_html();
 \o
 \pset format aligned

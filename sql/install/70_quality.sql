@@ -148,9 +148,11 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE %3$s),
-                           ARRAY(SELECT DISTINCT (%2$s)::text FROM %1$s WHERE %3$s ORDER BY 1 LIMIT 5)
-                      FROM %1$s', from_sql, key_sql, failing)
+    -- One pass: the rows can be a join over views that is costly to run.
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE q.f),
+                           coalesce((array_agg(DISTINCT q.k ORDER BY q.k) FILTER (WHERE q.f))[1:5], ARRAY[]::text[])
+                      FROM (SELECT (%2$s)::text AS k, coalesce(%3$s, false) AS f FROM %1$s) AS q',
+                   from_sql, key_sql, failing)
        INTO total, failing_rows, sample_keys;
 END
 $$;
