@@ -2,8 +2,8 @@
 # Runs every test of normalize on this machine: the C++ unit tests of the
 # core (GoogleTest), the SQL behaviour and error messages (pg_regress), and
 # the schema, API contract and invariants (pgTAP), pg_dump and restore,
-# run_pipeline from two sessions, the HTML report in headless Chromium, and
-# the training sets' signal
+# run_pipeline from two sessions, the HTML report in headless Chromium, the
+# dbt example project (dbt-postgres), and the training sets' signal
 # (scikit-learn, in a virtual environment). Installs what it needs from
 # Debian's packages and pip, builds with warnings as errors, runs a throwaway
 # cluster, and ends with one line: "N passed, N failed".
@@ -53,6 +53,9 @@ unit_passed=${unit_passed:-0}; unit_failed=${unit_failed:-0}
 if [ "$unit_status" -ne 0 ] && [ "$unit_failed" -eq 0 ]; then unit_failed=1; fi
 count "$unit_passed" "$unit_failed"
 
+nz_log "packaging: PGXN metadata, the version, PG_CONFIG"
+run_tap_script packaging test/packaging.sh
+
 nz_cluster_start
 
 nz_log "SQL behaviour and error messages (pg_regress)"
@@ -78,6 +81,9 @@ set -e
 grep -vE '^ok ' "$artifacts/pgtap.log" || true
 tap_count pgtap "$tap_status"
 
+nz_log "the README's reference lists exactly the installed objects"
+run_tap_script readme_reference test/readme_reference.sh
+
 nz_log "pg_dump and restore keep what users edit"
 run_tap_script dump_restore test/dump_restore.sh
 
@@ -89,6 +95,12 @@ nz_install_packages chromium
 export NZ_ARTIFACTS=$artifacts
 run_tap_script html_report test/html_report.sh
 
+nz_log "the dbt example project builds on the pipeline's results (dbt-postgres)"
+NZ_VENV=$NZ_ROOT/.venv-dbt
+nz_venv 'dbt-core==1.10.23' 'dbt-postgres==1.10.2'
+unset NZ_VENV
+run_tap_script dbt_example test/dbt_example.sh
+
 nz_log "the training sets carry signal and no leak (scikit-learn)"
 nz_venv 'scikit-learn==1.5.2' 'pandas==2.2.2' 'numpy<2'
 run_tap_script ml_signal test/ml_signal.sh
@@ -96,6 +108,6 @@ run_tap_script ml_signal test/ml_signal.sh
 nz_cluster_stop
 trap - EXIT
 
-nz_log "unit: $unit_passed passed, $unit_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $pgtap_passed passed, $pgtap_failed failed; dump/restore: $dump_restore_passed passed, $dump_restore_failed failed; pipeline sessions: $pipeline_sessions_passed passed, $pipeline_sessions_failed failed; HTML report: $html_report_passed passed, $html_report_failed failed; ML signal: $ml_signal_passed passed, $ml_signal_failed failed"
+nz_log "unit: $unit_passed passed, $unit_failed failed; packaging: $packaging_passed passed, $packaging_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $pgtap_passed passed, $pgtap_failed failed; README reference: $readme_reference_passed passed, $readme_reference_failed failed; dump/restore: $dump_restore_passed passed, $dump_restore_failed failed; pipeline sessions: $pipeline_sessions_passed passed, $pipeline_sessions_failed failed; HTML report: $html_report_passed passed, $html_report_failed failed; dbt example: $dbt_example_passed passed, $dbt_example_failed failed; ML signal: $ml_signal_passed passed, $ml_signal_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

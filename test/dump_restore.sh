@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# pg_dump and restore of a database that uses normalize keeps what users
-# edit: an edited shipped profile, a new profile, the tier mix, the device
-# types, the registered sources and the crosswalk; shipped rows come back from CREATE
-# EXTENSION without clashing. Prints TAP. Needs PGHOST/PGPORT/PGUSER of a
+# pg_dump and restore of a database that ran the pipeline keeps what users
+# edit (an edited shipped profile, a new profile, the tier mix, the device
+# types, a quality threshold, the registered sources and the crosswalk;
+# shipped rows come back from CREATE EXTENSION without clashing) and every
+# result, byte for byte, with the run log. Prints TAP. Needs PGHOST/PGPORT/PGUSER of a
 # running cluster and NZ_PG_BIN.
 set -euo pipefail
 psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
@@ -11,7 +12,7 @@ check() {  # description, expected, actual
     n=$((n + 1))
     if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
 }
-echo "1..7"
+echo "1..12"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS nz_dump_src" -c "DROP DATABASE IF EXISTS nz_dump_dst" \
       -c "CREATE DATABASE nz_dump_src" 2>/dev/null
 psql_ -d nz_dump_src >/dev/null <<'SQL'
@@ -23,7 +24,23 @@ UPDATE normalize.device_types SET failure_rate = 0.009 WHERE device_type = 'gate
 SELECT count(*) FROM normalize.create_demo_source('dump_raw');
 SELECT count(*) FROM normalize.use_sources('dump_raw');
 INSERT INTO normalize.id_crosswalk (entity, raw_value, target_id) VALUES ('subscriptions', '10000150', '7');
+UPDATE normalize.quality_thresholds SET threshold = 0.995 WHERE check_name = 'mrr within its tier''s range';
 SQL
+psql_ -d nz_dump_src -c "CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18')" 2>/dev/null
+# Every result table, as text in key order.
+results() {
+    psql_ -d "$1" -At -c "SELECT string_agg(format('%s %s', t, n), ' ') FROM (
+        SELECT 'accounts' AS t, md5(string_agg(x::text, '|' ORDER BY x.account_key)) AS n FROM normalize.accounts AS x
+        UNION ALL SELECT 'devices', md5(string_agg(x::text, '|' ORDER BY x.device_key)) FROM normalize.devices AS x
+        UNION ALL SELECT 'account_map', md5(string_agg(x::text, '|' ORDER BY x.entity, x.raw_value)) FROM normalize.account_map AS x
+        UNION ALL SELECT 'quarantine', md5(string_agg(x::text, '|' ORDER BY x::text)) FROM normalize.quarantine AS x
+        UNION ALL SELECT 'account_snapshots', md5(string_agg(x::text, '|' ORDER BY x.account_key, x.month)) FROM normalize.account_snapshots AS x
+        UNION ALL SELECT 'device_days', md5(string_agg(x::text, '|' ORDER BY x.device_key, x.day)) FROM normalize.device_days AS x
+        UNION ALL SELECT 'customer_feature_store', md5(string_agg(x::text, '|' ORDER BY x.account_key, x.as_of)) FROM normalize.customer_feature_store AS x
+        UNION ALL SELECT 'churn_samples', md5(string_agg(x::text, '|' ORDER BY x.account_key, x.as_of)) FROM normalize.churn_samples AS x
+        UNION ALL SELECT 'history_info', md5(string_agg(x::text, '|')) FROM (SELECT months, window_start, as_of, seed FROM normalize.history_info) AS x) AS r"
+}
+before=$(results nz_dump_src)
 dump=$(mktemp)
 "$NZ_PG_BIN/pg_dump" -Fc -d nz_dump_src -f "$dump"
 psql_ -d postgres -c "CREATE DATABASE nz_dump_dst"
@@ -37,5 +54,10 @@ check "an edited tier weight is kept" "0.6" "$(q "SELECT weight FROM normalize.t
 check "an edited device type is kept" "0.009|5" "$(q "SELECT (SELECT failure_rate FROM normalize.device_types WHERE device_type = 'gateway') || '|' || count(*) FROM normalize.device_types")"
 check "registered sources are kept" "6" "$(q "SELECT count(*) FROM normalize.sources")"
 check "the crosswalk is kept" "7" "$(q "SELECT target_id FROM normalize.id_crosswalk WHERE raw_value = '10000150'")"
+check "an edited quality threshold is kept" "0.995|19" "$(q "SELECT (SELECT threshold FROM normalize.quality_thresholds WHERE check_name = 'mrr within its tier''s range') || '|' || count(*) FROM normalize.quality_thresholds")"
+check "every result is kept, byte for byte: normalized tables, maps, history, features, training sets" "$before" "$(results nz_dump_dst)"
+check "the pipeline's run log is kept" "1|done|6" "$(q "SELECT r.run_id || '|' || r.status || '|' || (SELECT count(*) FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id AND p.status = 'done') FROM normalize.pipeline_runs AS r")"
+check "the run log's sequence is kept: the next run is run 2" "1|t" "$(q "SELECT last_value || '|' || is_called FROM normalize.pipeline_runs_run_id_seq")"
+check "the restored results pass every quality check" "68|0" "$(q "SELECT count(*) || '|' || count(*) FILTER (WHERE status <> 'pass') FROM normalize.quality_checks()")"
 psql_ -d postgres -c "DROP DATABASE nz_dump_src" -c "DROP DATABASE nz_dump_dst"
 [ "$failed" -eq 0 ]

@@ -230,7 +230,7 @@ BEGIN
     END IF;
     -- The first statement of a transaction starts with it: a later one is
     -- inside a transaction block, where the commits after each phase fail.
-    IF pg_catalog.statement_timestamp() <> pg_catalog.transaction_timestamp() THEN
+    IF pg_catalog.statement_timestamp() OPERATOR(pg_catalog.<>) pg_catalog.transaction_timestamp() THEN
         RAISE EXCEPTION 'run_pipeline cannot run inside a transaction block'
             USING ERRCODE = 'active_sql_transaction',
                   HINT = 'CALL it on its own, outside BEGIN ... COMMIT: it commits after each phase.';

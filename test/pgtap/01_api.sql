@@ -149,8 +149,15 @@ SELECT set_eq(
         JOIN pg_class AS c ON c.oid = x.oid WHERE e.extname = 'normalize'$$,
     $$VALUES ('distribution_profiles', 'WHERE NOT shipped'), ('sources', ''), ('id_crosswalk', ''),
              ('tier_mix', 'WHERE NOT shipped'), ('device_types', 'WHERE NOT shipped'),
-             ('quality_thresholds', 'WHERE NOT shipped')$$,
-    'pg_dump keeps the user''s profiles, registered sources, crosswalk, tier mix, device types and quality thresholds');
+             ('quality_thresholds', 'WHERE NOT shipped'),
+             ('accounts', ''), ('locations', ''), ('subscriptions', ''), ('devices', ''), ('users', ''), ('campaigns', ''),
+             ('account_map', ''), ('unlinked_rows', ''), ('quarantine', ''), ('key_collisions', ''),
+             ('reconciliation_rules', ''), ('repair_summary', ''), ('history_info', ''), ('account_snapshots', ''),
+             ('device_days', ''), ('user_weeks', ''), ('lifecycle_events', ''), ('customer_feature_store', ''),
+             ('device_feature_store', ''), ('user_feature_store', ''), ('training_info', ''), ('churn_samples', ''),
+             ('clv_samples', ''), ('device_health_samples', ''), ('pipeline_runs', ''), ('pipeline_phases', ''),
+             ('pipeline_runs_run_id_seq', '')$$,
+    'pg_dump keeps the user''s profiles, registered sources, crosswalk, tier mix, device types and quality thresholds, and every result');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Packaging: META.json is PGXN metadata whose version is the control file's;
+# the install script is named after that version; and `make install`
+# installs where the PG_CONFIG it is given says, not the default server's.
+# Prints TAP. Needs NZ_PG_CONFIG (the pg_config of the server built for).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+n=0; failed=0
+check() {  # description, expected, actual
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
+}
+echo "1..5"
+version=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'/\1/p" "$root/normalize.control")
+meta() { python3 -c "import json, sys; m = json.load(open(sys.argv[1])); print($1)" "$root/META.json"; }
+check "META.json is PGXN metadata (meta-spec 1.0.0, the required keys)" "1.0.0 ok" \
+      "$(meta "m['meta-spec']['version'], 'ok' if all(k in m for k in ('name', 'abstract', 'version', 'maintainer', 'license', 'provides')) else 'missing'")"
+check "META.json's versions are the control file's" "$version $version" \
+      "$(meta "m['version'], m['provides']['normalize']['version']")"
+make -C "$root" -s PG_CONFIG="$NZ_PG_CONFIG" >/dev/null
+check "the install script is named after the control file's version" "yes" \
+      "$([ -f "$root/sql/normalize--$version.sql" ] && echo yes || echo no)"
+
+# A pg_config for "another PostgreSQL": the real one, except that it puts
+# libraries and shared files under a directory of its own.
+other=$(mktemp -d)
+cat >"$other/pg_config" <<WRAPPER
+#!/bin/sh
+case "\$1" in
+    --pkglibdir) echo "$other/lib" ;;
+    --sharedir) echo "$other/share" ;;
+    *) exec "$NZ_PG_CONFIG" "\$@" ;;
+esac
+WRAPPER
+chmod +x "$other/pg_config"
+mkdir -p "$other/lib" "$other/share/extension"
+make -C "$root" -s PG_CONFIG="$other/pg_config" install >/dev/null 2>&1 || true
+check "make install puts the library where PG_CONFIG says" "yes" \
+      "$([ -f "$other/lib/normalize.so" ] && echo yes || echo no)"
+check "make install puts the control file and the install script where PG_CONFIG says" "yes" \
+      "$([ -f "$other/share/extension/normalize.control" ] && [ -f "$other/share/extension/normalize--$version.sql" ] && echo yes || echo no)"
+rm -rf "$other"
+[ "$failed" -eq 0 ]
