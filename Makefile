@@ -8,7 +8,16 @@ GLUE_SRCS    = $(sort $(wildcard src/glue/*.cpp))
 OBJS         = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
 INSTALL_SRCS = $(sort $(wildcard sql/install/*.sql))
-DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
+# Released versions' install scripts are frozen in sql/released; each
+# upgrade script is built from its directory in sql/upgrade and the install
+# files it replays, in the order listed.
+UPGRADE_0_1_0 = sql/upgrade/0.1.0--0.2.0/10_set_aside.sql sql/upgrade/0.1.0--0.2.0/20_views_back.sql \
+                sql/install/41_feature_views.sql sql/install/43_features_at.sql \
+                sql/upgrade/0.1.0--0.2.0/30_training_views_back.sql \
+                sql/install/70_quality.sql sql/install/71_report_html.sql sql/install/80_pipeline.sql \
+                sql/install/90_results_dump.sql
+DATA         = sql/released/$(EXTENSION)--0.1.0.sql
+DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
 # pg_regress inputs are listed, never globbed, so an install script is
 # never run as a test.
@@ -30,8 +39,12 @@ EXTRA_CLEAN  = test/unit/run_unit_tests test/unit/*.o bench/results
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(INSTALL_SRCS) normalize.control
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SRCS) normalize.control
 	cat $(INSTALL_SRCS) > $@
+
+# feature_view_sql exists in 0.1.0: the replayed file replaces it.
+sql/$(EXTENSION)--0.1.0--0.2.0.sql: $(UPGRADE_0_1_0)
+	cat $(UPGRADE_0_1_0) | sed 's/^CREATE FUNCTION @extschema@.feature_view_sql(/CREATE OR REPLACE FUNCTION @extschema@.feature_view_sql(/' > $@
 
 # PGXS does not track header dependencies; a changed header rebuilds all.
 $(OBJS): $(wildcard src/core/*.hpp src/glue/*.hpp)

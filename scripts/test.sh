@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of normalize on this machine: the C++ unit tests of the
-# core (GoogleTest), the SQL behaviour and error messages (pg_regress), and
-# the schema, API contract and invariants (pgTAP), pg_dump and restore,
+# core (GoogleTest), packaging, the SQL behaviour and error messages
+# (pg_regress), the schema, API contract and invariants (pgTAP), the README's
+# reference, the upgrade from the previous release, pg_dump and restore,
 # run_pipeline from two sessions, the HTML report in headless Chromium, the
 # dbt example project (dbt-postgres), and the training sets' signal
 # (scikit-learn, in a virtual environment). Installs what it needs from
@@ -40,6 +41,7 @@ run_tap_script() {  # name, script
     tap_count "$1" "$status"
 }
 artifacts=$NZ_ROOT/test/artifacts
+export NZ_ARTIFACTS=$artifacts  # where the test scripts keep what they leave for people to see
 rm -rf "$artifacts"; mkdir -p "$artifacts"
 
 nz_log "C++ unit tests (GoogleTest)"
@@ -84,6 +86,9 @@ tap_count pgtap "$tap_status"
 nz_log "the README's reference lists exactly the installed objects"
 run_tap_script readme_reference test/readme_reference.sh
 
+nz_log "ALTER EXTENSION normalize UPDATE from the previous release"
+run_tap_script upgrade test/upgrade.sh
+
 nz_log "pg_dump and restore keep what users edit"
 run_tap_script dump_restore test/dump_restore.sh
 
@@ -92,7 +97,6 @@ run_tap_script pipeline_sessions test/pipeline_sessions.sh
 
 nz_log "the HTML readiness report renders in headless Chromium"
 nz_install_packages chromium
-export NZ_ARTIFACTS=$artifacts
 run_tap_script html_report test/html_report.sh
 
 nz_log "the dbt example project builds on the pipeline's results (dbt-postgres)"
@@ -108,6 +112,6 @@ run_tap_script ml_signal test/ml_signal.sh
 nz_cluster_stop
 trap - EXIT
 
-nz_log "unit: $unit_passed passed, $unit_failed failed; packaging: $packaging_passed passed, $packaging_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $pgtap_passed passed, $pgtap_failed failed; README reference: $readme_reference_passed passed, $readme_reference_failed failed; dump/restore: $dump_restore_passed passed, $dump_restore_failed failed; pipeline sessions: $pipeline_sessions_passed passed, $pipeline_sessions_failed failed; HTML report: $html_report_passed passed, $html_report_failed failed; dbt example: $dbt_example_passed passed, $dbt_example_failed failed; ML signal: $ml_signal_passed passed, $ml_signal_failed failed"
+nz_log "unit: $unit_passed passed, $unit_failed failed; packaging: $packaging_passed passed, $packaging_failed failed; pg_regress: $regress_passed passed, $regress_failed failed; pgTAP: $pgtap_passed passed, $pgtap_failed failed; README reference: $readme_reference_passed passed, $readme_reference_failed failed; upgrade: $upgrade_passed passed, $upgrade_failed failed; dump/restore: $dump_restore_passed passed, $dump_restore_failed failed; pipeline sessions: $pipeline_sessions_passed passed, $pipeline_sessions_failed failed; HTML report: $html_report_passed passed, $html_report_failed failed; dbt example: $dbt_example_passed passed, $dbt_example_failed failed; ML signal: $ml_signal_passed passed, $ml_signal_failed failed"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -57,7 +57,7 @@ check "the crosswalk is kept" "7" "$(q "SELECT target_id FROM normalize.id_cross
 check "an edited quality threshold is kept" "0.995|19" "$(q "SELECT (SELECT threshold FROM normalize.quality_thresholds WHERE check_name = 'mrr within its tier''s range') || '|' || count(*) FROM normalize.quality_thresholds")"
 check "every result is kept, byte for byte: normalized tables, maps, history, features, training sets" "$before" "$(results nz_dump_dst)"
 check "the pipeline's run log is kept" "1|done|6" "$(q "SELECT r.run_id || '|' || r.status || '|' || (SELECT count(*) FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id AND p.status = 'done') FROM normalize.pipeline_runs AS r")"
-check "the run log's sequence is kept: the next run is run 2" "1|t" "$(q "SELECT last_value || '|' || is_called FROM normalize.pipeline_runs_run_id_seq")"
+check "the run log's sequence is kept: the next run is run 2" "1|true" "$(q "SELECT last_value || '|' || is_called FROM normalize.pipeline_runs_run_id_seq")"
 check "the restored results pass every quality check" "68|0" "$(q "SELECT count(*) || '|' || count(*) FILTER (WHERE status <> 'pass') FROM normalize.quality_checks()")"
 psql_ -d postgres -c "DROP DATABASE nz_dump_src" -c "DROP DATABASE nz_dump_dst"
 [ "$failed" -eq 0 ]
