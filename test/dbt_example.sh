@@ -6,22 +6,11 @@
 # and dbt (dbt-postgres) on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
-n=0; failed=0
-check() {  # description, expected, actual
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 db=nz_dbt_example
 q() { psql_ -d "$db" -Atc "$1"; }
 echo "1..8"
-psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
-psql_ -d "$db" >/dev/null 2>&1 <<'SQL'
-CREATE EXTENSION normalize;
-SELECT count(*) FROM normalize.create_demo_source('saas_raw');
-SELECT count(*) FROM normalize.use_sources('saas_raw');
-CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18');
-SQL
+pipeline_db "$db" saas_raw
 
 # dbt writes target/ and logs/ next to the project: run a copy.
 work=$(mktemp -d)

@@ -6,12 +6,7 @@
 # result, byte for byte, with the run log. Prints TAP. Needs PGHOST/PGPORT/PGUSER of a
 # running cluster and NZ_PG_BIN.
 set -euo pipefail
-psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
-n=0; failed=0
-check() {  # description, expected, actual
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 echo "1..12"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS nz_dump_src" -c "DROP DATABASE IF EXISTS nz_dump_dst" \
       -c "CREATE DATABASE nz_dump_src" 2>/dev/null

@@ -6,25 +6,14 @@
 # running cluster, NZ_PG_BIN, and Debian's chromium; NZ_ARTIFACTS names the
 # directory for the page and its screenshot (default: a temporary one).
 set -euo pipefail
-psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
-n=0; failed=0
-check() {  # description, expected, actual
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 out=${NZ_ARTIFACTS:-$(mktemp -d)}
 mkdir -p "$out"
 page=$out/readiness-report.html
 shot=$out/readiness-report.png
 db=nz_html_report
 echo "1..7"
-psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
-psql_ -d "$db" >/dev/null 2>&1 <<'SQL'
-CREATE EXTENSION normalize;
-SELECT count(*) FROM normalize.create_demo_source('report_raw');
-SELECT count(*) FROM normalize.use_sources('report_raw');
-CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18');
-SQL
+pipeline_db "$db" report_raw
 psql_ -d "$db" -At -c "SELECT normalize.readiness_report_html()" >"$page"
 
 check "the page has no scripts and fetches nothing (no src or href attributes)" "0" \

@@ -10,7 +10,7 @@
 # NZ_PG_BIN, and a python with scikit-learn and pandas on PATH.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; psql_ -d postgres -c "DROP DATABASE IF EXISTS nz_ml_devices" -c "DROP DATABASE IF EXISTS nz_ml_churn" >/dev/null 2>&1 || true' EXIT
 export PGOPTIONS="-c jit=off"

@@ -5,13 +5,9 @@
 # Prints TAP. Needs NZ_PG_CONFIG (the pg_config of the server built for).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-n=0; failed=0
-check() {  # description, expected, actual
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 echo "1..5"
-version=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'/\1/p" "$root/normalize.control")
+version=$(control_version)
 meta() { python3 -c "import json, sys; m = json.load(open(sys.argv[1])); print($1)" "$root/META.json"; }
 check "META.json is PGXN metadata (meta-spec 1.0.0, the required keys)" "1.0.0 ok" \
       "$(meta "m['meta-spec']['version'], 'ok' if all(k in m for k in ('name', 'abstract', 'version', 'maintainer', 'license', 'provides')) else 'missing'")"

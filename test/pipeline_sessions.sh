@@ -5,12 +5,7 @@
 # results from a second run with the same arguments. Prints TAP. Needs
 # PGHOST/PGPORT/PGUSER of a running cluster and NZ_PG_BIN.
 set -euo pipefail
-psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
-n=0; failed=0
-check() {  # description, expected, actual
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 db=nz_pipeline
 q() { psql_ -d "$db" -Atc "$1"; }
 # Polls until the latest run's phase has the status, for up to 300 s.

@@ -6,13 +6,8 @@
 # PGHOST/PGPORT/PGUSER of a running cluster, NZ_PG_BIN and pg_prove.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-psql_() { "$NZ_PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
-n=0; failed=0
-check() {  # description, expected, actual
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   expected: $2"; echo "#        got: $3"; failed=$((failed + 1)); fi
-}
-current=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'/\1/p" "$root/normalize.control")
+source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
+current=$(control_version)
 previous=0.1.0
 old=nz_upgrade_old
 fresh=nz_upgrade_fresh
