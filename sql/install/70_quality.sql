@@ -245,20 +245,17 @@ BEGIN
                 q.failing_rows, q.sample_keys, format('%s keys, each to start with %L', q.total, e.kind || ':'));
     END LOOP;
     INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-    SELECT 'feature types match the catalog', c.entity || ' features',
-           count(*) FILTER (WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod)
-                                  <> CASE c.data_type WHEN 'float8' THEN 'double precision' ELSE 'text' END),
-           count(*) FILTER (WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod)
-                                  <> CASE c.data_type WHEN 'float8' THEN 'double precision' ELSE 'text' END),
-           (array_agg(c.feature::text ORDER BY c.position)
-              FILTER (WHERE a.attname IS NULL OR format_type(a.atttypid, a.atttypmod)
-                            <> CASE c.data_type WHEN 'float8' THEN 'double precision' ELSE 'text' END))[1:5],
+    SELECT 'feature types match the catalog', m.entity || ' features', count(*) FILTER (WHERE m.mismatch),
+           count(*) FILTER (WHERE m.mismatch), (array_agg(m.feature ORDER BY m.position) FILTER (WHERE m.mismatch))[1:5],
            count(*) || ' features in the catalog'
-      FROM normalize.feature_catalog AS c
-      LEFT JOIN pg_attribute AS a
-        ON a.attrelid = format('normalize.%I', c.entity || '_feature_store')::regclass
-       AND a.attname = c.feature AND a.attnum > 0 AND NOT a.attisdropped
-     GROUP BY c.entity;
+      FROM (SELECT c.entity, c.feature::text AS feature, c.position,
+                   a.attname IS NULL OR format_type(a.atttypid, a.atttypmod)
+                                        <> CASE c.data_type WHEN 'float8' THEN 'double precision' ELSE 'text' END AS mismatch
+              FROM normalize.feature_catalog AS c
+              LEFT JOIN pg_attribute AS a
+                ON a.attrelid = format('normalize.%I', c.entity || '_feature_store')::regclass
+               AND a.attname = c.feature AND a.attnum > 0 AND NOT a.attisdropped) AS m
+     GROUP BY m.entity;
 
     -- Distributions: what repair_values generated or kept, against the
     -- profiles it draws from.
