@@ -3,9 +3,9 @@
 # creates the extension and shows what it does: the demo source in the plan's
 # current state, the whole pipeline in one call (reconciled, repaired, given
 # a history, features, training sets and quality checks), the ML-readiness
-# report before and after (also written as an HTML page, readiness-report.html
-# in the clone unless NZ_REPORT names another file), then the seeded generators for the plan's
-# distributions and their validation inside the database.
+# report before and after (also written as an HTML page: readiness-report.html
+# in the clone, or the file NZ_REPORT names), then the seeded generators for
+# the plan's distributions and their validation inside the database.
 # Installs what it needs from Debian.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
