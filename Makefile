@@ -8,15 +8,14 @@ GLUE_SRCS    = $(sort $(wildcard src/glue/*.cpp))
 OBJS         = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
 INSTALL_SRCS = $(sort $(wildcard sql/install/*.sql))
-# Released versions' install scripts are frozen in sql/released; each
-# upgrade script is built from its directory in sql/upgrade and the install
-# files it replays, in the order listed.
+# Each upgrade script is built from its directory in sql/upgrade and the
+# install files it replays, in the order listed. (A released version's own
+# install script is in its release; test/upgrade.sh rebuilds 0.1.0's from git.)
 UPGRADE_0_1_0 = sql/upgrade/0.1.0--0.2.0/10_set_aside.sql sql/upgrade/0.1.0--0.2.0/20_views_back.sql \
                 sql/install/41_feature_views.sql sql/install/43_features_at.sql \
                 sql/upgrade/0.1.0--0.2.0/30_training_views_back.sql \
                 sql/install/70_quality.sql sql/install/71_report_html.sql sql/install/80_pipeline.sql \
                 sql/install/90_results_dump.sql
-DATA         = sql/released/$(EXTENSION)--0.1.0.sql
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
 # pg_regress inputs are listed, never globbed, so an install script is

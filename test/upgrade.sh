@@ -3,12 +3,34 @@
 # database with data in it updates to the current version, ends with the
 # same catalog as a fresh install (test/catalog_fingerprint.sql), keeps its
 # data, and passes the whole pgTAP suite. Prints TAP. Needs
-# PGHOST/PGPORT/PGUSER of a running cluster, NZ_PG_BIN and pg_prove.
+# PGHOST/PGPORT/PGUSER of a running cluster, NZ_PG_BIN, NZ_PG_CONFIG,
+# pg_prove, the git history of 0.1.0, and write access to the server's
+# extension directory (root, as in CI, or sudo).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 current=$(control_version)
 previous=0.1.0
+# 0.1.0 was released from this commit. Its install script is rebuilt from
+# git rather than kept in the tree, and put beside the current version's for
+# the length of the test.
+release_commit=80ab1de33e47b0df9605cf4fcf92551fd3b0928c
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+old_script=$("$NZ_PG_CONFIG" --sharedir)/extension/normalize--$previous.sql
+if ! git -C "$root" cat-file -e "$release_commit^{commit}" 2>/dev/null; then
+    echo "Bail out! commit $release_commit (release $previous) is not in this clone's history"
+    exit 1
+fi
+built=$(mktemp)
+for f in $(git -C "$root" ls-tree --name-only "$release_commit" sql/install/ | sort); do
+    git -C "$root" show "$release_commit:$f"
+done >"$built"
+placed=no
+if [ ! -f "$old_script" ]; then
+    as_root install -m 644 "$built" "$old_script"
+    placed=yes
+fi
+trap 'rm -f "$built"; [ "$placed" = no ] || as_root rm -f "$old_script"' EXIT
 old=nz_upgrade_old
 fresh=nz_upgrade_fresh
 echo "1..7"
