@@ -6,6 +6,14 @@ SELECT * FROM normalize.wilson_interval(0, 0, 0.99);
 SELECT * FROM normalize.wilson_interval(5, 100, 1.5);
 SELECT * FROM normalize.wilson_interval(7, 5, 0.99);
 SELECT * FROM normalize.wilson_interval(NULL, 5, 0.99);
+-- Annual churn by tier: the confidence level is checked even without a
+-- history to compute it on.
+SELECT * FROM normalize.annual_churn_by_tier(1.5);
+SELECT * FROM normalize.annual_churn_by_tier(0);
+SELECT count(*) FROM normalize.annual_churn_by_tier(NULL);
+-- The values checked against the profiles come from the normalized tables
+-- or the sources, nothing else.
+SELECT * FROM normalize.profile_values('staging');
 -- The HTML report escapes what it shows.
 SELECT normalize.html_escape('<a href="x">Tom''s & Co</a>');
 -- Nothing to check before reconciliation.
@@ -32,5 +40,9 @@ ROLLBACK;
 DELETE FROM normalize.sources;
 CALL normalize.run_pipeline(as_of => '2025-06-18');
 SELECT * FROM normalize.ml_readiness_report();
+SELECT normalize.readiness_report_html();
+SELECT count(*) FROM normalize.profile_values('sources');
 SELECT count(*) FROM normalize.use_sources('quality_raw');
+-- Registered again: the raw values, and the profile each should follow.
+SELECT profile, count(*) AS raw_values FROM normalize.profile_values('sources') GROUP BY profile ORDER BY profile;
 SELECT count(*) AS runs FROM normalize.pipeline_runs;

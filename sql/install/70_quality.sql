@@ -118,26 +118,78 @@ COMMENT ON FUNCTION @extschema@.wilson_interval(bigint, bigint, float8) IS
 CREATE FUNCTION @extschema@.annual_churn_by_tier(confidence float8)
 RETURNS TABLE (tier text, accounts bigint, churned bigint, rate float8, low float8, high float8,
                band_low float8, band_high float8)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- Checked here, not only by wilson_interval: with no history there are
+    -- no rows to call it on.
+    PERFORM normalize.require_between('confidence', confidence, 0, 1);
+    RETURN QUERY
     SELECT b.tier, b.n, b.k, b.k::float8 / nullif(b.n, 0), w.low, w.high, b.lower, b.upper
       FROM (SELECT s.tier, p.lower, p.upper, count(*) AS n,
-                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM @extschema@.account_snapshots AS x
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM normalize.account_snapshots AS x
                                                    WHERE x.account_key = s.account_key AND x.status = 'churned'
                                                      AND x.month > s.month)) AS k
-              FROM @extschema@.account_snapshots AS s
-              JOIN @extschema@.history_info AS h
+              FROM normalize.account_snapshots AS s
+              JOIN normalize.history_info AS h
                 ON s.month = (date_trunc('month', h.as_of) - interval '12 months')::date
-              JOIN @extschema@.distribution_profiles AS p
+              JOIN normalize.distribution_profiles AS p
                 ON p.name = 'churn_annual_' || lower(replace(s.tier, ' ', '_'))
              WHERE s.status = 'active'
              GROUP BY s.tier, p.lower, p.upper) AS b
-     CROSS JOIN LATERAL @extschema@.wilson_interval(b.k, b.n, confidence) AS w
+     CROSS JOIN LATERAL normalize.wilson_interval(b.k, b.n, confidence) AS w
      ORDER BY b.tier;
-END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.annual_churn_by_tier(float8) IS
     'Simulated annual churn of each tier over the last twelve months of the history, with its Wilson interval at a confidence level and the plan''s band';
+
+-- The values repair_values generates or keeps, each with the profile it is
+-- drawn from and a label naming the column and group: MRR by tier, device
+-- health by status, uptime, engagement by role. From the normalized tables,
+-- or as the registered sources hold them (the "before"). Only groups whose
+-- profile exists are returned.
+CREATE FUNCTION @extschema@.profile_values(origin text)
+RETURNS TABLE (label text, profile text, value float8)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    accounts text := 'normalize.accounts';
+    devices text := 'normalize.devices';
+    users text := 'normalize.users';
+BEGIN
+    IF origin = 'sources' THEN
+        PERFORM normalize.require_sources();
+        accounts := format('(%s)', normalize.source_query('customers'));
+        devices := format('(%s)', normalize.source_query('devices'));
+        users := format('(%s)', normalize.source_query('users'));
+    ELSIF origin <> 'normalized' THEN
+        RAISE EXCEPTION 'origin must be normalized or sources, got "%"', origin
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'normalized reads the repaired tables, sources the registered raw ones.';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        SELECT v.label, v.profile, v.x
+          FROM (SELECT 'accounts.mrr, ' || a.tier AS label, 'mrr_' || lower(replace(a.tier, ' ', '_')) AS profile,
+                       a.mrr::float8 AS x
+                  FROM %1$s AS a
+                UNION ALL
+                SELECT 'devices.health_score, ' || d.status, 'health_' || d.status, d.health_score::float8 FROM %2$s AS d
+                UNION ALL
+                SELECT 'devices.uptime', 'device_uptime', d.uptime::float8 FROM %2$s AS d
+                UNION ALL
+                SELECT 'users.engagement_score, ' || u.role, 'engagement_' || u.role, u.engagement_score::float8
+                  FROM %3$s AS u) AS v
+         WHERE v.x IS NOT NULL
+           AND EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = v.profile)
+        $q$, accounts, devices, users);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.profile_values(text) IS
+    'The repaired values (origin normalized) or the raw ones (origin sources), each with the profile it should follow: MRR by tier, health by status, uptime, engagement by role';
 
 -- Counts the rows of from_sql (a relation or a parenthesized query with an
 -- alias) and those for which `failing` holds, with the first five distinct
@@ -263,29 +315,9 @@ BEGIN
     SELECT 'fits its profile', d.label, (d.ks).p_value,
            format('%s values against %s: D = %s', (d.ks).n, d.profile, round((d.ks).statistic::numeric, 4)),
            (d.ks).n < 5
-      FROM (SELECT 'accounts.mrr, ' || a.tier AS label, 'mrr_' || lower(replace(a.tier, ' ', '_')) AS profile,
-                   normalize.ks_test(a.mrr::float8, 'mrr_' || lower(replace(a.tier, ' ', '_'))) AS ks
-              FROM normalize.accounts AS a
-             WHERE EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p
-                            WHERE p.name = 'mrr_' || lower(replace(a.tier, ' ', '_')))
-             GROUP BY a.tier
-            UNION ALL
-            SELECT 'devices.health_score, ' || d.status, 'health_' || d.status,
-                   normalize.ks_test(d.health_score::float8, 'health_' || d.status)
-              FROM normalize.devices AS d
-             WHERE EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = 'health_' || d.status)
-             GROUP BY d.status
-            UNION ALL
-            SELECT 'devices.uptime', 'device_uptime', normalize.ks_test(d.uptime::float8, 'device_uptime')
-              FROM normalize.devices AS d
-             WHERE EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = 'device_uptime')
-            HAVING count(*) > 0
-            UNION ALL
-            SELECT 'users.engagement_score, ' || u.role, 'engagement_' || u.role,
-                   normalize.ks_test(u.engagement_score::float8, 'engagement_' || u.role)
-              FROM normalize.users AS u
-             WHERE EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = 'engagement_' || u.role)
-             GROUP BY u.role) AS d
+      FROM (SELECT v.label, v.profile, normalize.ks_test(v.value, v.profile) AS ks
+              FROM normalize.profile_values('normalized') AS v
+             GROUP BY v.label, v.profile) AS d
      ORDER BY d.label;
     SELECT * INTO q FROM normalize.quality_count(
         '(SELECT a.account_key, a.mrr, p.lower, p.upper FROM normalize.accounts AS a
@@ -516,28 +548,11 @@ BEGIN
       FROM (SELECT s.entity, count(*) AS n FROM normalize.sources AS s, jsonb_object_keys(s.columns) AS k
              WHERE s.entity IN ('customers', 'devices', 'users') GROUP BY s.entity) AS c;
     -- Value realism before: the same profile checks, on the raw values.
-    EXECUTE format($q$
-        WITH checks AS (
-            SELECT (normalize.ks_test(s.mrr::float8, 'mrr_' || lower(replace(s.tier, ' ', '_')))).p_value AS p
-              FROM (%1$s) AS s
-             WHERE EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = 'mrr_' || lower(replace(s.tier, ' ', '_')))
-             GROUP BY s.tier
-            UNION ALL
-            SELECT (normalize.ks_test(d.health_score::float8, 'health_' || d.status)).p_value
-              FROM (%2$s) AS d
-             WHERE EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = 'health_' || d.status)
-             GROUP BY d.status
-            UNION ALL
-            SELECT (normalize.ks_test(d.uptime::float8, 'device_uptime')).p_value FROM (%2$s) AS d
-            UNION ALL
-            SELECT (normalize.ks_test(u.engagement_score::float8, 'engagement_' || u.role)).p_value
-              FROM (%3$s) AS u
-             WHERE EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = 'engagement_' || u.role)
-             GROUP BY u.role)
-        SELECT round(100.0 * count(*) FILTER (WHERE checks.p >= t.threshold) / nullif(count(*), 0), 1)
-          FROM checks, normalize.quality_thresholds AS t WHERE t.check_name = 'fits its profile'
-        $q$, normalize.source_query('customers'), normalize.source_query('devices'), normalize.source_query('users'))
-       INTO v_before;
+    SELECT round(100.0 * count(*) FILTER (WHERE k.p >= t.threshold) / nullif(count(*), 0), 1) INTO v_before
+      FROM (SELECT (normalize.ks_test(v.value, v.profile)).p_value AS p
+              FROM normalize.profile_values('sources') AS v GROUP BY v.label, v.profile) AS k,
+           normalize.quality_thresholds AS t
+     WHERE t.check_name = 'fits its profile';
 
     -- Training sets: missing values among the critical features of their
     -- samples, and (for the detail) among all features.

@@ -109,6 +109,7 @@ DECLARE
     balance text;
     confidence float8;
 BEGIN
+    PERFORM normalize.require_sources();
     SELECT * INTO h FROM normalize.history_info;
     SELECT string_agg(format('<tr class="%s"><td>%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td><td>%s</td></tr>',
                              CASE WHEN r.passed THEN 'pass' ELSE 'fail' END, normalize.html_escape(r.metric),
@@ -133,26 +134,17 @@ BEGIN
 
     -- Each repaired column against its profile, by group.
     WITH v AS (
-        SELECT 'accounts.mrr, ' || a.tier AS label, 'mrr_' || lower(replace(a.tier, ' ', '_')) AS profile,
-               a.mrr::float8 AS x FROM normalize.accounts AS a
-        UNION ALL
-        SELECT 'devices.health_score, ' || d.status, 'health_' || d.status, d.health_score::float8 FROM normalize.devices AS d
-        UNION ALL
-        SELECT 'devices.uptime', 'device_uptime', d.uptime::float8 FROM normalize.devices AS d
-        UNION ALL
-        SELECT 'users.engagement_score, ' || u.role, 'engagement_' || u.role, u.engagement_score::float8
-          FROM normalize.users AS u),
+        SELECT p.label, p.profile, p.value AS x FROM normalize.profile_values('normalized') AS p),
     g AS (
         SELECT v.label, p.family, normalize.profile_params(p.family, p.params) AS params,
                coalesce(p.lower, '-infinity') AS lower, coalesce(p.upper, 'infinity') AS upper, count(*) AS n,
                coalesce(p.lower, min(v.x)) AS lo,
                greatest(coalesce(p.upper, max(v.x)), coalesce(p.lower, min(v.x)) + 1e-9) AS hi
           FROM v JOIN normalize.distribution_profiles AS p ON p.name = v.profile
-         WHERE v.x IS NOT NULL
          GROUP BY v.label, p.family, p.params, p.lower, p.upper),
     obs AS (
         SELECT v.label, least(greatest(width_bucket(v.x, g.lo, g.hi, 20), 1), 20) AS i, count(*) AS c
-          FROM v JOIN g USING (label) WHERE v.x IS NOT NULL GROUP BY 1, 2),
+          FROM v JOIN g USING (label) GROUP BY 1, 2),
     bins AS (
         SELECT g.label, g.lo, g.hi, b.i, coalesce(o.c, 0) AS c,
                g.n * (normalize.distribution_cdf(g.lo + (g.hi - g.lo) * b.i / 20, g.family, g.params, g.lower, g.upper)

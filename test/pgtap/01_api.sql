@@ -96,6 +96,7 @@ INSERT INTO expected_functions VALUES
     ('pipeline_finish(bigint)', 'f', 'v', true, 'u'),
     ('run_pipeline(bigint,integer,date,text,boolean)', 'p', 'v', false, 'u'),
     ('annual_churn_by_tier(double precision)', 'f', 's', true, 's'),
+    ('profile_values(text)', 'f', 's', true, 'u'),
     ('html_escape(text)', 'f', 'i', true, 's'),
     ('svg_histogram(text,double precision,double precision,bigint[],double precision[])', 'f', 'i', true, 's'),
     ('svg_bars(text,text[],double precision[],double precision[],double precision[],double precision[],double precision[],text)', 'f', 'i', false, 's'),
