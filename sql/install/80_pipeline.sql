@@ -128,7 +128,17 @@ DECLARE
     started timestamptz := clock_timestamp();
     elapsed numeric;
 BEGIN
+    IF phase NOT IN ('reconcile', 'repair', 'history', 'features', 'training', 'quality') THEN
+        RAISE EXCEPTION 'unknown pipeline phase "%"', phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
     SELECT r.arguments INTO a FROM normalize.pipeline_runs AS r WHERE r.run_id = run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'there is no pipeline run %', run
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'normalize.pipeline_runs lists the runs; CALL normalize.run_pipeline() starts one.';
+    END IF;
     CASE phase
     WHEN 'reconcile' THEN
         SELECT format('%s source rows: %s linked, %s assigned, %s quarantined, %s dropped',
@@ -154,10 +164,6 @@ BEGIN
         SELECT format('%s checks: %s pass, %s warn, %s fail', count(*), count(*) FILTER (WHERE q.status = 'pass'),
                       count(*) FILTER (WHERE q.status = 'warn'), count(*) FILTER (WHERE q.status = 'fail'))
           INTO outcome FROM normalize.quality_checks() AS q;
-    ELSE
-        RAISE EXCEPTION 'unknown pipeline phase "%"', phase
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
     END CASE;
     elapsed := round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
     UPDATE normalize.pipeline_phases AS p
