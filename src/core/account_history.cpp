@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <string>
 
 namespace normalize::core {
@@ -95,6 +96,34 @@ const std::array<double, 13>& yearly_cycle() {
     return cycle;
 }
 
+// The distributions of a month's active users and support tickets depend
+// on the account only through its seats. Setting one up costs a pow or an
+// exp, and an account's seats take few values over its history, so they are
+// kept per seat count. (A draw from a kept distribution is the draw a new
+// one would give: neither keeps state between draws.)
+struct SeatDraws {
+    br::binomial_distribution<int, double> active_users;
+    br::poisson_distribution<int, double> tickets;
+};
+
+class SeatDrawCache {
+public:
+    const SeatDraws& get(int seats, double engaged, double ticket_scale) {
+        std::optional<SeatDraws>& slot = slots_[static_cast<unsigned>(seats) % kSlots];
+        if (!slot || slot->active_users.t() != seats) {
+            const double ticket_rate = (0.2 + 0.15 * std::sqrt(static_cast<double>(seats))) * ticket_scale;
+            slot.emplace(SeatDraws{br::binomial_distribution<int, double>(seats, engaged),
+                                   br::poisson_distribution<int, double>(ticket_rate)});
+        }
+        return *slot;
+    }
+
+private:
+    static constexpr int kSlots = 32;
+    // Empty until used: setting up the distributions is what this saves.
+    std::optional<SeatDraws> slots_[kSlots];
+};
+
 int calendar_month(int as_of_month, int months_back) {
     return ((as_of_month - 1 - months_back) % 12 + 12) % 12 + 1;
 }
@@ -165,27 +194,28 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
                              int months, const HistoryParams& params, AccountMonth* out) {
     check_history(input, months, params);
     const std::array<double, 13>& cycle = yearly_cycle();
+    const EntityStreams streams(seed, "account", key);
 
     // Per-account quantities, each from its own stream.
     const double health = [&] {
-        Engine e = make_engine(seed, "account", key, "latent_health");
+        Engine e = streams.engine("latent_health");
         return br::normal_distribution<double>(0, 1)(e);
     }();
     int since_signup = input.months_since_signup;
     if (since_signup < 0) {
-        Engine e = make_engine(seed, "account", key, "signup");
+        Engine e = streams.engine("signup");
         since_signup = br::uniform_int_distribution<int>(0, 2 * months)(e);
     }
     const double band_quantile = [&] {
-        Engine e = make_engine(seed, "account", key, "churn_rate");
+        Engine e = streams.engine("churn_rate");
         return br::uniform_real_distribution<double>(0, 1)(e);
     }();
     const bool signup_in_window = since_signup <= months - 1;
     const int first = signup_in_window ? months - 1 - since_signup : 0;
 
     // Tier and revenue, backward from now.
-    Engine path = make_engine(seed, "account", key, "tier_path");
-    Engine revenue = make_engine(seed, "account", key, "revenue");
+    Engine path = streams.engine("tier_path");
+    Engine revenue = streams.engine("revenue");
     br::uniform_real_distribution<double> unit(0, 1);
     br::normal_distribution<double> standard(0, 1);
     for (int t = months - 1; t >= first; --t) {
@@ -220,8 +250,8 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
         out[0].event = AccountEvent::Signup;
 
     // What the data shows, and churn, forward from signup.
-    Engine activity = make_engine(seed, "account", key, "activity");
-    Engine churn = make_engine(seed, "account", key, "churn");
+    Engine activity = streams.engine("activity");
+    Engine churn = streams.engine("churn");
     const double engaged = 1 / (1 + std::exp(-(0.8 + 1.5 * health)));
     const double trouble = std::exp(-1.2 * health);
     const double ticket_scale = std::exp(-0.9 * health);
@@ -232,6 +262,7 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
                                              params.risk_weight);
     }
     const double multiplier = hazard_multiplier(health, params.risk_weight);
+    SeatDrawCache seat_draws;
     const std::size_t count = static_cast<std::size_t>(months - first);
     for (std::size_t i = 0; i < count; ++i) {
         AccountMonth& m = out[i];
@@ -248,9 +279,9 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
         }
         const double seats = m.mrr / params.seat_price * std::exp(0.1 * standard(activity));
         m.seats = std::max(1, static_cast<int>(std::lround(seats)));
-        m.active_users = br::binomial_distribution<int, double>(m.seats, engaged)(activity);
-        const double ticket_rate = (0.2 + 0.15 * std::sqrt(static_cast<double>(m.seats))) * ticket_scale;
-        m.support_tickets = br::poisson_distribution<int, double>(ticket_rate)(activity);
+        const SeatDraws& draws = seat_draws.get(m.seats, engaged, ticket_scale);
+        m.active_users = draws.active_users(activity);
+        m.support_tickets = draws.tickets(activity);
         m.late_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.04 * trouble))(activity) ? 1 : 0;
         m.failed_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.015 * trouble))(activity) ? 1 : 0;
         if (churns) {

@@ -34,18 +34,19 @@ void check_device_history(const DeviceInput& input, int days, const DeviceParams
 void simulate_device(std::string_view key, std::int64_t seed, const DeviceInput& input, int days,
                      const DeviceParams& params, DeviceDay* out) {
     check_device_history(input, days, params);
+    const EntityStreams streams(seed, "device", key);
     const double pi = boost::math::constants::pi<double>();
     br::uniform_real_distribution<double> unit(0, 1);
     br::normal_distribution<double> standard(0, 1);
 
-    Engine traits = make_engine(seed, "device", key, "traits");
+    Engine traits = streams.engine("traits");
     const double mean_usage = 0.3 + 0.6 * unit(traits);
     const double site_offset = 3 * standard(traits);
     const double service_interval = 120 + 240 * unit(traits);
     double health = std::min(98.0, 85 + 5 * standard(traits));
 
-    Engine daily = make_engine(seed, "device", key, "daily");
-    Engine events = make_engine(seed, "device", key, "events");
+    Engine daily = streams.engine("daily");
+    Engine events = streams.engine("events");
     double since_service = service_interval * unit(traits);
     for (int d = 0; d < days; ++d) {
         DeviceDay& day = out[d];
@@ -78,7 +79,7 @@ void simulate_device(std::string_view key, std::int64_t seed, const DeviceInput&
     out[days - 1].health = input.health;
     // Errors and failures follow the final path, so a device ending in poor
     // health shows it in both. A failed device is serviced the next day.
-    Engine faults = make_engine(seed, "device", key, "faults");
+    Engine faults = streams.engine("faults");
     for (int d = 0; d < days; ++d) {
         DeviceDay& day = out[d];
         const double error_rate = (0.05 + 0.02 * std::max(0.0, 70 - day.health) / 10) * (0.5 + day.usage);

@@ -39,19 +39,20 @@ void check_user_history(const UserInput& input, int weeks) {
 std::size_t simulate_user(std::string_view key, std::int64_t seed, const UserInput& input, int weeks,
                           UserWeek* out) {
     check_user_history(input, weeks);
+    const EntityStreams streams(seed, "user", key);
     br::uniform_real_distribution<double> unit(0, 1);
     br::normal_distribution<double> standard(0, 1);
 
     int since_signup = input.weeks_since_signup;
     if (since_signup < 0) {
-        Engine e = make_engine(seed, "user", key, "signup");
+        Engine e = streams.engine("signup");
         since_signup = br::uniform_int_distribution<int>(0, 2 * weeks)(e);
     }
     const int first = since_signup <= weeks - 1 ? weeks - 1 - since_signup : 0;
     const std::size_t count = static_cast<std::size_t>(weeks - first);
 
     // Engagement: mean-reverting around the current level, then bridged.
-    Engine path = make_engine(seed, "user", key, "engagement");
+    Engine path = streams.engine("engagement");
     double e = std::clamp(input.engagement + 10 * standard(path), 0.0, 100.0);
     for (std::size_t i = 0; i < count; ++i) {
         e += 0.1 * (input.engagement - e) + 3 * standard(path);
@@ -67,7 +68,7 @@ std::size_t simulate_user(std::string_view key, std::int64_t seed, const UserInp
     out[count - 1].engagement = input.engagement;
 
     // Activity and adoption follow the final trajectory.
-    Engine activity = make_engine(seed, "user", key, "activity");
+    Engine activity = streams.engine("activity");
     const double role_pace = input.role == UserRole::Admin ? 1.5 : input.role == UserRole::Manager ? 1.2 : 1.0;
     int adopted = 0;
     for (std::size_t i = 0; i < count; ++i) {

@@ -7,6 +7,7 @@
 // Core headers first: they refuse to compile after a Postgres header.
 #include "boundary.hpp"
 #include "profiles.hpp"
+#include "row_template.hpp"
 
 #include <cstdio>
 
@@ -30,13 +31,17 @@ namespace {
 
 struct AccountLabels;
 
+// What a generate_history call site keeps between its calls (one per
+// account of a LATERAL join), in the call site's context: nothing is
+// allocated per call, so a million calls use the memory of one.
 struct HistoryCache {
     core::HistoryParams params;
     // The labels of the last (as_of month, months) asked for: a LATERAL
     // call over a table asks for the same ones every time.
     AccountLabels* labels = nullptr;
     int labels_year = 0, labels_month = 0, labels_months = 0;
-    MemoryContext scratch = nullptr;
+    core::AccountMonth* rows = nullptr;  // room for kMaxHistoryMonths
+    normalize::glue::RowTemplate* row = nullptr;
 };
 
 // The profiles mrr_tier_<n> (lognormal) and churn_annual_tier_<n> (uniform).
@@ -65,12 +70,12 @@ int parse_tier(std::string_view text) {
     return tier;
 }
 
-// Each call of a history function runs once per entity of a LATERAL join,
-// in a context that lives as long as the query: its row buffer and the text
-// values it builds go in a scratch context of the call site, emptied at the
-// start of the next call (resetting keeps its first block, where creating
-// and deleting a context per call costs a malloc and a free), so a million
-// calls use the memory of one.
+// A device or user history call runs once per entity of a LATERAL join:
+// its row buffer (up to years of days) and the values it builds go in a
+// scratch context of the call site, emptied at the start of the next call
+// (resetting keeps its first block, where creating and deleting a context
+// per call costs a malloc and a free), so a million calls use the memory of
+// one.
 MemoryContext enter_scratch(FunctionCallInfo fcinfo, MemoryContext* slot) {
     if (*slot == nullptr)
         *slot = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "normalize history", ALLOCSET_DEFAULT_SIZES);
@@ -144,7 +149,8 @@ AccountLabels* account_labels(int year, int month, int months) {
 }
 
 void put_account_months(ReturnSetInfo* rsinfo, const AccountLabels& labels, text* key,
-                        const core::AccountMonth* rows, std::size_t n) {
+                        const core::AccountMonth* rows, std::size_t n, normalize::glue::RowTemplate& row) {
+    row.new_call();
     for (std::size_t i = 0; i < n; ++i) {
         const core::AccountMonth& m = rows[i];
         const bool no_event = m.event == core::AccountEvent::None;
@@ -156,7 +162,7 @@ void put_account_months(ReturnSetInfo* rsinfo, const AccountLabels& labels, text
             no_event ? static_cast<Datum>(0) : labels.event[static_cast<int>(m.event)],
         };
         bool nulls[11] = {false, false, false, false, false, false, false, false, false, false, no_event};
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        row.put(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
 }
 
@@ -178,9 +184,14 @@ NZ_FUNCTION(nz_generate_history)
     if (cache == nullptr) {
         core::HistoryParams params;
         load_tier_profiles(&params);
-        cache = static_cast<HistoryCache*>(MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(HistoryCache)));
+        const MemoryContext site = fcinfo->flinfo->fn_mcxt;
+        cache = static_cast<HistoryCache*>(MemoryContextAlloc(site, sizeof(HistoryCache)));
         *cache = HistoryCache{};
         cache->params = params;
+        cache->rows = static_cast<core::AccountMonth*>(
+            MemoryContextAlloc(site, sizeof(core::AccountMonth) * core::kMaxHistoryMonths));
+        cache->row = new (MemoryContextAlloc(site, sizeof(normalize::glue::RowTemplate)))
+            normalize::glue::RowTemplate(site);
         fcinfo->flinfo->fn_extra = cache;
     }
     core::HistoryParams params = cache->params;
@@ -218,13 +229,9 @@ NZ_FUNCTION(nz_generate_history)
     // The expected descriptor, not get_call_result_type: that one rebuilds
     // the RETURNS TABLE descriptor in query memory on every call.
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-    const MemoryContext previous = enter_scratch(fcinfo, &cache->scratch);
-    auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
-    const std::size_t n = core::simulate_account(key, seed, input, months, params, rows);
-
+    const std::size_t n = core::simulate_account(key, seed, input, months, params, cache->rows);
     put_account_months(reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo), *cache->labels,
-                       PG_GETARG_TEXT_PP(0), rows, n);
-    leave_scratch(previous);
+                       PG_GETARG_TEXT_PP(0), cache->rows, n, *cache->row);
     return static_cast<Datum>(0);
 }
 
@@ -257,6 +264,7 @@ NZ_FUNCTION(nz_generate_device_history)
 
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     text* key_text = PG_GETARG_TEXT_PP(0);
+    normalize::glue::RowTemplate row(CurrentMemoryContext);
     for (int i = 0; i < days; ++i) {
         const core::DeviceDay& d = rows[i];
         Datum values[8] = {
@@ -270,7 +278,7 @@ NZ_FUNCTION(nz_generate_device_history)
             BoolGetDatum(d.failure),
         };
         bool nulls[8] = {false, false, false, false, false, false, false, false};
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        row.put(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         if ((i & 1023) == 0)
             CHECK_FOR_INTERRUPTS();
     }
@@ -321,6 +329,7 @@ NZ_FUNCTION(nz_generate_user_history)
     // Weeks start on Monday; the last is the week of as_of.
     const int as_of_weekday = j2day(as_of + POSTGRES_EPOCH_JDATE);  // 0 = Sunday
     const DateADT last_monday = as_of - ((as_of_weekday + 6) % 7);
+    normalize::glue::RowTemplate row(CurrentMemoryContext);
     for (std::size_t i = 0; i < n; ++i) {
         const core::UserWeek& w = rows[i];
         Datum values[7] = {
@@ -333,7 +342,7 @@ NZ_FUNCTION(nz_generate_user_history)
             w.adopted >= 0 ? names_datums[w.adopted] : static_cast<Datum>(0),
         };
         bool nulls[7] = {false, false, false, false, false, false, w.adopted < 0};
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        row.put(rsinfo->setResult, rsinfo->setDesc, values, nulls);
         CHECK_FOR_INTERRUPTS();
     }
     leave_scratch(previous);
@@ -387,6 +396,7 @@ NZ_FUNCTION(nz_generate_histories)
     const char* query = accounts_query(relation);
     const AccountLabels* labels = account_labels(year, month, months);
     auto* rows = static_cast<core::AccountMonth*>(palloc(sizeof(core::AccountMonth) * months));
+    normalize::glue::RowTemplate row(CurrentMemoryContext);
 
     SPI_connect();
     Portal portal = SPI_cursor_open_with_args(nullptr, query, 0, nullptr, nullptr, nullptr, true, 0);
@@ -416,12 +426,13 @@ NZ_FUNCTION(nz_generate_histories)
             }
             const std::size_t n = core::simulate_account(normalize::glue::text_view(key_text), seed, input,
                                                          months, params, rows);
-            put_account_months(rsinfo, *labels, key_text, rows, n);
+            put_account_months(rsinfo, *labels, key_text, rows, n, row);
         }
         SPI_freetuptable(SPI_tuptable);
         CHECK_FOR_INTERRUPTS();
     }
     SPI_cursor_close(portal);
     SPI_finish();
+    row.free();
     return static_cast<Datum>(0);
 }

@@ -1,0 +1,69 @@
+// Rows of one shape, put into a tuplestore without forming each anew.
+//
+// A simulator's rows differ from each other mostly in fixed-width columns
+// (dates, counts, amounts); the key and most labels are the same in every
+// row. Forming a tuple (sizing, aligning and packing every column) cost
+// about a third of a history query, so a row is formed once as a template
+// and the rows after it that have the same shape are written by overwriting
+// their columns in it. A row of another shape (a NULL where the template has
+// a value, or a label of another stored length) is formed the ordinary way
+// and becomes the template. The bytes put are those heap_form_tuple makes:
+// the offsets come from Postgres's own alignment macros applied to the
+// template.
+#pragma once
+
+#include "boundary.hpp"
+
+extern "C" {
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "utils/tuplestore.h"
+}
+
+namespace normalize::glue {
+
+// Trivially destructible, so it may live on the stack of a function body
+// (see boundary.hpp) or in memory that outlives one call.
+class RowTemplate {
+public:
+    static constexpr int kMaxColumns = 16;
+
+    // The template is kept in context, so that it can serve later calls.
+    explicit RowTemplate(MemoryContext context) : context(context) {}
+
+    // Puts one row into store, whose rows have descriptor desc (with more
+    // than kMaxColumns columns, every row is formed the ordinary way).
+    // Within a call, a variable-width value at the address of the one in
+    // the row before is taken to be the same value: labels must not be
+    // rewritten in place between rows.
+    void put(Tuplestorestate* store, TupleDesc desc, const Datum* values, const bool* nulls);
+
+    // Starts another call: the previous call's values may since have been
+    // freed, and another value allocated at the same address.
+    void new_call();
+
+    // Frees the template; the next put forms a new one.
+    void free();
+
+private:
+    // What a column of the template is, copied out of the descriptor: the
+    // per-row loops then touch one small array instead of the attributes.
+    enum class Kind : uint8 { Null, ByValue, ByReference, Varlena, PackableVarlena };
+
+    MemoryContext context;
+    HeapTuple tuple = nullptr;        // the template, rewritten in place for each row
+    int natts = 0;
+    bool patchable = false;
+    Datum value[kMaxColumns];         // the variable-width values it holds now
+    bool null[kMaxColumns];
+    Kind kind[kMaxColumns];
+    int16 length[kMaxColumns];        // attlen
+    uint32 offset[kMaxColumns];       // from the start of the tuple's data
+    uint32 stored_size[kMaxColumns];  // bytes of a variable-width column as stored
+
+    void start(TupleDesc desc, const Datum* values, const bool* nulls);
+    bool fits(const Datum* values, const bool* nulls) const;
+    void patch(const Datum* values);
+};
+
+}  // namespace normalize::glue
