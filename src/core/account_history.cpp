@@ -1,11 +1,11 @@
 #include "account_history.hpp"
 
+#include "bernoulli.hpp"
 #include "math_policy.hpp"
 #include "stream.hpp"
 
 #include <boost/math/constants/constants.hpp>
 #include <boost/math/distributions/normal.hpp>
-#include <boost/random/bernoulli_distribution.hpp>
 #include <boost/random/binomial_distribution.hpp>
 #include <boost/random/normal_distribution.hpp>
 #include <boost/random/poisson_distribution.hpp>
@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <optional>
+#include <iterator>
+#include <new>
+#include <type_traits>
 #include <string>
 
 namespace normalize::core {
@@ -108,21 +110,28 @@ struct SeatDraws {
 
 class SeatDrawCache {
 public:
+    SeatDrawCache() { std::fill(std::begin(seats_), std::end(seats_), 0); }
+
     const SeatDraws& get(int seats, double engaged, double ticket_scale) {
-        std::optional<SeatDraws>& slot = slots_[static_cast<unsigned>(seats) % kSlots];
-        if (!slot || slot->active_users.t() != seats) {
+        const unsigned slot = static_cast<unsigned>(seats) % kSlots;
+        if (seats_[slot] != seats) {
             const double ticket_rate = (0.2 + 0.15 * std::sqrt(static_cast<double>(seats))) * ticket_scale;
-            slot.emplace(SeatDraws{br::binomial_distribution<int, double>(seats, engaged),
-                                   br::poisson_distribution<int, double>(ticket_rate)});
+            new (draws_[slot]) SeatDraws{br::binomial_distribution<int, double>(seats, engaged),
+                                         br::poisson_distribution<int, double>(ticket_rate)};
+            seats_[slot] = seats;
         }
-        return *slot;
+        return *std::launder(reinterpret_cast<const SeatDraws*>(draws_[slot]));
     }
 
 private:
     static constexpr int kSlots = 32;
-    // Empty until used: setting up the distributions is what this saves.
-    std::optional<SeatDraws> slots_[kSlots];
+    // Only the seat counts are cleared for each account; a slot's
+    // distributions are written when first used (clearing them all would
+    // touch dozens of cache lines per account for nothing).
+    int seats_[kSlots];  // 0: empty (an account has at least one seat)
+    alignas(SeatDraws) unsigned char draws_[kSlots][sizeof(SeatDraws)];
 };
+static_assert(std::is_trivially_destructible<SeatDraws>::value, "slots are overwritten in place");
 
 int calendar_month(int as_of_month, int months_back) {
     return ((as_of_month - 1 - months_back) % 12 + 12) % 12 + 1;
@@ -255,6 +264,8 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
     const double engaged = 1 / (1 + std::exp(-(0.8 + 1.5 * health)));
     const double trouble = std::exp(-1.2 * health);
     const double ticket_scale = std::exp(-0.9 * health);
+    const Bernoulli late(std::min(0.9, 0.04 * trouble));
+    const Bernoulli failed(std::min(0.9, 0.015 * trouble));
     double base_hazard[kTiers];
     for (int k = 0; k < kTiers; ++k) {
         const TierProfile& t = params.tiers[k];
@@ -282,8 +293,8 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
         const SeatDraws& draws = seat_draws.get(m.seats, engaged, ticket_scale);
         m.active_users = draws.active_users(activity);
         m.support_tickets = draws.tickets(activity);
-        m.late_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.04 * trouble))(activity) ? 1 : 0;
-        m.failed_payments = br::bernoulli_distribution<double>(std::min(0.9, 0.015 * trouble))(activity) ? 1 : 0;
+        m.late_payments = late(activity) ? 1 : 0;
+        m.failed_payments = failed(activity) ? 1 : 0;
         if (churns) {
             m.churned = true;
             m.event = AccountEvent::Churn;

@@ -70,9 +70,9 @@ void RowTemplate::start(TupleDesc desc, const Datum* values, const bool* nulls) 
 }
 
 bool RowTemplate::fits(const Datum* values, const bool* nulls) const {
-    if (std::memcmp(nulls, null, natts) != 0)
-        return false;
     for (int i = 0; i < natts; ++i) {
+        if (nulls[i] != null[i])
+            return false;
         if ((kind[i] != Kind::Varlena && kind[i] != Kind::PackableVarlena) || values[i] == value[i])
             continue;
         const bool packable = kind[i] == Kind::PackableVarlena;
@@ -117,10 +117,18 @@ void RowTemplate::patch(const Datum* values) {
 }
 
 void RowTemplate::put(Tuplestorestate* store, TupleDesc desc, const Datum* values, const bool* nulls) {
-    if (tuple != nullptr && patchable && natts == desc->natts && fits(values, nulls))
+    if (tuple != nullptr && patchable && natts == desc->natts && fits(values, nulls)) {
         patch(values);
-    else
+        misfits = 0;
+    } else if (tuple != nullptr && patchable && ++misfits == 1) {
+        // A row unlike the template is usually a lone one (an event, the
+        // churn month); the next row is likely to fit again.
+        tuplestore_putvalues(store, desc, const_cast<Datum*>(values), const_cast<bool*>(nulls));
+        return;
+    } else {
         start(desc, values, nulls);
+        misfits = 0;
+    }
     tuplestore_puttuple(store, tuple);
 }
 

@@ -6,8 +6,8 @@
 // about a third of a history query, so a row is formed once as a template
 // and the rows after it that have the same shape are written by overwriting
 // their columns in it. A row of another shape (a NULL where the template has
-// a value, or a label of another stored length) is formed the ordinary way
-// and becomes the template. The bytes put are those heap_form_tuple makes:
+// a value, or a label of another stored length) is formed the ordinary way;
+// the second such row in a row becomes the template. The bytes put are those heap_form_tuple makes:
 // the offsets come from Postgres's own alignment macros applied to the
 // template.
 #pragma once
@@ -53,6 +53,7 @@ private:
     MemoryContext context;
     HeapTuple tuple = nullptr;        // the template, rewritten in place for each row
     int natts = 0;
+    int misfits = 0;                  // rows in a row that did not fit
     bool patchable = false;
     Datum value[kMaxColumns];         // the variable-width values it holds now
     bool null[kMaxColumns];
