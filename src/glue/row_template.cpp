@@ -36,6 +36,7 @@ void RowTemplate::start(TupleDesc desc, const Datum* values, const bool* nulls) 
     tuple = heap_form_tuple(desc, const_cast<Datum*>(values), const_cast<bool*>(nulls));
     MemoryContextSwitchTo(caller);
     natts = desc->natts;
+    n_words = n_ints = n_other = n_variable = 0;
     patchable = natts <= kMaxColumns;
     if (!patchable)
         return;
@@ -44,41 +45,48 @@ void RowTemplate::start(TupleDesc desc, const Datum* values, const bool* nulls) 
     uintptr_t off = 0;
     for (int i = 0; i < natts; ++i) {
         const Form_pg_attribute att = TupleDescAttr(desc, i);
-        value[i] = values[i];
         null[i] = nulls[i];
-        length[i] = att->attlen;
-        if (nulls[i]) {
-            kind[i] = Kind::Null;
+        if (nulls[i])
             continue;
-        }
+        const auto column = static_cast<uint16>(i);
         if (att->attlen == -1) {
             if (VARATT_IS_EXTERNAL(DatumGetPointer(values[i])))
                 patchable = false;
-            kind[i] = att->attstorage != TYPSTORAGE_PLAIN ? Kind::PackableVarlena : Kind::Varlena;
             off = att_align_pointer(off, att->attalign, -1, data + off);
-        } else if (att->attlen > 0) {
-            kind[i] = att->attbyval ? Kind::ByValue : Kind::ByReference;
-            off = att_align_nominal(off, att->attalign);
-        } else {
-            patchable = false;  // cstring: not worth a template
+            const uint32 size = VARSIZE_ANY(data + off);
+            variable[n_variable++] = Variable{column, att->attstorage != TYPSTORAGE_PLAIN,
+                                              static_cast<uint32>(off), size, values[i]};
+            off += size;
+            continue;
         }
-        offset[i] = static_cast<uint32>(off);
-        const uintptr_t end = att_addlength_pointer(off, att->attlen, data + off);
-        stored_size[i] = static_cast<uint32>(end - off);
-        off = end;
+        if (att->attlen < 0) {
+            patchable = false;  // cstring: not worth a template
+            return;
+        }
+        off = att_align_nominal(off, att->attalign);
+        const Fixed fixed{column, att->attlen, att->attbyval, static_cast<uint32>(off)};
+        if (att->attbyval && att->attlen == 8)
+            words[n_words++] = fixed;
+        else if (att->attbyval && att->attlen == 4)
+            ints[n_ints++] = fixed;
+        else
+            other[n_other++] = fixed;
+        off += att->attlen;
     }
 }
 
 bool RowTemplate::fits(const Datum* values, const bool* nulls) const {
-    for (int i = 0; i < natts; ++i) {
+    for (int i = 0; i < natts; ++i)
         if (nulls[i] != null[i])
             return false;
-        if ((kind[i] != Kind::Varlena && kind[i] != Kind::PackableVarlena) || values[i] == value[i])
+    const char* data = tuple_data(tuple);
+    for (int k = 0; k < n_variable; ++k) {
+        const Variable& c = variable[k];
+        if (values[c.column] == c.value)
             continue;
-        const bool packable = kind[i] == Kind::PackableVarlena;
-        const Pointer v = DatumGetPointer(values[i]);
-        if (VARATT_IS_EXTERNAL(v) || stored_length(packable, v) != stored_size[i] ||
-            stored_short(packable, v) != VARATT_IS_1B(tuple_data(tuple) + offset[i]))
+        const Pointer v = DatumGetPointer(values[c.column]);
+        if (VARATT_IS_EXTERNAL(v) || stored_length(c.packable, v) != c.stored_size ||
+            stored_short(c.packable, v) != VARATT_IS_1B(data + c.offset))
             return false;
     }
     return true;
@@ -86,33 +94,31 @@ bool RowTemplate::fits(const Datum* values, const bool* nulls) const {
 
 void RowTemplate::patch(const Datum* values) {
     char* data = tuple_data(tuple);
-    for (int i = 0; i < natts; ++i) {
-        char* to = data + offset[i];
-        switch (kind[i]) {
-        case Kind::Null:
-            break;
-        case Kind::ByValue:
-            // Written whether or not it changed: a test costs more than the store.
-            store_att_byval(to, values[i], length[i]);
-            break;
-        case Kind::ByReference:
-            std::memcpy(to, DatumGetPointer(values[i]), length[i]);
-            break;
-        case Kind::Varlena:
-        case Kind::PackableVarlena: {
-            if (values[i] == value[i])
-                break;
-            const Pointer v = DatumGetPointer(values[i]);
-            if (VARATT_IS_SHORT(v) || !VARATT_IS_1B(to)) {
-                std::memcpy(to, v, stored_size[i]);
-            } else {
-                SET_VARSIZE_SHORT(to, stored_size[i]);
-                std::memcpy(to + 1, VARDATA(v), stored_size[i] - 1);
-            }
-            value[i] = values[i];
-            break;
+    // Written whether or not they changed: a test costs more than the store.
+    for (int k = 0; k < n_words; ++k)
+        store_att_byval(data + words[k].offset, values[words[k].column], 8);
+    for (int k = 0; k < n_ints; ++k)
+        store_att_byval(data + ints[k].offset, values[ints[k].column], 4);
+    for (int k = 0; k < n_other; ++k) {
+        const Fixed& c = other[k];
+        if (c.by_value)
+            store_att_byval(data + c.offset, values[c.column], c.length);
+        else
+            std::memcpy(data + c.offset, DatumGetPointer(values[c.column]), c.length);
+    }
+    for (int k = 0; k < n_variable; ++k) {
+        Variable& c = variable[k];
+        if (values[c.column] == c.value)
+            continue;
+        const Pointer v = DatumGetPointer(values[c.column]);
+        char* to = data + c.offset;
+        if (VARATT_IS_SHORT(v) || !VARATT_IS_1B(to)) {
+            std::memcpy(to, v, c.stored_size);
+        } else {
+            SET_VARSIZE_SHORT(to, c.stored_size);
+            std::memcpy(to + 1, VARDATA(v), c.stored_size - 1);
         }
-        }
+        c.value = values[c.column];
     }
 }
 
@@ -133,8 +139,8 @@ void RowTemplate::put(Tuplestorestate* store, TupleDesc desc, const Datum* value
 }
 
 void RowTemplate::new_call() {
-    for (int i = 0; i < natts && i < kMaxColumns; ++i)
-        value[i] = 0;
+    for (int k = 0; k < n_variable; ++k)
+        variable[k].value = 0;
 }
 
 void RowTemplate::free() {

@@ -46,21 +46,34 @@ public:
     void free();
 
 private:
-    // What a column of the template is, copied out of the descriptor: the
-    // per-row loops then touch one small array instead of the attributes.
-    enum class Kind : uint8 { Null, ByValue, ByReference, Varlena, PackableVarlena };
+    // The template's non-NULL columns, sorted by how a row's value is
+    // written, so that the per-row loops run over short lists without
+    // deciding anything per column.
+    struct Fixed {
+        uint16 column;
+        int16 length;  // attlen
+        bool by_value;
+        uint32 offset;  // from the start of the tuple's data
+    };
+    struct Variable {
+        uint16 column;
+        bool packable;       // may be stored with a one-byte header
+        uint32 offset;
+        uint32 stored_size;  // bytes as stored
+        Datum value;         // the value it holds now
+    };
 
     MemoryContext context;
-    HeapTuple tuple = nullptr;        // the template, rewritten in place for each row
+    HeapTuple tuple = nullptr;  // the template, rewritten in place for each row
     int natts = 0;
-    int misfits = 0;                  // rows in a row that did not fit
+    int misfits = 0;            // rows in a row that did not fit
     bool patchable = false;
-    Datum value[kMaxColumns];         // the variable-width values it holds now
     bool null[kMaxColumns];
-    Kind kind[kMaxColumns];
-    int16 length[kMaxColumns];        // attlen
-    uint32 offset[kMaxColumns];       // from the start of the tuple's data
-    uint32 stored_size[kMaxColumns];  // bytes of a variable-width column as stored
+    int n_words = 0, n_ints = 0, n_other = 0, n_variable = 0;
+    Fixed words[kMaxColumns];  // 8 bytes by value
+    Fixed ints[kMaxColumns];   // 4 bytes by value
+    Fixed other[kMaxColumns];  // any other fixed width
+    Variable variable[kMaxColumns];
 
     void start(TupleDesc desc, const Datum* values, const bool* nulls);
     bool fits(const Datum* values, const bool* nulls) const;
