@@ -76,6 +76,24 @@ SELECT (SELECT md5(string_agg(x::text, ',' ORDER BY month)) FROM normalize.gener
           FROM (VALUES ('account:9')) AS a(k),
                LATERAL normalize.generate_history(a.k, 'Tier 1', 12000, 24, '2025-06-18', 5) AS x) AS same;
 
+-- Rows are written by patching a template tuple: keys of every length from
+-- 9 to 140 bytes (one- and four-byte varlena headers) in one LATERAL call
+-- site, signups, tier moves and churn. Each row carries its own key, and the
+-- checksums are those recorded when every row was formed by heap_form_tuple.
+SELECT count(*) AS rows, count(*) FILTER (WHERE h.account_key <> k) AS foreign_keys,
+       md5(string_agg(h::text, ',' ORDER BY g, h.month)) AS accounts_md5
+  FROM generate_series(1, 30000) AS g,
+       LATERAL (SELECT 'account:' || g || repeat('x', g % 130) AS k) AS a,
+       LATERAL normalize.generate_history(a.k, 'Tier ' || (1 + g % 4), 50 + g % 9000, 24, '2025-06-18', 42,
+                                          CASE WHEN g % 3 = 0 THEN NULL ELSE date '2015-01-01' END) AS h;
+SELECT md5(string_agg(h::text, ',' ORDER BY g, h.day)) AS devices_md5
+  FROM generate_series(1, 300) AS g,
+       LATERAL normalize.generate_device_history('device:' || g, 0.2 + (g % 7) / 10.0, 730, '2025-06-18', 42) AS h;
+SELECT md5(string_agg(h::text, ',' ORDER BY g, h.week)) AS users_md5
+  FROM generate_series(1, 3000) AS g,
+       LATERAL normalize.generate_user_history('user:' || g, (ARRAY['admin', 'manager', 'standard'])[1 + g % 3],
+                                               0.1 + (g % 8) / 10.0, 104, '2025-06-18', 42) AS h;
+
 -- Bad input
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 9', 100);
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 0);
