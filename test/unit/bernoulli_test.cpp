@@ -33,8 +33,9 @@ TEST(Bernoulli, ThresholdIsTheLastWordBoostAccepts) {
             continue;
         const std::uint64_t t = Bernoulli(p).threshold();
         EXPECT_TRUE(boost_passes(t, p)) << "p = " << p;
-        if (t != kMax)
+        if (t != kMax) {
             EXPECT_FALSE(boost_passes(t + 1, p)) << "p = " << p;
+        }
     }
 }
 
@@ -48,8 +49,9 @@ TEST(Bernoulli, ThresholdHoldsForManyProbabilities) {
         if (p == 0)
             continue;
         ASSERT_TRUE(boost_passes(t, p)) << "p = " << p;
-        if (t != kMax)
+        if (t != kMax) {
             ASSERT_FALSE(boost_passes(t + 1, p)) << "p = " << p;
+        }
     }
 }
 
