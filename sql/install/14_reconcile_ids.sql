@@ -244,6 +244,7 @@ DECLARE
     step_started timestamptz := clock_timestamp();
     rows_sql text;
     n_loaded bigint;
+    n_source bigint;
     unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
@@ -454,29 +455,35 @@ BEGIN
 
         -- The rows that did not load: a second, narrow pass over the source.
         -- (Rows that loaded with an issue, such as an assigned account, carry
-        -- it in account_issue / location_issue.)
-        EXECUTE format($q$
-            WITH u AS MATERIALIZED (
-                SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
-                       CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
-                       CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
-                  FROM (%2$s) AS s
-                 CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
-                  LEFT JOIN %4$I AS m ON m.raw = s.account_id
-                 WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
-            ids AS (
-                INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
-                SELECT %6$L, u.source_id, u.entity_key,
-                       CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
-                  FROM u)
-            INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
-            SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
-            UNION ALL
-            SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
-              FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
-            $q$,
-            e.id_column, normalize.source_query(e.entity), e.kind, format('nz_map_%s_account', e.entity),
-            orphan_policy, e.entity, unresolved);
+        -- it in account_issue / location_issue.) Staging counted every source
+        -- row under its account reference, NULL included: when all of them
+        -- loaded, there is nothing to look for.
+        EXECUTE format('SELECT coalesce(sum(rows), 0) FROM %I', format('nz_refs_%s_account', e.entity))
+           INTO n_source;
+        IF n_loaded <> n_source THEN
+            EXECUTE format($q$
+                WITH u AS MATERIALIZED (
+                    SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
+                           CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                           CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+                      FROM (%2$s) AS s
+                     CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
+                      LEFT JOIN %4$I AS m ON m.raw = s.account_id
+                     WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
+                ids AS (
+                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+                    SELECT %6$L, u.source_id, u.entity_key,
+                           CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
+                      FROM u)
+                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+                SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
+                UNION ALL
+                SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
+                  FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
+                $q$,
+                e.id_column, normalize.source_query(e.entity), e.kind, format('nz_map_%s_account', e.entity),
+                orphan_policy, e.entity, unresolved);
+        END IF;
         n_loaded := n_loaded - normalize.settle_keys(e.entity);
         INSERT INTO nz_loaded VALUES (e.entity, n_loaded);
         -- Links kept with an issue, recorded once the rows are settled.
