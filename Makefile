@@ -11,7 +11,8 @@ INSTALL_SRCS = $(sort $(wildcard sql/install/*.sql))
 # Each upgrade script is built from its directory in sql/upgrade and the
 # install files it replays, in the order listed. (A released version's own
 # install script is in its release; test/upgrade.sh rebuilds 0.1.0's from git.)
-UPGRADE_0_1_0 = sql/upgrade/0.1.0--0.2.0/10_set_aside.sql sql/install/14_reconcile_ids.sql \
+UPGRADE_0_1_0 = sql/upgrade/0.1.0--0.2.0/10_set_aside.sql sql/install/13_rule_discovery.sql \
+                sql/install/14_reconcile_ids.sql \
                 sql/upgrade/0.1.0--0.2.0/20_views_back.sql \
                 sql/install/41_feature_views.sql sql/install/43_features_at.sql \
                 sql/upgrade/0.1.0--0.2.0/30_training_views_back.sql \
@@ -42,8 +43,8 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SRCS) normalize.control
 	cat $(INSTALL_SRCS) > $@
 
-# A replayed file may redefine functions 0.1.0 has (reconcile_ids,
-# feature_view_sql): the upgrade replaces them. (Postgres refuses to replace
+# A replayed file may redefine functions 0.1.0 has (rule_candidates,
+# reconcile_ids, feature_view_sql): the upgrade replaces them. (Postgres refuses to replace
 # a function that is not already a member of the extension.)
 sql/$(EXTENSION)--0.1.0--0.2.0.sql: $(UPGRADE_0_1_0)
 	cat $(UPGRADE_0_1_0) | sed 's/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /' > $@

@@ -18,6 +18,13 @@ SELECT entity, relation, columns FROM normalize.sources ORDER BY entity;
 -- The "before" picture
 SELECT * FROM normalize.assess_sources();
 
+-- Rule scoring on its own: rows each rule links, NULLs skipped, and the
+-- arrays it refuses
+SELECT * FROM normalize.score_id_rules(ARRAY['10000042', ' 0042', 'ACCT-43', NULL, '10000044'],
+                                       ARRAY[3, 2, 1, 9, 4]::bigint[], ARRAY['42', '43', '44', NULL]);
+SELECT * FROM normalize.score_id_rules(ARRAY['1'], ARRAY[1, 2]::bigint[], ARRAY['1']);
+SELECT * FROM normalize.score_id_rules(ARRAY[['1'], ['2']], ARRAY[1, 2]::bigint[], ARRAY['1']);
+
 -- Rule discovery finds the offset and the formats without being told
 SELECT entity, reference, source_column, target, rule, parameter, linked, total, round(share::numeric, 3) AS share
   FROM normalize.suggest_id_rules() WHERE rank <= 2;

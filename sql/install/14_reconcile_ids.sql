@@ -1,7 +1,7 @@
--- Phase 1 of the plan: reconciliation itself. Works on temp copies of the
--- sources (nz_src_<entity>), decides every row's fate in temp tables, and
--- only at the end replaces the normalized tables, so a failure leaves the
--- previous result in place.
+-- Phase 1 of the plan: reconciliation itself. Stages each source's distinct
+-- reference values, picks a rule per reference and maps the values in temp
+-- tables, then rebuilds the normalized tables in one transaction, so a
+-- failure leaves the previous result in place.
 
 -- The expression a rule compares, on the reference side, with the prepared
 -- target column (raw for exact, norm for normalized, num for number and
@@ -86,18 +86,18 @@ BEGIN
     EXECUTE format($q$
         CREATE TEMP TABLE %1$I ON COMMIT DROP AS
         WITH by_rule AS (
-                SELECT r.raw, min(t.target_key) AS target_key, count(t.target_key) AS matches
+                SELECT r.raw, r.rows, min(t.target_key) AS target_key, count(t.target_key) AS matches
                   FROM nz_cand_refs AS r
                   LEFT JOIN %3$I AS t
                     ON %4$s AND t.%2$s = %5$s
                  WHERE r.raw IS NOT NULL
-                 GROUP BY r.raw),
+                 GROUP BY r.raw, r.rows),
              crosswalk AS (
                 SELECT x.raw_value AS raw, t.target_key
                   FROM normalize.id_crosswalk AS x
                   LEFT JOIN %3$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id)
                  WHERE x.entity = %7$L AND x.reference = %8$L)
-        SELECT b.raw, r.rows,
+        SELECT b.raw, b.rows,
                CASE WHEN x.raw IS NOT NULL THEN x.target_key
                     WHEN b.matches = 1 THEN b.target_key END AS target_key,
                CASE WHEN x.raw IS NOT NULL THEN 'crosswalk'
@@ -109,7 +109,6 @@ BEGIN
                     WHEN b.matches > 1 THEN 'ambiguous reference'
                     WHEN b.matches = 0 THEN 'no matching ' || %8$L END AS reason
           FROM by_rule AS b
-          JOIN nz_cand_refs AS r ON r.raw = b.raw
           LEFT JOIN crosswalk AS x ON x.raw = b.raw
         $q$,
         map,
@@ -245,6 +244,7 @@ DECLARE
     rows_sql text;
     n_loaded bigint;
     n_source bigint;
+    account_issues boolean;
     unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
@@ -351,13 +351,14 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- The account reference: rule, value map.
+        -- The account reference: rule, value map. (resolve_reference reads
+        -- the staged values as nz_cand_refs: renamed there and back, not
+        -- copied.)
         PERFORM normalize.drop_temp_table('nz_cand_refs');
-        EXECUTE format('CREATE TEMP TABLE nz_cand_refs ON COMMIT DROP AS SELECT * FROM %I',
-                       format('nz_refs_%s_account', e.entity));
+        EXECUTE format('ALTER TABLE %I RENAME TO nz_cand_refs', format('nz_refs_%s_account', e.entity));
         rules := rules || jsonb_build_object(e.entity,
                                              normalize.resolve_reference(e.entity, 'account', 'nz_targets_customers', min_share));
-        DROP TABLE nz_cand_refs;
+        EXECUTE format('ALTER TABLE nz_cand_refs RENAME TO %I', format('nz_refs_%s_account', e.entity));
 
         IF e.entity = 'devices' THEN
             PERFORM normalize.drop_temp_table('nz_targets_locations');
@@ -376,11 +377,10 @@ BEGIN
             CREATE INDEX ON nz_locations_per_account (account_key, idx);
             ANALYZE nz_targets_locations;
             ANALYZE nz_locations_per_account;
-            PERFORM normalize.drop_temp_table('nz_cand_refs');
-            CREATE TEMP TABLE nz_cand_refs ON COMMIT DROP AS SELECT * FROM nz_refs_devices_location;
+            ALTER TABLE nz_refs_devices_location RENAME TO nz_cand_refs;
             rules := rules || jsonb_build_object('devices.location',
                                                  normalize.resolve_reference('devices', 'location', 'nz_targets_locations', min_share));
-            DROP TABLE nz_cand_refs;
+            ALTER TABLE nz_cand_refs RENAME TO nz_refs_devices_location;
             -- The location's account travels with the map, so each device
             -- row needs one join for its location, not two.
             CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
@@ -486,17 +486,23 @@ BEGIN
         END IF;
         n_loaded := n_loaded - normalize.settle_keys(e.entity);
         INSERT INTO nz_loaded VALUES (e.entity, n_loaded);
-        -- Links kept with an issue, recorded once the rows are settled.
-        EXECUTE format($q$
-            INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
-            SELECT %1$L, t.source_id, 'account', t.source_account_ref, t.account_issue, true
-              FROM normalize.%1$I AS t WHERE t.account_issue IS NOT NULL
-            %2$s
-            $q$, e.entity,
-            CASE WHEN e.entity = 'devices' THEN $l$
-            UNION ALL
-            SELECT 'devices', t.source_id, 'location', t.source_location_ref, t.location_issue, true
-              FROM normalize.devices AS t WHERE t.location_issue IS NOT NULL$l$ ELSE '' END);
+        -- Links kept with an issue, recorded once the rows are settled. A
+        -- loaded row has an account issue only when it was assigned or its
+        -- value's map entry links with a reason: without either, the table
+        -- is not scanned for them.
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I AS m WHERE m.target_key IS NOT NULL AND m.reason IS NOT NULL)',
+                       format('nz_map_%s_account', e.entity))
+           INTO account_issues;
+        rows_sql := concat_ws(' UNION ALL ',
+            CASE WHEN account_issues OR orphan_policy = 'assign' THEN format($q$
+                SELECT %1$L, t.source_id, 'account', t.source_account_ref, t.account_issue, true
+                  FROM normalize.%1$I AS t WHERE t.account_issue IS NOT NULL$q$, e.entity) END,
+            CASE WHEN e.entity = 'devices' THEN $q$
+                SELECT 'devices', t.source_id, 'location', t.source_location_ref, t.location_issue, true
+                  FROM normalize.devices AS t WHERE t.location_issue IS NOT NULL$q$ END);
+        IF rows_sql <> '' THEN
+            EXECUTE 'INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)' || rows_sql;
+        END IF;
         RAISE DEBUG 'reconcile_ids: % in % ms', e.entity, round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
     END LOOP;
 

@@ -4,6 +4,9 @@
 --   * every key column is varchar COLLATE "C" (faster key builds, key
 --     order independent of the server's locale): the views over them are
 --     set aside, the columns altered, the views put back as they were;
+--   * rule scoring is C++ (score_id_rules), and reconcile_ids skips work
+--     it does not need: rule discovery and reconcile_ids are replaced
+--     (sql/install/13_rule_discovery.sql, 14_reconcile_ids.sql, replayed);
 --   * the feature views lag one packed array per shift: feature_view_sql is
 --     replaced and the three feature views regenerated from it
 --     (sql/install/41_feature_views.sql, replayed);
