@@ -11,7 +11,8 @@ INSTALL_SRCS = $(sort $(wildcard sql/install/*.sql))
 # Each upgrade script is built from its directory in sql/upgrade and the
 # install files it replays, in the order listed. (A released version's own
 # install script is in its release; test/upgrade.sh rebuilds 0.1.0's from git.)
-UPGRADE_0_1_0 = sql/upgrade/0.1.0--0.2.0/10_set_aside.sql sql/install/13_rule_discovery.sql \
+UPGRADE_0_1_0 = sql/upgrade/0.1.0--0.2.0/10_set_aside.sql sql/upgrade/0.1.0--0.2.0/15_dropped.sql \
+                sql/install/13_rule_discovery.sql \
                 sql/install/14_reconcile_ids.sql \
                 sql/upgrade/0.1.0--0.2.0/20_views_back.sql \
                 sql/install/41_feature_views.sql sql/install/43_features_at.sql \

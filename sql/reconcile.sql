@@ -25,6 +25,12 @@ SELECT * FROM normalize.score_id_rules(ARRAY['10000042', ' 0042', 'ACCT-43', NUL
 SELECT * FROM normalize.score_id_rules(ARRAY['1'], ARRAY[1, 2]::bigint[], ARRAY['1']);
 SELECT * FROM normalize.score_id_rules(ARRAY[['1'], ['2']], ARRAY[1, 2]::bigint[], ARRAY['1']);
 
+-- Matching values under one rule: the smallest key among the matches
+SELECT * FROM normalize.match_id_values('number', 0, ARRAY['42', 'ACCT-43', NULL, 'x'], ARRAY[1, 2, 3, 4]::bigint[],
+                                        ARRAY['0042', '42', '43'], ARRAY['k:b', 'k:a', 'k:c']);
+SELECT * FROM normalize.match_id_values('soundex', 0, ARRAY['42'], ARRAY[1]::bigint[], ARRAY['42'], ARRAY['k']);
+SELECT * FROM normalize.match_id_values('exact', 0, ARRAY['42'], ARRAY[1]::bigint[], ARRAY['42'], ARRAY['k', 'l']);
+
 -- Rule discovery finds the offset and the formats without being told
 SELECT entity, reference, source_column, target, rule, parameter, linked, total, round(share::numeric, 3) AS share
   FROM normalize.suggest_id_rules() WHERE rank <= 2;
@@ -151,7 +157,6 @@ SELECT normalize.stage_reference('devices', 'owner');
 SELECT normalize.resolve_reference('devices', 'owner', 'nz_targets_customers', 0.5);
 SELECT * FROM normalize.rule_candidates('widgets', 'account');
 SELECT normalize.require_entity(NULL);
-SELECT normalize.rule_match_sql('soundex', NULL, 'raw') IS NULL AS unknown_rule_matches_nothing;
 SELECT normalize.column_finding(0, 0, 0, 0, false) IS NULL AS empty_column_has_no_finding;
 SELECT normalize.drop_temp_table('no_such_table');
 SELECT normalize.mark_user_rows();

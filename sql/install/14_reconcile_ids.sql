@@ -3,21 +3,16 @@
 -- tables, then rebuilds the normalized tables in one transaction, so a
 -- failure leaves the previous result in place.
 
--- The expression a rule compares, on the reference side, with the prepared
--- target column (raw for exact, norm for normalized, num for number and
--- offset).
-CREATE FUNCTION @extschema@.rule_match_sql(rule text, parameter text, raw_sql text)
-RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE rule
-    WHEN 'exact' THEN raw_sql
-    WHEN 'normalized' THEN format('normalize.normalize_id(%s)', raw_sql)
-    WHEN 'number' THEN format('normalize.id_number(%s)', raw_sql)
-    WHEN 'offset' THEN format('(normalize.id_number(%s) - %s)', raw_sql, parameter::bigint)
-END;
-COMMENT ON FUNCTION @extschema@.rule_match_sql(text, text, text) IS
-    'Internal: the SQL expression a linking rule compares on the reference side';
+-- The distinct reference values a rule matches to targets: in C++, with
+-- the targets grouped once by the key the rule compares (see
+-- core::match_values).
+CREATE FUNCTION @extschema@.match_id_values(rule text, "offset" bigint, refs text[], ref_rows bigint[],
+                                            target_ids text[], target_keys text[])
+RETURNS TABLE (raw text, rows bigint, target_key text, matches bigint)
+AS 'MODULE_PATHNAME', 'nz_match_id_values'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.match_id_values(text, bigint, text[], bigint[], text[], text[]) IS
+    'Internal: for each reference value, the smallest key among the targets a rule (exact, normalized, number, offset) matches it to, and how many match';
 
 -- DROP TABLE IF EXISTS without the NOTICE: reconcile_ids may run twice in
 -- one transaction, and its temp tables live until commit.
@@ -51,15 +46,19 @@ DECLARE
     best record;
     map text := format('nz_map_%s_%s', entity, reference);
     target_kind text;
+    ref_raw text[];
+    ref_rows bigint[];
+    target_ids text[];
+    target_keys text[];
 BEGIN
     PERFORM normalize.require_reference(entity, reference);
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
     SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
 
-    -- The targets come prepared (raw, target_key, norm, num): rule scoring
-    -- and the value map read them instead of recomputing them per reference.
-    EXECUTE format('CREATE TEMP VIEW nz_cand_t AS SELECT raw, norm, num FROM %I', targets);
+    -- The targets come prepared (raw, target_key): rule scoring and the
+    -- value map read them instead of staging them per reference.
+    EXECUTE format('CREATE TEMP VIEW nz_cand_t AS SELECT raw FROM %I', targets);
     INSERT INTO nz_rules
     SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false
       FROM normalize.rule_candidates(ref.entity, ref.reference) AS c;
@@ -82,20 +81,25 @@ BEGIN
             USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
     END IF;
 
+    SELECT coalesce(array_agg(r.raw), '{}'), coalesce(array_agg(r.rows), '{}') INTO ref_raw, ref_rows
+      FROM nz_cand_refs AS r WHERE r.raw IS NOT NULL;
+    -- Without a rule, nothing to match against.
+    target_ids := '{}';
+    target_keys := '{}';
+    IF best.rule IS NOT NULL THEN
+        EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
+                       targets)
+           INTO target_ids, target_keys;
+    END IF;
     PERFORM normalize.drop_temp_table(map);
     EXECUTE format($q$
         CREATE TEMP TABLE %1$I ON COMMIT DROP AS
         WITH by_rule AS (
-                SELECT r.raw, r.rows, min(t.target_key) AS target_key, count(t.target_key) AS matches
-                  FROM nz_cand_refs AS r
-                  LEFT JOIN %3$I AS t
-                    ON %4$s AND t.%2$s = %5$s
-                 WHERE r.raw IS NOT NULL
-                 GROUP BY r.raw, r.rows),
+                SELECT * FROM normalize.match_id_values(%2$L, %3$s, $1, $2, $3, $4)),
              crosswalk AS (
                 SELECT x.raw_value AS raw, t.target_key
                   FROM normalize.id_crosswalk AS x
-                  LEFT JOIN %3$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id)
+                  LEFT JOIN %5$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id)
                  WHERE x.entity = %7$L AND x.reference = %8$L)
         SELECT b.raw, b.rows,
                CASE WHEN x.raw IS NOT NULL THEN x.target_key
@@ -111,13 +115,11 @@ BEGIN
           FROM by_rule AS b
           LEFT JOIN crosswalk AS x ON x.raw = b.raw
         $q$,
-        map,
-        CASE best.rule WHEN 'normalized' THEN 'norm' WHEN 'number' THEN 'num' WHEN 'offset' THEN 'num' ELSE 'raw' END,
-        targets,
+        map, coalesce(best.rule, 'exact'), coalesce(best.parameter::bigint, 0),
         CASE WHEN best.rule IS NULL THEN 'false' ELSE 'true' END,
-        coalesce(normalize.rule_match_sql(best.rule, best.parameter, 'r.raw'), 'NULL::text'),
-        target_kind, ref.entity, ref.reference,
-        CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END);
+        targets, target_kind, ref.entity, ref.reference,
+        CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END)
+    USING ref_raw, ref_rows, target_ids, target_keys;
     EXECUTE format('ANALYZE %I', map);
     RETURN coalesce(concat_ws(' ', best.rule, best.parameter), '');
 END
@@ -337,9 +339,7 @@ BEGIN
             END IF;
             PERFORM normalize.drop_temp_table('nz_targets_customers');
             CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
-                SELECT a.source_id AS raw, a.account_key AS target_key,
-                       normalize.normalize_id(a.source_id) AS norm, normalize.id_number(a.source_id) AS num
-                  FROM normalize.accounts AS a;
+                SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
             PERFORM normalize.drop_temp_table('nz_accounts_ordered');
             CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
                 SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
@@ -363,8 +363,7 @@ BEGIN
         IF e.entity = 'devices' THEN
             PERFORM normalize.drop_temp_table('nz_targets_locations');
             CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
-                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key,
-                       normalize.normalize_id(l.source_id) AS norm, normalize.id_number(l.source_id) AS num
+                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key
                   FROM normalize.locations AS l;
             PERFORM normalize.drop_temp_table('nz_locations_per_account');
             -- Only the assign policy draws from it; otherwise it stays empty.

@@ -53,42 +53,80 @@ bool smaller_magnitude(std::int64_t a, std::int64_t b) {
     return ua < ub;
 }
 
-// A set of strings for membership tests only: open addressing over one
-// array of indexes, with each string's hash kept beside it. Built once,
-// never grown; far fewer cache misses than a node-based set.
-class StringSet {
+// A hash index over distinct keys, for lookups only: open addressing over
+// one array of entry numbers, each entry's hash kept beside it. Built once,
+// never grown; far fewer cache misses than a node-based map.
+template <typename Key>
+class FlatIndex {
 public:
-    explicit StringSet(std::vector<std::string_view> items) : items_(std::move(items)) {
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    explicit FlatIndex(std::size_t capacity) {
         std::size_t size = 16;
-        while (size < 2 * items_.size())
+        while (size < 2 * capacity)
             size *= 2;
         mask_ = size - 1;
         slots_.assign(size, kEmpty);
-        hashes_.resize(items_.size());
-        for (std::size_t i = 0; i < items_.size(); ++i) {
-            hashes_[i] = std::hash<std::string_view>{}(items_[i]);
-            std::size_t slot = hashes_[i] & mask_;
-            while (slots_[slot] != kEmpty)
-                slot = (slot + 1) & mask_;
-            slots_[slot] = static_cast<std::uint32_t>(i);
-        }
+        keys_.reserve(capacity);
+        hashes_.reserve(capacity);
     }
-    bool contains(std::string_view s) const {
-        const std::size_t h = std::hash<std::string_view>{}(s);
+    // The entry of key, added when new (at most capacity entries).
+    std::size_t insert(const Key& key) {
+        const std::size_t h = std::hash<Key>{}(key);
+        std::size_t slot = h & mask_;
+        for (; slots_[slot] != kEmpty; slot = (slot + 1) & mask_) {
+            const std::uint32_t i = slots_[slot];
+            if (hashes_[i] == h && keys_[i] == key)
+                return i;
+        }
+        slots_[slot] = static_cast<std::uint32_t>(keys_.size());
+        keys_.push_back(key);
+        hashes_.push_back(h);
+        return keys_.size() - 1;
+    }
+    std::size_t find(const Key& key) const {
+        const std::size_t h = std::hash<Key>{}(key);
         for (std::size_t slot = h & mask_; slots_[slot] != kEmpty; slot = (slot + 1) & mask_) {
             const std::uint32_t i = slots_[slot];
-            if (hashes_[i] == h && items_[i] == s)
-                return true;
+            if (hashes_[i] == h && keys_[i] == key)
+                return i;
         }
-        return false;
+        return npos;
     }
+    bool contains(const Key& key) const { return find(key) != npos; }
+    std::size_t size() const { return keys_.size(); }
 
 private:
     static constexpr std::uint32_t kEmpty = 0xffffffffu;
-    std::vector<std::string_view> items_;
+    std::vector<Key> keys_;
     std::vector<std::size_t> hashes_;
     std::vector<std::uint32_t> slots_;
     std::size_t mask_ = 0;
+};
+
+// Every ID's normalize_id, in one buffer sized up front (a normalized ID is
+// never longer than its raw one) so that views into it stay valid; an empty
+// view for a blank ID.
+class NormalizedIds {
+public:
+    explicit NormalizedIds(const std::vector<std::string_view>& ids) {
+        std::size_t capacity = 0;
+        for (const std::string_view id : ids)
+            capacity += id.size();
+        buffer_.assign(capacity, '\0');
+        views_.reserve(ids.size());
+        std::size_t used = 0;
+        for (const std::string_view id : ids) {
+            const std::size_t len = normalize_id(id, buffer_.data() + used);
+            views_.emplace_back(buffer_.data() + used, len);
+            used += len;
+        }
+    }
+    std::string_view operator[](std::size_t i) const { return views_[i]; }
+
+private:
+    std::string buffer_;
+    std::vector<std::string_view> views_;
 };
 
 std::vector<std::int64_t> sorted_distinct(std::vector<std::int64_t> v) {
@@ -133,29 +171,18 @@ std::size_t score_rules(const std::vector<ReferenceValue>& refs,
                         const std::vector<std::string_view>& targets, RuleScore* out) {
     // The targets' numbers are kept sorted (the offset candidates need them
     // so) and searched by bisection.
-    std::vector<std::string_view> target_norm;
+    FlatIndex<std::string_view> raw_set(targets.size()), norm_set(targets.size());
+    const NormalizedIds target_norms(targets);
     std::vector<std::int64_t> target_num;
-    target_norm.reserve(targets.size());
     target_num.reserve(targets.size());
-    // The normalized IDs live in one buffer sized up front (a normalized ID
-    // is never longer than its raw one), so the views into it stay valid.
-    std::size_t capacity = 0;
-    for (const std::string_view t : targets)
-        capacity += t.size();
-    std::string norms(capacity, '\0');
-    std::size_t used = 0;
-    for (const std::string_view t : targets) {
-        const std::size_t len = normalize_id(t, norms.data() + used);
-        if (len > 0) {
-            target_norm.emplace_back(norms.data() + used, len);
-            used += len;
-        }
-        const IdParts parts = parse_id(t);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        raw_set.insert(targets[i]);
+        if (!target_norms[i].empty())
+            norm_set.insert(target_norms[i]);
+        const IdParts parts = parse_id(targets[i]);
         if (parts.valid)
             target_num.push_back(parts.number);
     }
-    const StringSet raw_set(targets);
-    const StringSet norm_set(std::move(target_norm));
     target_num = sorted_distinct(std::move(target_num));
     const auto has_num = [&target_num](std::int64_t n) {
         return std::binary_search(target_num.begin(), target_num.end(), n);
@@ -198,6 +225,80 @@ std::size_t score_rules(const std::vector<ReferenceValue>& refs,
         out[n++] = RuleScore{LinkRule::offset, k, linked};
     }
     return n;
+}
+
+namespace {
+
+// Groups the targets by the key a rule compares and matches each reference
+// value's key: per group, how many targets and the one with the smallest
+// target key.
+template <typename Key, typename KeyOf>
+void match_by(KeyOf key_of, const std::vector<std::string_view>& refs, std::size_t n_targets,
+              const std::vector<std::string_view>& target_keys, ValueMatch* out) {
+    FlatIndex<Key> groups(n_targets);
+    std::vector<ValueMatch> group_match;
+    group_match.reserve(n_targets);
+    Key key{};
+    for (std::size_t i = 0; i < n_targets; ++i) {
+        if (!key_of(false, i, key))
+            continue;
+        const std::size_t g = groups.insert(key);
+        if (g == group_match.size())
+            group_match.push_back(ValueMatch{static_cast<std::int64_t>(i), 0});
+        ValueMatch& m = group_match[g];
+        ++m.matches;
+        if (target_keys[i] < target_keys[static_cast<std::size_t>(m.target)])
+            m.target = static_cast<std::int64_t>(i);
+    }
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+        std::size_t g = FlatIndex<Key>::npos;
+        if (key_of(true, i, key))
+            g = groups.find(key);
+        out[i] = g == FlatIndex<Key>::npos ? ValueMatch{-1, 0} : group_match[g];
+    }
+}
+
+}  // namespace
+
+void match_values(LinkRule rule, std::int64_t offset, const std::vector<std::string_view>& refs,
+                  const std::vector<std::string_view>& target_ids,
+                  const std::vector<std::string_view>& target_keys, ValueMatch* out) {
+    const std::size_t n_targets = std::min(target_ids.size(), target_keys.size());
+    switch (rule) {
+        case LinkRule::exact:
+            match_by<std::string_view>(
+                [&](bool is_ref, std::size_t i, std::string_view& key) {
+                    key = is_ref ? refs[i] : target_ids[i];
+                    return true;
+                },
+                refs, n_targets, target_keys, out);
+            return;
+        case LinkRule::normalized: {
+            const NormalizedIds ref_norms(refs), target_norms(target_ids);
+            match_by<std::string_view>(
+                [&](bool is_ref, std::size_t i, std::string_view& key) {
+                    key = is_ref ? ref_norms[i] : target_norms[i];
+                    return !key.empty();
+                },
+                refs, n_targets, target_keys, out);
+            return;
+        }
+        case LinkRule::number:
+        case LinkRule::offset: {
+            const std::int64_t shift = rule == LinkRule::offset ? offset : 0;
+            match_by<std::int64_t>(
+                [&](bool is_ref, std::size_t i, std::int64_t& key) {
+                    const IdParts parts = parse_id(is_ref ? refs[i] : target_ids[i]);
+                    if (!parts.valid)
+                        return false;
+                    if (!is_ref)
+                        key = parts.number;
+                    return !is_ref || !__builtin_sub_overflow(parts.number, shift, &key);
+                },
+                refs, n_targets, target_keys, out);
+            return;
+        }
+    }
 }
 
 }  // namespace normalize::core

@@ -58,4 +58,20 @@ std::vector<std::int64_t> offset_candidates(const std::vector<std::int64_t>& ref
 std::size_t score_rules(const std::vector<ReferenceValue>& refs,
                         const std::vector<std::string_view>& targets, RuleScore* out);
 
+// What one reference value links to under a rule: how many targets match
+// it, and which of them has the smallest key (byte order); -1 when none.
+struct ValueMatch {
+    std::int64_t target;
+    std::int64_t matches;
+};
+
+// Matches every reference value against the targets under one rule (offset
+// only for LinkRule::offset): exact compares raw IDs, normalized their
+// normalize_id (blank matches nothing), number their parse_id numbers, and
+// offset the reference's number minus offset with the target's. target_ids
+// and target_keys run in parallel. Writes refs.size() matches to out.
+void match_values(LinkRule rule, std::int64_t offset, const std::vector<std::string_view>& refs,
+                  const std::vector<std::string_view>& target_ids,
+                  const std::vector<std::string_view>& target_keys, ValueMatch* out);
+
 }  // namespace normalize::core

@@ -1,5 +1,5 @@
-// SQL entry point of rule scoring: the reference values and the target IDs
-// come in as arrays, the scores go out as rows.
+// SQL entry points of rule scoring and value matching: the reference values
+// and the target IDs come in as arrays, the results go out as rows.
 #include "../core/id_rules.hpp"
 // Core headers first: they refuse to compile after a Postgres header.
 #include "boundary.hpp"
@@ -93,6 +93,81 @@ NZ_FUNCTION(nz_score_id_rules)
             values[1] = PointerGetDatum(cstring_to_text(DatumGetCString(values[1])));
         values[2] = Int64GetDatum(scores[i].linked);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return static_cast<Datum>(0);
+}
+
+// match_id_values(rule text, "offset" bigint, refs text[], ref_rows bigint[],
+//                 target_ids text[], target_keys text[])
+//   -> TABLE (raw text, rows bigint, target_key text, matches bigint)
+// One row per non-NULL reference value, in order: the smallest key of the
+// targets the rule matches it to (NULL when none) and how many there are.
+NZ_FUNCTION(nz_match_id_values)
+{
+    const std::string_view rule_text = normalize::glue::text_arg(fcinfo, 0);
+    const int64 offset = PG_GETARG_INT64(1);
+    core::LinkRule rule = core::LinkRule::exact;
+    bool known = false;
+    for (const core::LinkRule r : {core::LinkRule::exact, core::LinkRule::normalized, core::LinkRule::number,
+                                   core::LinkRule::offset})
+        if (core::rule_name(r) == rule_text) {
+            rule = r;
+            known = true;
+        }
+    if (!known)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("rule must be exact, normalized, number or offset, got \"%.*s\"",
+                               static_cast<int>(rule_text.size()), rule_text.data())));
+    const Elements refs = array_elements(fcinfo, 2, TEXTOID, "refs");
+    const Elements rows = array_elements(fcinfo, 3, INT8OID, "ref_rows");
+    const Elements ids = array_elements(fcinfo, 4, TEXTOID, "target_ids");
+    const Elements keys = array_elements(fcinfo, 5, TEXTOID, "target_keys");
+    if (refs.count != rows.count || ids.count != keys.count)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("%s must have the same length, got %d and %d",
+                               refs.count != rows.count ? "refs and ref_rows" : "target_ids and target_keys",
+                               refs.count != rows.count ? refs.count : ids.count,
+                               refs.count != rows.count ? rows.count : keys.count),
+                        errhint("Pass each value with its row count or key at the same position.")));
+
+    // The results and the positions they belong to, in Postgres memory: the
+    // core's vectors are gone before the rows are written.
+    core::ValueMatch* matches = static_cast<core::ValueMatch*>(
+        palloc(sizeof(core::ValueMatch) * static_cast<std::size_t>(Max(refs.count, 1))));
+    int* positions = static_cast<int*>(palloc(sizeof(int) * static_cast<std::size_t>(Max(refs.count, 1))));
+    int* target_positions = static_cast<int*>(palloc(sizeof(int) * static_cast<std::size_t>(Max(ids.count, 1))));
+    int n_refs = 0;
+    {
+        std::vector<std::string_view> ref_values, target_ids, target_keys;
+        ref_values.reserve(static_cast<std::size_t>(refs.count));
+        for (int i = 0; i < refs.count; ++i)
+            if (!refs.nulls[i]) {
+                positions[n_refs++] = i;
+                ref_values.push_back(text_view(reinterpret_cast<const text*>(DatumGetPointer(refs.values[i]))));
+            }
+        target_ids.reserve(static_cast<std::size_t>(ids.count));
+        target_keys.reserve(static_cast<std::size_t>(ids.count));
+        for (int i = 0; i < ids.count; ++i)
+            if (!ids.nulls[i] && !keys.nulls[i]) {
+                target_positions[target_ids.size()] = i;
+                target_ids.push_back(text_view(reinterpret_cast<const text*>(DatumGetPointer(ids.values[i]))));
+                target_keys.push_back(text_view(reinterpret_cast<const text*>(DatumGetPointer(keys.values[i]))));
+            }
+        core::match_values(rule, offset, ref_values, target_ids, target_keys, matches);
+    }
+
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+    ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    for (int j = 0; j < n_refs; ++j) {
+        const int i = positions[j];
+        const core::ValueMatch& m = matches[j];
+        Datum values[4] = {refs.values[i], rows.values[i], static_cast<Datum>(0), Int64GetDatum(m.matches)};
+        bool nulls[4] = {false, rows.nulls[i], m.target < 0, false};
+        if (m.target >= 0)
+            values[2] = keys.values[target_positions[m.target]];
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        if ((j & 0xffff) == 0)
+            CHECK_FOR_INTERRUPTS();
     }
     return static_cast<Datum>(0);
 }

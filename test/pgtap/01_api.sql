@@ -78,7 +78,7 @@ INSERT INTO expected_functions VALUES
     ('build_training_sets(bigint,double precision,double precision,text,double precision,double precision,boolean)', 'f', 'v', false, 'u'),
     ('rule_candidates(text,text)', 'f', 'v', true, 'u'),
     ('score_id_rules(text[],bigint[],text[])', 'f', 'i', true, 's'),
-    ('rule_match_sql(text,text,text)', 'f', 'i', false, 's'),
+    ('match_id_values(text,bigint,text[],bigint[],text[],text[])', 'f', 'i', true, 's'),
     ('source_query(text)', 'f', 's', true, 's'),
     ('stable_key(text,bigint)', 'f', 'i', true, 's'),
     ('stable_key(text,text)', 'f', 'i', true, 's'),

@@ -141,3 +141,91 @@ TEST(ScoreRules, OffsetScoresMatchABruteForceCount) {
 
 }  // namespace
 }  // namespace normalize::core
+
+namespace normalize::core {
+namespace {
+
+std::vector<ValueMatch> match(LinkRule rule, std::int64_t offset, const std::vector<std::string_view>& refs,
+                              const std::vector<std::string_view>& ids, const std::vector<std::string_view>& keys) {
+    std::vector<ValueMatch> out(refs.size());
+    match_values(rule, offset, refs, ids, keys, out.data());
+    return out;
+}
+
+TEST(MatchValues, SmallestKeyAmongMatchesAndTheirCount) {
+    const std::vector<std::string_view> ids = {"42", "0042", "43", "ACCT-44", "  "};
+    const std::vector<std::string_view> keys = {"k:b", "k:a", "k:c", "k:d", "k:e"};
+    const std::vector<std::string_view> refs = {"42", " 42", "44", "10000043", "", "x"};
+
+    std::vector<ValueMatch> m = match(LinkRule::exact, 0, refs, ids, keys);
+    EXPECT_EQ(m[0].matches, 1);
+    EXPECT_EQ(m[0].target, 0);
+    for (std::size_t i = 1; i < refs.size(); ++i)
+        EXPECT_EQ(m[i].matches, 0) << refs[i];
+
+    m = match(LinkRule::normalized, 0, refs, ids, keys);
+    EXPECT_EQ(m[0].matches, 2);  // '42' and '0042' both normalize to '42'
+    EXPECT_EQ(m[0].target, 1);   // 'k:a' < 'k:b'
+    EXPECT_EQ(m[1].matches, 2);
+    EXPECT_EQ(m[2].matches, 0);  // 'acct-44' is not '44'
+    EXPECT_EQ(m[4].matches, 0);  // blank matches nothing, not even a blank target
+    EXPECT_EQ(m[4].target, -1);
+
+    m = match(LinkRule::number, 0, refs, ids, keys);
+    EXPECT_EQ(m[0].matches, 2);
+    EXPECT_EQ(m[2].matches, 1);  // 44 = ACCT-44
+    EXPECT_EQ(m[2].target, 3);
+    EXPECT_EQ(m[5].matches, 0);
+
+    m = match(LinkRule::offset, 10000000, refs, ids, keys);
+    EXPECT_EQ(m[3].matches, 1);
+    EXPECT_EQ(m[3].target, 2);
+    EXPECT_EQ(m[0].matches, 0);
+}
+
+TEST(MatchValues, AgreesWithComparingEveryPair) {
+    std::mt19937_64 rng(11);
+    const char* const prefixes[] = {"", "0", "00", "A-", " ", "a-"};
+    auto random_id = [&]() {
+        return std::string(prefixes[rng() % 6]) + std::to_string(rng() % 60) + (rng() % 5 ? "" : " ");
+    };
+    std::vector<std::string> id_text, key_text, ref_text;
+    for (int i = 0; i < 200; ++i) {
+        id_text.push_back(random_id());
+        key_text.push_back("key:" + std::to_string(rng() % 1000));
+        ref_text.push_back(random_id());
+    }
+    ref_text.push_back("99999999999999999999");  // not a number: overflows int64
+    const std::vector<std::string_view> ids(id_text.begin(), id_text.end());
+    const std::vector<std::string_view> keys(key_text.begin(), key_text.end());
+    const std::vector<std::string_view> refs(ref_text.begin(), ref_text.end());
+    for (const LinkRule rule : {LinkRule::exact, LinkRule::normalized, LinkRule::number, LinkRule::offset}) {
+        const std::int64_t offset = rule == LinkRule::offset ? 7 : 0;
+        const std::vector<ValueMatch> m = match(rule, offset, refs, ids, keys);
+        for (std::size_t r = 0; r < refs.size(); ++r) {
+            std::int64_t count = 0;
+            std::string_view best;
+            for (std::size_t t = 0; t < ids.size(); ++t) {
+                bool same = false;
+                if (rule == LinkRule::exact)
+                    same = refs[r] == ids[t];
+                else if (rule == LinkRule::normalized)
+                    same = !normalize_id(refs[r]).empty() && normalize_id(refs[r]) == normalize_id(ids[t]);
+                else {
+                    const IdParts a = parse_id(refs[r]), b = parse_id(ids[t]);
+                    same = a.valid && b.valid && a.number - offset == b.number;
+                }
+                if (same && (count++ == 0 || keys[t] < best))
+                    best = keys[t];
+            }
+            EXPECT_EQ(m[r].matches, count) << rule_name(rule) << " '" << refs[r] << "'";
+            if (count > 0)
+                EXPECT_EQ(keys[static_cast<std::size_t>(m[r].target)], best) << rule_name(rule) << " '" << refs[r] << "'";
+            else
+                EXPECT_EQ(m[r].target, -1);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace normalize::core

@@ -4,9 +4,11 @@
 --   * every key column is varchar COLLATE "C" (faster key builds, key
 --     order independent of the server's locale): the views over them are
 --     set aside, the columns altered, the views put back as they were;
---   * rule scoring is C++ (score_id_rules), and reconcile_ids skips work
---     it does not need: rule discovery and reconcile_ids are replaced
---     (sql/install/13_rule_discovery.sql, 14_reconcile_ids.sql, replayed);
+--   * rule scoring and value matching are C++ (score_id_rules,
+--     match_id_values), and reconcile_ids skips work it does not need: rule
+--     discovery and reconcile_ids are replaced (sql/install/
+--     13_rule_discovery.sql, 14_reconcile_ids.sql, replayed) and
+--     rule_match_sql is dropped (15_dropped.sql);
 --   * the feature views lag one packed array per shift: feature_view_sql is
 --     replaced and the three feature views regenerated from it
 --     (sql/install/41_feature_views.sql, replayed);
