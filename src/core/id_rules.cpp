@@ -23,6 +23,15 @@ std::string_view rule_name(LinkRule rule) {
     return "";
 }
 
+bool rule_from_name(std::string_view name, LinkRule& rule) {
+    for (const LinkRule r : {LinkRule::exact, LinkRule::normalized, LinkRule::number, LinkRule::offset})
+        if (rule_name(r) == name) {
+            rule = r;
+            return true;
+        }
+    return false;
+}
+
 namespace {
 
 // Counts every difference between the first (or last) kOffsetProbe values
@@ -42,15 +51,9 @@ void count_differences(const std::vector<std::int64_t>& refs, const std::vector<
     }
 }
 
-std::int64_t magnitude(std::int64_t k) {
-    return k < 0 ? -(k + 1) : k;  // |k| - 1 for negatives: no overflow at INT64_MIN
-}
-
-bool smaller_magnitude(std::int64_t a, std::int64_t b) {
-    // |a| < |b|, with |k| = magnitude(k) + (k < 0)
-    const std::uint64_t ua = static_cast<std::uint64_t>(magnitude(a)) + (a < 0);
-    const std::uint64_t ub = static_cast<std::uint64_t>(magnitude(b)) + (b < 0);
-    return ua < ub;
+// |k|, without overflow at INT64_MIN.
+std::uint64_t magnitude(std::int64_t k) {
+    return k < 0 ? 0 - static_cast<std::uint64_t>(k) : static_cast<std::uint64_t>(k);
 }
 
 // A hash index over distinct keys, for lookups only: open addressing over
@@ -94,7 +97,6 @@ public:
         return npos;
     }
     bool contains(const Key& key) const { return find(key) != npos; }
-    std::size_t size() const { return keys_.size(); }
 
 private:
     static constexpr std::uint32_t kEmpty = 0xffffffffu;
@@ -149,8 +151,8 @@ std::vector<std::int64_t> offset_candidates(const std::vector<std::int64_t>& ref
     std::sort(frequent.begin(), frequent.end(), [](const auto& a, const auto& b) {
         if (a.second != b.second)
             return a.second > b.second;
-        if (smaller_magnitude(a.first, b.first) || smaller_magnitude(b.first, a.first))
-            return smaller_magnitude(a.first, b.first);
+        if (magnitude(a.first) != magnitude(b.first))
+            return magnitude(a.first) < magnitude(b.first);
         return a.first < b.first;
     });
     std::vector<std::int64_t> out;

@@ -17,6 +17,8 @@ enum class LinkRule { exact, normalized, number, offset };
 
 // The SQL spelling of a rule: "exact", "normalized", "number", "offset".
 std::string_view rule_name(LinkRule rule);
+// The rule spelled name; false when there is none.
+bool rule_from_name(std::string_view name, LinkRule& rule);
 
 struct ReferenceValue {
     std::string_view raw;  // never NULL: the caller leaves NULL references out

@@ -25,12 +25,10 @@ struct Elements {
     int count;
 };
 
-// A one-dimensional array of the given element type; errors name the argument.
+// The elements of a one-dimensional array argument (its element type is
+// the function's declared one); errors name the argument.
 Elements array_elements(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char* argname) {
     ArrayType* a = PG_GETARG_ARRAYTYPE_P(argno);
-    if (ARR_ELEMTYPE(a) != elemtype)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("%s must be an array of %s", argname, format_type_be(elemtype))));
     if (ARR_NDIM(a) > 1)
         ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
                         errmsg("%s must be a one-dimensional array, got %d dimensions", argname,
@@ -42,6 +40,10 @@ Elements array_elements(FunctionCallInfo fcinfo, int argno, Oid elemtype, const 
     Elements e{};
     deconstruct_array(a, elemtype, len, byval, align, &e.values, &e.nulls, &e.count);
     return e;
+}
+
+std::string_view element_text(const Elements& e, int i) {
+    return text_view(reinterpret_cast<const text*>(DatumGetPointer(e.values[i])));
 }
 
 }  // namespace
@@ -69,14 +71,12 @@ NZ_FUNCTION(nz_score_id_rules)
         ref_values.reserve(static_cast<std::size_t>(refs.count));
         for (int i = 0; i < refs.count; ++i)
             if (!refs.nulls[i] && !rows.nulls[i])
-                ref_values.push_back(core::ReferenceValue{
-                    text_view(reinterpret_cast<const text*>(DatumGetPointer(refs.values[i]))),
-                    DatumGetInt64(rows.values[i])});
+                ref_values.push_back(core::ReferenceValue{element_text(refs, i), DatumGetInt64(rows.values[i])});
         std::vector<std::string_view> target_ids;
         target_ids.reserve(static_cast<std::size_t>(targets.count));
         for (int i = 0; i < targets.count; ++i)
             if (!targets.nulls[i])
-                target_ids.push_back(text_view(reinterpret_cast<const text*>(DatumGetPointer(targets.values[i]))));
+                target_ids.push_back(element_text(targets, i));
         n = core::score_rules(ref_values, target_ids, scores);
     }
 
@@ -88,9 +88,7 @@ NZ_FUNCTION(nz_score_id_rules)
         bool nulls[3] = {false, scores[i].rule != core::LinkRule::offset, false};
         values[0] = PointerGetDatum(cstring_to_text_with_len(name.data(), static_cast<int>(name.size())));
         values[1] = nulls[1] ? static_cast<Datum>(0)
-                             : DirectFunctionCall1(int8out, Int64GetDatum(scores[i].offset));
-        if (!nulls[1])
-            values[1] = PointerGetDatum(cstring_to_text(DatumGetCString(values[1])));
+                             : PointerGetDatum(cstring_to_text(psprintf(INT64_FORMAT, scores[i].offset)));
         values[2] = Int64GetDatum(scores[i].linked);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
@@ -107,14 +105,7 @@ NZ_FUNCTION(nz_match_id_values)
     const std::string_view rule_text = normalize::glue::text_arg(fcinfo, 0);
     const int64 offset = PG_GETARG_INT64(1);
     core::LinkRule rule = core::LinkRule::exact;
-    bool known = false;
-    for (const core::LinkRule r : {core::LinkRule::exact, core::LinkRule::normalized, core::LinkRule::number,
-                                   core::LinkRule::offset})
-        if (core::rule_name(r) == rule_text) {
-            rule = r;
-            known = true;
-        }
-    if (!known)
+    if (!core::rule_from_name(rule_text, rule))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("rule must be exact, normalized, number or offset, got \"%.*s\"",
                                static_cast<int>(rule_text.size()), rule_text.data())));
@@ -143,15 +134,15 @@ NZ_FUNCTION(nz_match_id_values)
         for (int i = 0; i < refs.count; ++i)
             if (!refs.nulls[i]) {
                 positions[n_refs++] = i;
-                ref_values.push_back(text_view(reinterpret_cast<const text*>(DatumGetPointer(refs.values[i]))));
+                ref_values.push_back(element_text(refs, i));
             }
         target_ids.reserve(static_cast<std::size_t>(ids.count));
         target_keys.reserve(static_cast<std::size_t>(ids.count));
         for (int i = 0; i < ids.count; ++i)
             if (!ids.nulls[i] && !keys.nulls[i]) {
                 target_positions[target_ids.size()] = i;
-                target_ids.push_back(text_view(reinterpret_cast<const text*>(DatumGetPointer(ids.values[i]))));
-                target_keys.push_back(text_view(reinterpret_cast<const text*>(DatumGetPointer(keys.values[i]))));
+                target_ids.push_back(element_text(ids, i));
+                target_keys.push_back(element_text(keys, i));
             }
         core::match_values(rule, offset, ref_values, target_ids, target_keys, matches);
     }

@@ -34,6 +34,18 @@ TEST(ScoreRules, CountsRowsEachRuleLinks) {
     EXPECT_EQ(s[2].linked, 5 + 2 + 4 + 3);   // the prefix is not significant
 }
 
+TEST(RuleNames, RoundTripAndUnknown) {
+    for (const LinkRule r : {LinkRule::exact, LinkRule::normalized, LinkRule::number, LinkRule::offset}) {
+        LinkRule parsed = LinkRule::exact;
+        EXPECT_TRUE(rule_from_name(rule_name(r), parsed));
+        EXPECT_EQ(parsed, r);
+    }
+    LinkRule parsed = LinkRule::number;
+    EXPECT_FALSE(rule_from_name("soundex", parsed));
+    EXPECT_FALSE(rule_from_name("", parsed));
+    EXPECT_EQ(parsed, LinkRule::number);
+}
+
 TEST(ScoreRules, BlankNeverMatchesBlank) {
     const std::vector<RuleScore> s = score({{"  ", 3}}, {" ", "7"});
     EXPECT_EQ(s[1].linked, 0);
