@@ -31,6 +31,17 @@ SELECT * FROM normalize.match_id_values('number', 0, ARRAY['42', 'ACCT-43', NULL
 SELECT * FROM normalize.match_id_values('soundex', 0, ARRAY['42'], ARRAY[1]::bigint[], ARRAY['42'], ARRAY['k']);
 SELECT * FROM normalize.match_id_values('exact', 0, ARRAY['42'], ARRAY[1]::bigint[], ARRAY['42'], ARRAY['k', 'l']);
 
+-- Staging: distinct values and their rows in the order first seen, NULL
+-- last, bytes compared (case and blanks matter), long values kept whole;
+-- two empty arrays over no rows; past the first table size
+SELECT (normalize.value_counts(v ORDER BY n)).*
+  FROM unnest(ARRAY['42', NULL, 'x', '42', ' 42', NULL, repeat('long-', 8) || '1', 'X',
+                    repeat('long-', 8) || '1', repeat('long-', 8) || '2']) WITH ORDINALITY AS u(v, n);
+SELECT (normalize.value_counts(v)).* FROM unnest('{}'::text[]) AS v;
+SELECT cardinality(c.raw) AS distinct_values, c.raw[1] AS first, c.raw[5000] AS last,
+       (SELECT sum(r) FROM unnest(c.rows) AS r) AS rows, (SELECT max(r) FROM unnest(c.rows) AS r) AS most
+  FROM (SELECT (normalize.value_counts((g % 5000)::text)).* FROM generate_series(1, 20000) AS g) AS c;
+
 -- Rule discovery finds the offset and the formats without being told
 SELECT entity, reference, source_column, target, rule, parameter, linked, total, round(share::numeric, 3) AS share
   FROM normalize.suggest_id_rules() WHERE rank <= 2;

@@ -14,6 +14,36 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.match_id_values(text, bigint, text[], bigint[], text[], text[]) IS
     'Internal: for each reference value, the smallest key among the targets a rule (exact, normalized, number, offset) matches it to, and how many match';
 
+-- The distinct values of a column with the rows holding each (NULL last,
+-- when some row has none), from one pass: how stage_entity stages every
+-- reference of a source in one scan.
+CREATE TYPE @extschema@.value_counts_result AS (raw text[], rows bigint[]);
+COMMENT ON TYPE @extschema@.value_counts_result IS
+    'Internal: the distinct values of a column and the number of rows holding each, position by position';
+
+CREATE FUNCTION @extschema@.value_counts_step(internal, text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'nz_value_counts_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.value_counts_step(internal, text) IS
+    'Transition function of value_counts(text)';
+
+CREATE FUNCTION @extschema@.value_counts_final(internal)
+RETURNS @extschema@.value_counts_result
+AS 'MODULE_PATHNAME', 'nz_value_counts_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.value_counts_final(internal) IS
+    'Final function of value_counts(text)';
+
+CREATE AGGREGATE @extschema@.value_counts(value text) (
+    SFUNC = @extschema@.value_counts_step,
+    STYPE = internal,
+    FINALFUNC = @extschema@.value_counts_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.value_counts(text) IS
+    'Internal: the distinct values of a text column (compared byte by byte) and the rows holding each, in the order first seen, NULL last';
+
 -- DROP TABLE IF EXISTS without the NOTICE: reconcile_ids may run twice in
 -- one transaction, and its temp tables live until commit.
 CREATE FUNCTION @extschema@.drop_temp_table(name text)
@@ -136,30 +166,28 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ref record;
-    sets text;
-    grouping_cols text;
+    aggs text;
+    refs text[];
+    staged "normalize".value_counts_result[];  -- quoted: NORMALIZE is a keyword where a type is expected
+    name text;
 BEGIN
     PERFORM normalize.require_entity(entity);
-    SELECT string_agg(format('(s.%I)', k.source_column), ', ' ORDER BY k.reference),
-           string_agg(format('GROUPING(s.%1$I) AS %2$I, s.%1$I', k.source_column, 'g_' || k.reference), ', '
-                      ORDER BY k.reference)
-      INTO sets, grouping_cols
+    SELECT string_agg(format('normalize.value_counts(s.%I)', k.source_column), ', ' ORDER BY k.reference),
+           array_agg(k.reference ORDER BY k.reference)
+      INTO aggs, refs
       FROM normalize.reference_kinds AS k WHERE k.entity = stage_entity.entity;
-    IF sets IS NULL THEN
+    IF aggs IS NULL THEN
         RETURN;
     END IF;
-    PERFORM normalize.drop_temp_table('nz_stage');
-    EXECUTE format('CREATE TEMP TABLE nz_stage ON COMMIT DROP AS
-                    SELECT %s, count(*) AS rows FROM (%s) AS s GROUP BY GROUPING SETS (%s)',
-                   grouping_cols, normalize.source_query(entity), sets);
-    FOR ref IN SELECT * FROM normalize.reference_kinds AS k WHERE k.entity = stage_entity.entity LOOP
-        PERFORM normalize.drop_temp_table(format('nz_refs_%s_%s', entity, ref.reference));
-        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT %I AS raw, rows FROM nz_stage WHERE %I = 0',
-                       format('nz_refs_%s_%s', entity, ref.reference), ref.source_column, 'g_' || ref.reference);
-        EXECUTE format('ANALYZE %I', format('nz_refs_%s_%s', entity, ref.reference));
+    EXECUTE format('SELECT ARRAY[%s] FROM (%s) AS s', aggs, normalize.source_query(entity)) INTO staged;
+    FOR i IN 1 .. cardinality(refs) LOOP
+        name := format('nz_refs_%s_%s', entity, refs[i]);
+        PERFORM normalize.drop_temp_table(name);
+        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT u.raw, u.rows FROM unnest($1, $2) AS u(raw, rows)',
+                       name)
+          USING (staged[i]).raw, (staged[i]).rows;
+        EXECUTE format('ANALYZE %I', name);
     END LOOP;
-    DROP TABLE nz_stage;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_entity(text) IS

@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 
 CREATE TEMP TABLE expected_functions (signature text, kind text, volatility text, strict boolean, parallel text);
 INSERT INTO expected_functions VALUES
@@ -79,6 +79,9 @@ INSERT INTO expected_functions VALUES
     ('rule_candidates(text,text)', 'f', 'v', true, 'u'),
     ('score_id_rules(text[],bigint[],text[])', 'f', 'i', true, 's'),
     ('match_id_values(text,bigint,text[],bigint[],text[],text[])', 'f', 'i', true, 's'),
+    ('value_counts_step(internal,text)', 'f', 'i', false, 's'),
+    ('value_counts_final(internal)', 'f', 'i', false, 's'),
+    ('value_counts(text)', 'a', 'i', false, 's'),
     ('source_query(text)', 'f', 's', true, 's'),
     ('stable_key(text,bigint)', 'f', 'i', true, 's'),
     ('stable_key(text,text)', 'f', 'i', true, 's'),
@@ -146,6 +149,7 @@ SELECT has_table('normalize', 'distribution_profiles', 'the profiles table exist
 SELECT has_table('normalize', 'sources', 'the sources table exists');
 SELECT col_is_pk('normalize', 'distribution_profiles', 'name', 'profiles are keyed by name');
 SELECT has_type('normalize', 'ks_result', 'ks_test returns normalize.ks_result');
+SELECT has_type('normalize', 'value_counts_result', 'value_counts returns normalize.value_counts_result');
 SELECT set_eq(
     $$SELECT c.relname::text, x.cond FROM pg_extension AS e, unnest(e.extconfig, e.extcondition) AS x(oid, cond)
         JOIN pg_class AS c ON c.oid = x.oid WHERE e.extname = 'normalize'$$,
