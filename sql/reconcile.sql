@@ -162,11 +162,12 @@ SELECT * FROM normalize.assess_sources();
 SELECT normalize.source_query('widgets');
 
 -- The internal steps refuse names they do not know
-SELECT normalize.stage_entity('widgets');
+SELECT * FROM normalize.stage_entity('widgets');
 SELECT normalize.settle_keys('widgets');
 SELECT normalize.stage_reference('devices', 'owner');
-SELECT normalize.resolve_reference('devices', 'owner', 'nz_targets_customers', 0.5);
-SELECT * FROM normalize.rule_candidates('widgets', 'account');
+SELECT normalize.resolve_reference('devices', 'owner', '{}', '{}', 'nz_targets_customers', 0.5);
+SELECT * FROM normalize.rule_candidates('widgets', 'account', '{}', '{}');
+SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[5]::bigint[]);
 SELECT normalize.require_entity(NULL);
 SELECT normalize.column_finding(0, 0, 0, 0, false) IS NULL AS empty_column_has_no_finding;
 SELECT normalize.drop_temp_table('no_such_table');

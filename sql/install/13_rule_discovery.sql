@@ -12,12 +12,43 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.score_id_rules(text[], bigint[], text[]) IS
     'Internal: how many rows each linking rule (exact, normalized, number, and the offsets found among the differences) links from reference values to target IDs';
 
--- Candidate rules linking the raw values in temp table nz_cand_refs (raw,
--- rows) to the IDs in nz_cand_targets (raw): how many rows each would link.
--- Offsets are looked for among the differences between the smallest and
--- the largest numbers on both sides, and the power of ten below the
--- smallest reference when references and targets do not overlap.
-CREATE FUNCTION @extschema@.rule_candidates(entity text, reference text)
+-- The distinct values of a column with the rows holding each (NULL last,
+-- when some row has none), from one pass: how the references of a source
+-- are staged (stage_entity stages all of a source's in one scan).
+CREATE TYPE @extschema@.value_counts_result AS (raw text[], rows bigint[]);
+COMMENT ON TYPE @extschema@.value_counts_result IS
+    'Internal: the distinct values of a column and the number of rows holding each, position by position';
+
+CREATE FUNCTION @extschema@.value_counts_step(internal, text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'nz_value_counts_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.value_counts_step(internal, text) IS
+    'Transition function of value_counts(text)';
+
+CREATE FUNCTION @extschema@.value_counts_final(internal)
+RETURNS @extschema@.value_counts_result
+AS 'MODULE_PATHNAME', 'nz_value_counts_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.value_counts_final(internal) IS
+    'Final function of value_counts(text)';
+
+CREATE AGGREGATE @extschema@.value_counts(value text) (
+    SFUNC = @extschema@.value_counts_step,
+    STYPE = internal,
+    FINALFUNC = @extschema@.value_counts_final,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.value_counts(text) IS
+    'Internal: the distinct values of a text column (compared byte by byte) and the rows holding each, in the order first seen, NULL last';
+
+-- Candidate rules linking the raw values refs (with ref_rows rows each, as
+-- value_counts gives them) to the IDs in nz_cand_targets (raw): how many
+-- rows each would link. Offsets are looked for among the differences
+-- between the smallest and the largest numbers on both sides, and the power
+-- of ten below the smallest reference when references and targets do not
+-- overlap.
+CREATE FUNCTION @extschema@.rule_candidates(entity text, reference text, refs text[], ref_rows bigint[])
 RETURNS TABLE (rule text, parameter text, linked bigint, total bigint)
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -27,20 +58,31 @@ DECLARE
     n_distinct bigint;
     step bigint;
     ref_raw text[];
-    ref_rows bigint[];
+    sample_rows bigint[];
     target_raw text[];
 BEGIN
     PERFORM normalize.require_reference(entity, reference);
+    IF cardinality(refs) <> cardinality(ref_rows) THEN
+        RAISE EXCEPTION 'refs and ref_rows must have the same length, got % and %', cardinality(refs), cardinality(ref_rows)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass each reference value with its row count at the same position.';
+    END IF;
     -- Scoring a rule needs a few thousand distinct values, not all of them:
     -- above 20,000 a deterministic hash sample of about 20,000 is scored
-    -- (linked and total then count the sampled rows).
-    SELECT count(*) INTO n_distinct FROM nz_cand_refs;
+    -- (linked and total then count the sampled rows). NULL values link
+    -- nothing but count in the total; score_id_rules skips them.
+    n_distinct := cardinality(refs);
     step := greatest(1, ceil(n_distinct / 20000.0))::bigint;
-    SELECT coalesce(array_agg(r.raw), '{}'), coalesce(array_agg(r.rows), '{}') INTO ref_raw, ref_rows
-      FROM nz_cand_refs AS r
-     WHERE r.raw IS NOT NULL AND (step = 1 OR abs(hashtext(r.raw)::bigint) % step = 0);
-    SELECT coalesce(sum(r.rows), 0) INTO n_total FROM nz_cand_refs AS r
-     WHERE step = 1 OR r.raw IS NULL OR abs(hashtext(r.raw)::bigint) % step = 0;
+    IF step = 1 THEN
+        ref_raw := refs;
+        sample_rows := ref_rows;
+        SELECT coalesce(sum(r), 0) INTO n_total FROM unnest(ref_rows) AS r;
+    ELSE
+        SELECT coalesce(array_agg(r.raw), '{}'), coalesce(array_agg(r.rows), '{}'), coalesce(sum(r.rows), 0)
+          INTO ref_raw, sample_rows, n_total
+          FROM unnest(refs, ref_rows) AS r(raw, rows)
+         WHERE r.raw IS NULL OR abs(hashtext(r.raw)::bigint) % step = 0;
+    END IF;
     -- A caller that scores several references against one target may
     -- prepare nz_cand_t (raw, ...) once; otherwise the targets are read here.
     IF to_regclass('pg_temp.nz_cand_t') IS NOT NULL THEN
@@ -51,42 +93,44 @@ BEGIN
 
     rule := 'crosswalk'; parameter := NULL; total := n_total;
     SELECT coalesce(sum(r.rows), 0) INTO linked
-      FROM unnest(ref_raw, ref_rows) AS r(raw, rows)
+      FROM unnest(ref_raw, sample_rows) AS r(raw, rows)
      WHERE EXISTS (SELECT 1 FROM normalize.id_crosswalk AS x
                     WHERE x.entity = rule_candidates.entity AND x.reference = rule_candidates.reference
                       AND x.raw_value = r.raw);
     RETURN NEXT;
     RETURN QUERY
-    SELECT s.rule, s.parameter, s.linked, n_total FROM normalize.score_id_rules(ref_raw, ref_rows, target_raw) AS s;
+    SELECT s.rule, s.parameter, s.linked, n_total FROM normalize.score_id_rules(ref_raw, sample_rows, target_raw) AS s;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rule_candidates(text, text) IS
-    'Internal: scores the candidate rules for the references staged in nz_cand_refs against the IDs in nz_cand_targets';
+COMMENT ON FUNCTION @extschema@.rule_candidates(text, text, text[], bigint[]) IS
+    'Internal: scores the candidate rules for a reference''s staged values against the IDs in nz_cand_targets';
 
--- Stages one reference's values and its targets' IDs for rule_candidates.
+-- Stages one reference for rule_candidates: returns its values with their
+-- rows, and puts its target's IDs in temp table nz_cand_targets.
 CREATE FUNCTION @extschema@.stage_reference(entity text, reference text)
-RETURNS void
+RETURNS @extschema@.value_counts_result
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ref record;
+    staged "normalize".value_counts_result;  -- quoted: NORMALIZE is a keyword where a type is expected
 BEGIN
     PERFORM normalize.require_reference(entity, reference);
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = stage_reference.entity AND k.reference = stage_reference.reference;
-    PERFORM normalize.drop_temp_table('nz_cand_refs');
     PERFORM normalize.drop_temp_table('nz_cand_targets');
-    EXECUTE format('CREATE TEMP TABLE nz_cand_refs ON COMMIT DROP AS
-                    SELECT %I AS raw, count(*) AS rows FROM (%s) AS s GROUP BY 1',
-                   ref.source_column, normalize.source_query(entity));
+    EXECUTE format('SELECT (normalize.value_counts(s.%I)).* FROM (%s) AS s',
+                   ref.source_column, normalize.source_query(entity))
+       INTO staged;
     EXECUTE format('CREATE TEMP TABLE nz_cand_targets ON COMMIT DROP AS
                     SELECT DISTINCT %I AS raw FROM (%s) AS s',
                    ref.target_column, normalize.source_query(ref.target_entity));
+    RETURN staged;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_reference(text, text) IS
-    'Internal: stages a reference''s raw values and its target''s raw IDs in temp tables for rule_candidates';
+    'Internal: a reference''s raw values with their rows, its target''s raw IDs staged in a temp table, for rule_candidates';
 
 CREATE FUNCTION @extschema@.suggest_id_rules()
 RETURNS TABLE (entity text, reference text, source_column text, target text, rule text,
@@ -96,6 +140,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ref record;
+    staged "normalize".value_counts_result;
 BEGIN
     PERFORM normalize.require_sources();
     FOR ref IN
@@ -103,7 +148,7 @@ BEGIN
           JOIN normalize.entity_kinds AS e USING (entity)
          ORDER BY e.position, k.reference
     LOOP
-        PERFORM normalize.stage_reference(ref.entity, ref.reference);
+        staged := normalize.stage_reference(ref.entity, ref.reference);
         RETURN QUERY
         SELECT ref.entity, ref.reference, (s.columns ->> ref.source_column),
                format('%s.%s', ref.target_entity, ref.target_column),
@@ -112,11 +157,10 @@ BEGIN
                (row_number() OVER (ORDER BY c.linked DESC,
                                    array_position(ARRAY['crosswalk', 'exact', 'normalized', 'number', 'offset'], c.rule),
                                    abs(c.parameter::numeric)))::integer
-          FROM normalize.rule_candidates(ref.entity, ref.reference) AS c,
+          FROM normalize.rule_candidates(ref.entity, ref.reference, staged.raw, staged.rows) AS c,
                normalize.sources AS s
          WHERE s.entity = ref.entity
          ORDER BY 10;
-        DROP TABLE nz_cand_refs;
         DROP TABLE nz_cand_targets;
     END LOOP;
 END

@@ -14,36 +14,6 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.match_id_values(text, bigint, text[], bigint[], text[], text[]) IS
     'Internal: for each reference value, the smallest key among the targets a rule (exact, normalized, number, offset) matches it to, and how many match';
 
--- The distinct values of a column with the rows holding each (NULL last,
--- when some row has none), from one pass: how stage_entity stages every
--- reference of a source in one scan.
-CREATE TYPE @extschema@.value_counts_result AS (raw text[], rows bigint[]);
-COMMENT ON TYPE @extschema@.value_counts_result IS
-    'Internal: the distinct values of a column and the number of rows holding each, position by position';
-
-CREATE FUNCTION @extschema@.value_counts_step(internal, text)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'nz_value_counts_step'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.value_counts_step(internal, text) IS
-    'Transition function of value_counts(text)';
-
-CREATE FUNCTION @extschema@.value_counts_final(internal)
-RETURNS @extschema@.value_counts_result
-AS 'MODULE_PATHNAME', 'nz_value_counts_final'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.value_counts_final(internal) IS
-    'Final function of value_counts(text)';
-
-CREATE AGGREGATE @extschema@.value_counts(value text) (
-    SFUNC = @extschema@.value_counts_step,
-    STYPE = internal,
-    FINALFUNC = @extschema@.value_counts_final,
-    PARALLEL = SAFE
-);
-COMMENT ON AGGREGATE @extschema@.value_counts(text) IS
-    'Internal: the distinct values of a text column (compared byte by byte) and the rows holding each, in the order first seen, NULL last';
-
 -- DROP TABLE IF EXISTS without the NOTICE: reconcile_ids may run twice in
 -- one transaction, and its temp tables live until commit.
 CREATE FUNCTION @extschema@.drop_temp_table(name text)
@@ -60,13 +30,14 @@ $$;
 COMMENT ON FUNCTION @extschema@.drop_temp_table(text) IS
     'Internal: drops a temp table of this session if it exists, quietly';
 
--- Resolves one reference of one entity: scores the rules on the raw values
--- staged in nz_cand_refs (raw, rows) against the targets in temp table
+-- Resolves one reference of one entity: scores the rules on its staged raw
+-- values refs (ref_rows rows each) against the targets in temp table
 -- `targets` (raw, target_key), picks the best rule that links at least
 -- min_share of the rows, and writes nz_map_<entity>_<reference>: one row per
 -- distinct raw value with its target, the rule (crosswalk first), or the
 -- reason it has none. Returns the rule used ('' when none).
-CREATE FUNCTION @extschema@.resolve_reference(entity text, reference text, targets text, min_share float8)
+CREATE FUNCTION @extschema@.resolve_reference(entity text, reference text, refs text[], ref_rows bigint[],
+                                              targets text, min_share float8)
 RETURNS text
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -76,8 +47,6 @@ DECLARE
     best record;
     map text := format('nz_map_%s_%s', entity, reference);
     target_kind text;
-    ref_raw text[];
-    ref_rows bigint[];
     target_ids text[];
     target_keys text[];
 BEGIN
@@ -91,7 +60,7 @@ BEGIN
     EXECUTE format('CREATE TEMP VIEW nz_cand_t AS SELECT raw FROM %I', targets);
     INSERT INTO nz_rules
     SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false
-      FROM normalize.rule_candidates(ref.entity, ref.reference) AS c;
+      FROM normalize.rule_candidates(ref.entity, ref.reference, refs, ref_rows) AS c;
     DROP VIEW nz_cand_t;
 
     SELECT r.rule, r.parameter INTO best FROM nz_rules AS r
@@ -111,8 +80,6 @@ BEGIN
             USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
     END IF;
 
-    SELECT coalesce(array_agg(r.raw), '{}'), coalesce(array_agg(r.rows), '{}') INTO ref_raw, ref_rows
-      FROM nz_cand_refs AS r WHERE r.raw IS NOT NULL;
     -- Without a rule, nothing to match against.
     target_ids := '{}';
     target_keys := '{}';
@@ -149,19 +116,19 @@ BEGIN
         CASE WHEN best.rule IS NULL THEN 'false' ELSE 'true' END,
         targets, target_kind, ref.entity, ref.reference,
         CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END)
-    USING ref_raw, ref_rows, target_ids, target_keys;
+    USING refs, ref_rows, target_ids, target_keys;
     EXECUTE format('ANALYZE %I', map);
     RETURN coalesce(concat_ws(' ', best.rule, best.parameter), '');
 END
 $$;
-COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text, float8) IS
+COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8) IS
     'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
 
 -- Stages the references of one entity for reconcile_ids: the distinct
--- values of each with their row counts, in nz_refs_<entity>_<reference>,
--- from one scan of the source.
+-- values of each with their row counts (NULL included), from one scan of
+-- the source.
 CREATE FUNCTION @extschema@.stage_entity(entity text)
-RETURNS void
+RETURNS TABLE (reference text, raw text[], rows bigint[])
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -169,7 +136,6 @@ DECLARE
     aggs text;
     refs text[];
     staged "normalize".value_counts_result[];  -- quoted: NORMALIZE is a keyword where a type is expected
-    name text;
 BEGIN
     PERFORM normalize.require_entity(entity);
     SELECT string_agg(format('normalize.value_counts(s.%I)', k.source_column), ', ' ORDER BY k.reference),
@@ -181,17 +147,15 @@ BEGIN
     END IF;
     EXECUTE format('SELECT ARRAY[%s] FROM (%s) AS s', aggs, normalize.source_query(entity)) INTO staged;
     FOR i IN 1 .. cardinality(refs) LOOP
-        name := format('nz_refs_%s_%s', entity, refs[i]);
-        PERFORM normalize.drop_temp_table(name);
-        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT u.raw, u.rows FROM unnest($1, $2) AS u(raw, rows)',
-                       name)
-          USING (staged[i]).raw, (staged[i]).rows;
-        EXECUTE format('ANALYZE %I', name);
+        reference := refs[i];
+        raw := (staged[i]).raw;
+        rows := (staged[i]).rows;
+        RETURN NEXT;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_entity(text) IS
-    'Internal: stages the distinct values of an entity''s references, during reconcile_ids';
+    'Internal: the distinct values of each of an entity''s references with their rows, from one scan of its source, during reconcile_ids';
 
 -- Gives a freshly loaded normalized table its primary key. Keys that occur
 -- more than once (rare) are settled first: rows before a key's latest
@@ -274,6 +238,11 @@ DECLARE
     rows_sql text;
     n_loaded bigint;
     n_source bigint;
+    staged record;
+    account_raw text[];
+    account_rows bigint[];
+    location_raw text[];
+    location_rows bigint[];
     account_issues boolean;
     unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
 BEGIN
@@ -334,7 +303,15 @@ BEGIN
              normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
 
     FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
-        PERFORM normalize.stage_entity(e.entity);
+        FOR staged IN SELECT * FROM normalize.stage_entity(e.entity) LOOP
+            IF staged.reference = 'account' THEN
+                account_raw := staged.raw;
+                account_rows := staged.rows;
+            ELSIF staged.reference = 'location' THEN
+                location_raw := staged.raw;
+                location_rows := staged.rows;
+            END IF;
+        END LOOP;
         SELECT string_agg(quote_ident(c.column_name), ', ' ORDER BY c.position),
                string_agg('r.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
           INTO cols, src_cols
@@ -379,14 +356,10 @@ BEGIN
             CONTINUE;
         END IF;
 
-        -- The account reference: rule, value map. (resolve_reference reads
-        -- the staged values as nz_cand_refs: renamed there and back, not
-        -- copied.)
-        PERFORM normalize.drop_temp_table('nz_cand_refs');
-        EXECUTE format('ALTER TABLE %I RENAME TO nz_cand_refs', format('nz_refs_%s_account', e.entity));
+        -- The account reference: rule, value map.
         rules := rules || jsonb_build_object(e.entity,
-                                             normalize.resolve_reference(e.entity, 'account', 'nz_targets_customers', min_share));
-        EXECUTE format('ALTER TABLE nz_cand_refs RENAME TO %I', format('nz_refs_%s_account', e.entity));
+                                             normalize.resolve_reference(e.entity, 'account', account_raw, account_rows,
+                                                                         'nz_targets_customers', min_share));
 
         IF e.entity = 'devices' THEN
             PERFORM normalize.drop_temp_table('nz_targets_locations');
@@ -404,10 +377,9 @@ BEGIN
             CREATE INDEX ON nz_locations_per_account (account_key, idx);
             ANALYZE nz_targets_locations;
             ANALYZE nz_locations_per_account;
-            ALTER TABLE nz_refs_devices_location RENAME TO nz_cand_refs;
             rules := rules || jsonb_build_object('devices.location',
-                                                 normalize.resolve_reference('devices', 'location', 'nz_targets_locations', min_share));
-            ALTER TABLE nz_cand_refs RENAME TO nz_refs_devices_location;
+                                                 normalize.resolve_reference('devices', 'location', location_raw, location_rows,
+                                                                             'nz_targets_locations', min_share));
             -- The location's account travels with the map, so each device
             -- row needs one join for its location, not two.
             CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
@@ -485,8 +457,7 @@ BEGIN
         -- it in account_issue / location_issue.) Staging counted every source
         -- row under its account reference, NULL included: when all of them
         -- loaded, there is nothing to look for.
-        EXECUTE format('SELECT coalesce(sum(rows), 0) FROM %I', format('nz_refs_%s_account', e.entity))
-           INTO n_source;
+        SELECT coalesce(sum(r), 0) INTO n_source FROM unnest(account_rows) AS r;
         IF n_loaded <> n_source THEN
             EXECUTE format($q$
                 WITH u AS MATERIALIZED (
