@@ -303,6 +303,9 @@ BEGIN
              normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
 
     FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
+        -- Nothing carried over from the previous entity.
+        account_raw := NULL; account_rows := NULL;
+        location_raw := NULL; location_rows := NULL;
         FOR staged IN SELECT * FROM normalize.stage_entity(e.entity) LOOP
             IF staged.reference = 'account' THEN
                 account_raw := staged.raw;
