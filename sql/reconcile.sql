@@ -38,6 +38,9 @@ SELECT (normalize.value_counts(v ORDER BY n)).*
   FROM unnest(ARRAY['42', NULL, 'x', '42', ' 42', NULL, repeat('long-', 8) || '1', 'X',
                     repeat('long-', 8) || '1', repeat('long-', 8) || '2']) WITH ORDINALITY AS u(v, n);
 SELECT (normalize.value_counts(v)).* FROM unnest('{}'::text[]) AS v;
+SELECT length(c.raw[1]) AS first_length, c.raw[2], c.rows
+  FROM (SELECT (normalize.value_counts(v ORDER BY n)).*
+          FROM (VALUES (1, repeat('z', 10000)), (2, 'z'), (3, repeat('z', 10000))) AS t(n, v)) AS c;
 SELECT cardinality(c.raw) AS distinct_values, c.raw[1] AS first, c.raw[5000] AS last,
        (SELECT sum(r) FROM unnest(c.rows) AS r) AS rows, (SELECT max(r) FROM unnest(c.rows) AS r) AS most
   FROM (SELECT (normalize.value_counts((g % 5000)::text)).* FROM generate_series(1, 20000) AS g) AS c;
