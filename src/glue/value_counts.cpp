@@ -1,8 +1,8 @@
 // The value_counts aggregate: the distinct values of a text column and the
 // rows holding each, as two arrays. reconcile_ids stages every reference
 // column with it in one scan of the source; a hash table of its own does the
-// grouping at about half the cost of a HashAgg over grouping sets, and the
-// arrays are what rule scoring and value matching take anyway.
+// grouping in about 60 % of the time of a HashAgg over grouping sets, and
+// the arrays are what rule scoring and value matching take anyway.
 //
 // Values are grouped by their bytes (IDs, not words: no collation folds two
 // of them together). The state is plain palloc'd memory in the aggregate's
