@@ -8,18 +8,17 @@ GLUE_SRCS    = $(sort $(wildcard src/glue/*.cpp))
 OBJS         = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
 INSTALL_SRCS = $(sort $(wildcard sql/install/*.sql))
-# Each upgrade script is built from its directory in sql/upgrade and the
-# install files it replays, in the order listed. (A released version's own
-# install script is in its release; test/upgrade.sh rebuilds 0.1.0's from git.)
-UPGRADE_0_1_0 = sql/upgrade/0.1.0--0.2.0/10_set_aside.sql sql/upgrade/0.1.0--0.2.0/15_dropped.sql \
-                sql/install/13_rule_discovery.sql \
-                sql/install/14_reconcile_ids.sql \
-                sql/upgrade/0.1.0--0.2.0/20_views_back.sql \
-                sql/install/41_feature_views.sql sql/install/43_features_at.sql \
-                sql/upgrade/0.1.0--0.2.0/30_training_views_back.sql \
-                sql/install/70_quality.sql sql/install/71_report_html.sql sql/install/80_pipeline.sql \
-                sql/install/90_results_dump.sql
-DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--0.2.0.sql
+# Released scripts are frozen files, installed as they are and never
+# rebuilt (0.1.0's install script is kept so that an upgrade from it can be
+# tested on every server version). Only the version in development is built:
+# its install script from sql/install, its upgrade from the previous release
+# from its own parts in sql/upgrade/<from>--<to>.
+PREVIOUS     = 0.2.0
+RELEASED     = sql/$(EXTENSION)--0.1.0.sql sql/$(EXTENSION)--0.2.0.sql \
+               sql/$(EXTENSION)--0.1.0--0.2.0.sql
+UPGRADE_SRCS = $(sort $(wildcard sql/upgrade/$(PREVIOUS)--$(EXTVERSION)/*.sql))
+DATA         = $(RELEASED)
+DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
 
 # pg_regress inputs are listed, never globbed, so an install script is
 # never run as a test.
@@ -44,11 +43,8 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SRCS) normalize.control
 	cat $(INSTALL_SRCS) > $@
 
-# A replayed file may redefine functions 0.1.0 has (rule_candidates,
-# reconcile_ids, feature_view_sql): the upgrade replaces them. (Postgres refuses to replace
-# a function that is not already a member of the extension.)
-sql/$(EXTENSION)--0.1.0--0.2.0.sql: $(UPGRADE_0_1_0)
-	cat $(UPGRADE_0_1_0) | sed 's/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /' > $@
+sql/$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPGRADE_SRCS) normalize.control
+	cat $(UPGRADE_SRCS) > $@
 
 # PGXS does not track header dependencies; a changed header rebuilds all.
 $(OBJS): $(wildcard src/core/*.hpp src/glue/*.hpp)
@@ -68,3 +64,8 @@ unittest: test/unit/run_unit_tests
 	test/unit/run_unit_tests
 
 .PHONY: unittest
+
+# For test/packaging.sh: every script `make install` ships.
+print-shipped:
+	@echo $(DATA) $(DATA_built)
+.PHONY: print-shipped

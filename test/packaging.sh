@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
-echo "1..5"
+echo "1..8"
 version=$(control_version)
 meta() { python3 -c "import json, sys; m = json.load(open(sys.argv[1])); print($1)" "$root/META.json"; }
 check "META.json is PGXN metadata (meta-spec 1.0.0, the required keys)" "1.0.0 ok" \
@@ -16,6 +16,16 @@ check "META.json's versions are the control file's" "$version $version" \
 make -C "$root" -s PG_CONFIG="$NZ_PG_CONFIG" >/dev/null
 check "the install script is named after the control file's version" "yes" \
       "$([ -f "$root/sql/normalize--$version.sql" ] && echo yes || echo no)"
+# Released scripts are frozen: the build leaves them as they were released.
+check "the released scripts are unchanged by the build (sql/released.sha256)" "" \
+      "$(cd "$root/sql" && sha256sum --quiet -c released.sha256 2>&1)"
+unguarded=$(for f in "$root"/sql/normalize--*.sql; do
+                head -5 "$f" | grep -q '^\\echo Use ".*" to load this file\. \\quit$' || basename "$f"
+            done)
+check "every install and upgrade script starts with the psql guard" "" "$unguarded"
+check "the released install and upgrade scripts and the version in development are all shipped" "" \
+      "$(make -C "$root" -s --no-print-directory PG_CONFIG="$NZ_PG_CONFIG" print-shipped 2>/dev/null \
+         | tr ' ' '\n' | sed 's|^sql/||' | sort | comm -3 - <(cd "$root/sql" && ls normalize--*.sql | sort))"
 
 # A pg_config for "another PostgreSQL": the real one, except that it puts
 # libraries and shared files under a directory of its own.
