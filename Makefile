@@ -30,7 +30,7 @@ WERROR      ?=
 # Server headers as system headers: their warnings are not ours to fix.
 PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CXXFLAGS += -std=c++17 -Wall -Wextra -fvisibility=hidden -fvisibility-inlines-hidden $(WERROR)
-SHLIB_LINK  += -lstdc++
+SHLIB_LINK  += -lstdc++ -Wl,--version-script=$(CURDIR)/src/exports.map
 # No LLVM bitcode for C++ sources: the JIT inlines C, and clang would need
 # the C++ flags as well.
 override with_llvm := no
@@ -48,6 +48,7 @@ sql/$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPGRADE_SRCS) normalize.cont
 
 # PGXS does not track header dependencies; a changed header rebuilds all.
 $(OBJS): $(wildcard src/core/*.hpp src/glue/*.hpp)
+$(shlib): src/exports.map
 
 # C++ unit tests of the core: no server, no Postgres headers. They link the
 # same core objects the extension is built from.

@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
-echo "1..8"
+echo "1..9"
 version=$(control_version)
 meta() { python3 -c "import json, sys; m = json.load(open(sys.argv[1])); print($1)" "$root/META.json"; }
 check "META.json is PGXN metadata (meta-spec 1.0.0, the required keys)" "1.0.0 ok" \
@@ -26,6 +26,14 @@ check "every install and upgrade script starts with the psql guard" "" "$unguard
 check "the released install and upgrade scripts and the version in development are all shipped" "" \
       "$(make -C "$root" -s --no-print-directory PG_CONFIG="$NZ_PG_CONFIG" print-shipped 2>/dev/null \
          | tr ' ' '\n' | sed 's|^sql/||' | sort | comm -3 - <(cd "$root/sql" && ls normalize--*.sql | sort))"
+
+# The library exports what Postgres looks up in it and nothing else: the
+# magic block, and each C function that a shipped script (released or in
+# development) declares, with its info record (src/exports.map).
+declared=$(cat "$root"/sql/normalize--*.sql | grep -oE "MODULE_PATHNAME', *'nz_[a-z0-9_]+'" | grep -oE "nz_[a-z0-9_]+" | sort -u)
+check "the library exports exactly Pg_magic_func and the SQL entry points of every shipped script ($(wc -l <<<"$declared") functions)" "" \
+      "$(comm -3 <(nm -D --defined-only "$root/normalize.so" | awk '{ print $3 }' | sort) \
+                 <({ echo Pg_magic_func; for f in $declared; do echo "$f"; echo "pg_finfo_$f"; done; } | sort) | tr -s '\t\n' '  ')"
 
 # A pg_config for "another PostgreSQL": the real one, except that it puts
 # libraries and shared files under a directory of its own.
