@@ -19,3 +19,17 @@ SQL
 control_version() {  # the version normalize.control declares
     sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\\(.*\\)'/\\1/p" "$(dirname "${BASH_SOURCE[0]}")/../normalize.control"
 }
+# The pgTAP suite runs on a database that ran the whole pipeline on this
+# demo source (its files that read the pipeline's results check that it
+# did): built once, then cloned for each run of the suite.
+NZ_FIXTURE_SOURCE=tap_fixture
+fixture_pipeline() {  # extra arguments of run_pipeline, as SQL: the CALL that builds the fixture
+    echo "CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18'${1:+, $1})"
+}
+fixture_db() {  # database: made afresh with normalize, pgtap, the fixture source and the pipeline run on it
+    psql_ -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
+    psql_ -d "$1" -c "CREATE EXTENSION normalize" -c "CREATE EXTENSION pgtap" \
+          -c "SELECT count(*) FROM normalize.create_demo_source('$NZ_FIXTURE_SOURCE', 1)" \
+          -c "SELECT count(*) FROM normalize.use_sources('$NZ_FIXTURE_SOURCE')" >/dev/null
+    psql_ -d "$1" -c "$(fixture_pipeline)" 2>/dev/null
+}

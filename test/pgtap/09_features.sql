@@ -7,16 +7,7 @@ SELECT plan(21);
 -- Hundreds of expressions per query: JIT compiling them costs more than it saves.
 SET LOCAL jit = off;
 
-DO $$
-BEGIN
-    PERFORM normalize.create_demo_source('features_raw', 1);
-    PERFORM normalize.use_sources('features_raw');
-    PERFORM count(*) FROM normalize.reconcile_ids();
-    PERFORM count(*) FROM normalize.repair_values(42);
-    PERFORM count(*) FROM normalize.build_history(24, '2025-06-18', 42);
-    PERFORM count(*) FROM normalize.refresh_features();
-END
-$$;
+\ir fixture_check.psql
 
 -- The catalog and the views are one: every catalog row is a column, in
 -- order, of the right type, and every column (past the key and as_of) a row.

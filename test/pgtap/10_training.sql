@@ -5,17 +5,7 @@ BEGIN;
 SELECT plan(14);
 SET LOCAL jit = off;
 
-DO $$
-BEGIN
-    PERFORM normalize.create_demo_source('training_raw', 1);
-    PERFORM normalize.use_sources('training_raw');
-    PERFORM count(*) FROM normalize.reconcile_ids();
-    PERFORM count(*) FROM normalize.repair_values(42);
-    PERFORM count(*) FROM normalize.build_history(24, '2025-06-18', 42);
-    PERFORM count(*) FROM normalize.refresh_features();
-    PERFORM count(*) FROM normalize.build_training_sets(42);
-END
-$$;
+\ir fixture_check.psql
 
 SELECT is_empty($$SELECT account_key FROM normalize.churn_samples GROUP BY account_key HAVING count(DISTINCT split) > 1
                   UNION ALL

@@ -7,17 +7,7 @@ BEGIN;
 SELECT plan(17);
 SET LOCAL jit = off;
 
-DO $$
-BEGIN
-    PERFORM normalize.create_demo_source('quality_raw', 1);
-    PERFORM normalize.use_sources('quality_raw');
-    PERFORM count(*) FROM normalize.reconcile_ids();
-    PERFORM count(*) FROM normalize.repair_values(42);
-    PERFORM count(*) FROM normalize.build_history(24, '2025-06-18', 42);
-    PERFORM count(*) FROM normalize.refresh_features();
-    PERFORM count(*) FROM normalize.build_training_sets(42);
-END
-$$;
+\ir fixture_check.psql
 
 CREATE TEMP TABLE checks AS SELECT * FROM normalize.quality_checks();
 SELECT is_empty($$SELECT check_name, entity, status, detail FROM checks WHERE status <> 'pass'$$,
