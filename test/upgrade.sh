@@ -56,7 +56,7 @@ SQL
 
 extversion() { psql_ -d "$1" -Atc "SELECT extversion FROM pg_extension WHERE extname = 'normalize'"; }
 
-echo "1..18"
+echo "1..16"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS $fresh" -c "CREATE DATABASE $fresh" 2>/dev/null
 psql_ -d "$fresh" -c "CREATE EXTENSION normalize"
 fresh_catalog=$(psql_ -d "$fresh" -f "$root/test/catalog_fingerprint.sql")
