@@ -44,7 +44,11 @@ SELECT md5(string_agg(x::text, ',' ORDER BY i)) AS srf_serial
   FROM normalize.random_normal(20000, seed => 3) WITH ORDINALITY AS t(x, i) \gset
 :keyed_checksum \gset keyed_serial_
 
-SET LOCAL force_parallel_mode = on;
+-- PostgreSQL 16 renamed force_parallel_mode to debug_parallel_query (15
+-- knows only the old name, 16 and later only the new one).
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000
+            THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END AS parallel_guc \gset
+SET LOCAL :parallel_guc = on;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
@@ -70,7 +74,7 @@ SELECT ok(plan ~ '"Single Copy": true' AND plan ~ '"Workers Launched": [1-9]',
 SELECT is(:'srf_parallel'::text, :'srf_serial'::text, 'a set-returning generator gives the same values in a parallel worker');
 SELECT is(:'keyed_parallel_sum'::numeric, :'keyed_serial_sum'::numeric, 'a keyed generator gives the same values in a parallel scan');
 
-RESET force_parallel_mode;
+RESET :parallel_guc;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;

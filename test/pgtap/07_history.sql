@@ -17,7 +17,11 @@ SET LOCAL max_parallel_workers_per_gather = 0;
 :history_checksum \gset serial_
 :history_checksum \gset again_
 
-SET LOCAL force_parallel_mode = on;
+-- PostgreSQL 16 renamed force_parallel_mode to debug_parallel_query (15
+-- knows only the old name, 16 and later only the new one).
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000
+            THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END AS parallel_guc \gset
+SET LOCAL :parallel_guc = on;
 SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
@@ -32,7 +36,7 @@ END $$;
 SELECT ok(plan ~ 'PARTIAL sum' AND plan ~ 'generate_history' AND plan ~ '"Workers Launched": [1-9]',
           'the simulator runs inside parallel workers')
   FROM pg_temp.plan_of(:'history_checksum') AS plan;
-RESET force_parallel_mode;
+RESET :parallel_guc;
 RESET max_parallel_workers_per_gather;
 
 SELECT is(:'again_sum'::numeric, :'serial_sum'::numeric, 'the same rows on a second run');
@@ -77,14 +81,14 @@ ANALYZE public.nz_hist_devices;
 SET LOCAL max_parallel_workers_per_gather = 0;
 :device_checksum \gset device_serial_
 :user_checksum \gset user_serial_
-SET LOCAL force_parallel_mode = on;
+SET LOCAL :parallel_guc = on;
 SET LOCAL max_parallel_workers_per_gather = 2;
 :device_checksum \gset device_parallel_
 :user_checksum \gset user_parallel_
 SELECT ok(plan ~ 'generate_device_history' AND plan ~ '"Workers Launched": [1-9]',
           'the device simulator runs inside parallel workers')
   FROM pg_temp.plan_of(:'device_checksum') AS plan;
-RESET force_parallel_mode;
+RESET :parallel_guc;
 RESET max_parallel_workers_per_gather;
 SELECT is(:'device_parallel_sum'::numeric, :'device_serial_sum'::numeric, 'device histories: the same rows in a parallel plan');
 SELECT is(:'user_parallel_sum'::numeric, :'user_serial_sum'::numeric, 'user histories: the same rows in a parallel plan');
