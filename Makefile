@@ -70,3 +70,8 @@ unittest: test/unit/run_unit_tests
 print-shipped:
 	@echo $(DATA) $(DATA_built)
 .PHONY: print-shipped
+
+# For scripts/test.sh: the pg_regress tests, to check that each reported.
+print-regress:
+	@echo $(REGRESS)
+.PHONY: print-regress
