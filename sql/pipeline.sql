@@ -58,6 +58,13 @@ SELECT count(*) AS pipeline_locks_until_commit FROM pg_locks WHERE locktype = 'a
 COMMIT;
 SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
 SELECT normalize.pipeline_lock_holder() AS holder;
+-- An as_of that the history cannot end at is refused before any phase
+-- runs (an invalid months is the history phase's to report).
+CALL normalize.run_pipeline(as_of => '4713-11-24 BC');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+CALL normalize.run_pipeline(as_of => '5874897-12-31', months => 12);
+CALL normalize.run_pipeline(as_of => 'infinity');
+SELECT count(*) - (SELECT n FROM runs_before) AS new_runs FROM normalize.pipeline_runs;
 -- Its steps refuse a run that does not exist.
 SELECT normalize.pipeline_fail(-1, 'history', 'boom');
 SELECT normalize.pipeline_finish(-1);

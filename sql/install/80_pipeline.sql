@@ -291,6 +291,11 @@ BEGIN
         RAISE EXCEPTION 'run_pipeline: seed, months, as_of, orphan_policy and restart must not be NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave an argument out for its default.';
     END IF;
+    -- Refused before any phase runs, rather than when the history's is
+    -- reached (an invalid months is the history phase's to report).
+    IF months OPERATOR(pg_catalog.>=) 1 AND months OPERATOR(pg_catalog.<=) 600 THEN
+        PERFORM normalize.require_history_as_of(as_of, months);
+    END IF;
     -- The first statement of a transaction starts with it: a later one is
     -- inside a transaction block, where the commits after each phase fail.
     IF pg_catalog.statement_timestamp() OPERATOR(pg_catalog.<>) pg_catalog.transaction_timestamp() THEN

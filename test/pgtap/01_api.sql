@@ -57,6 +57,7 @@ INSERT INTO expected_functions VALUES
     ('require_entity(text)', 'f', 's', false, 's'),
     ('require_reference(text,text)', 'f', 's', false, 's'),
     ('require_between(text,double precision,double precision,double precision)', 'f', 'i', false, 's'),
+    ('require_history_as_of(date,integer)', 'f', 'i', true, 's'),
     ('column_finding(bigint,bigint,bigint,bigint,boolean)', 'f', 'i', false, 's'),
     ('repair_values(bigint)', 'f', 'v', false, 'u'),
     ('tier_for_mrr(numeric)', 'f', 's', true, 's'),
