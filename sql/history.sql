@@ -104,6 +104,15 @@ SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, seed => NULL
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, as_of => 'infinity');
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, as_of => '2025-06-18', created_at => '2026-01-01');
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, growth => 2);
+-- NULL is no growth (generate_histories said so already), a tier's number
+-- does not wrap around ('Tier 4294967298' was Tier 2), and revenue stays
+-- where the seats it gives can be counted.
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, growth => NULL);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, seasonality => NULL);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 4294967298', 100);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 1e11);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 2000, 600, '2025-06-18', 42, '1900-01-01', -0.5, 0);
+SELECT count(*) FROM normalize.generate_user_history('k', 'admin', 50, features => ARRAY[['a'], ['b']]);
 -- Every day of a history must be a date PostgreSQL holds (4714-11-24 BC is
 -- the first), or its rows could not be read back (COPY FROM, a restore):
 -- as_of is refused, naming the range, for the history's length.

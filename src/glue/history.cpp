@@ -62,11 +62,22 @@ void load_tier_profiles(core::HistoryParams* params) {
     }
 }
 
+// The number in a tier's text ('Tier 2' is 2; the core refuses all but 1
+// to 4, naming the number). One of more than six digits is refused here,
+// quoting the text: read whole it overflowed, and 'Tier 4294967298' wrapped
+// round to Tier 2.
 int parse_tier(std::string_view text) {
     int tier = 0;
-    for (char c : text)
-        if (c >= '0' && c <= '9')
-            tier = tier * 10 + (c - '0');
+    for (char c : text) {
+        if (c < '0' || c > '9')
+            continue;
+        if (tier >= 100000)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("tier must be between 1 and 4, got \"%.*s\"", static_cast<int>(text.size()),
+                                   text.data()),
+                            errhint("Pass the account's current tier, such as 'Tier 4'.")));
+        tier = tier * 10 + (c - '0');
+    }
     return tier;
 }
 
@@ -238,11 +249,12 @@ NZ_FUNCTION(nz_generate_history)
             normalize::glue::RowTemplate(site);
         fcinfo->flinfo->fn_extra = cache;
     }
+    // As generate_histories: a NULL is a mistake to report, not the default.
+    arg_null(fcinfo, 7, "growth");
+    arg_null(fcinfo, 8, "seasonality");
     core::HistoryParams params = cache->params;
-    if (!PG_ARGISNULL(7))
-        params.growth = PG_GETARG_FLOAT8(7);
-    if (!PG_ARGISNULL(8))
-        params.seasonality = PG_GETARG_FLOAT8(8);
+    params.growth = PG_GETARG_FLOAT8(7);
+    params.seasonality = PG_GETARG_FLOAT8(8);
 
     int year, month, day;
     j2date(as_of + POSTGRES_EPOCH_JDATE, &year, &month, &day);
@@ -344,6 +356,10 @@ NZ_FUNCTION(nz_generate_user_history)
     const int weeks = PG_GETARG_INT32(3);
     const DateADT as_of = as_of_arg(fcinfo, 4);
     ArrayType* features = PG_GETARG_ARRAYTYPE_P(7);
+    if (ARR_NDIM(features) > 1)
+        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                        errmsg("features must be a one-dimensional array, got %d dimensions", ARR_NDIM(features)),
+                        errhint("Pass the feature catalogue in the order users adopt it.")));
     Datum* names_datums;
     bool* name_nulls;
     int n_features;

@@ -58,6 +58,7 @@ INSERT INTO expected_functions VALUES
     ('require_reference(text,text)', 'f', 's', false, 's'),
     ('require_between(text,double precision,double precision,double precision)', 'f', 'i', false, 's'),
     ('require_history_as_of(date,integer)', 'f', 'i', true, 's'),
+    ('require_range(text,numeric,numeric,numeric,text)', 'f', 'i', false, 's'),
     ('column_finding(bigint,bigint,bigint,bigint,boolean)', 'f', 'i', false, 's'),
     ('repair_values(bigint)', 'f', 'v', false, 'u'),
     ('tier_for_mrr(numeric)', 'f', 's', true, 's'),
