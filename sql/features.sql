@@ -19,6 +19,15 @@ SELECT count(*) FROM normalize.device_features_at(NULL);
 SELECT normalize.feature_expression('health', 'median', 30, 7, 7);
 SELECT normalize.feature_expression('health', 'mean', 3, 7, 7);
 SELECT normalize.feature_ref('health', 0, 7), normalize.feature_ref('health', 14, 7), normalize.feature_ref('health', 30, 7);
+-- a cadence of 0 divided by zero, and NULLs were spliced in as nothing
+SELECT normalize.feature_ref('health', 3, 0);
+SELECT normalize.feature_ref('health', -1, 1);
+SELECT normalize.feature_expression('health', 'mean', 14, 0, 7);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT normalize.feature_expression(NULL, 'mean', 14, 7, 7);
+SELECT normalize.feature_expression('health', 'mean', 14, NULL, 7);
+SELECT normalize.feature_expression('health', 'mean', 14, 7, NULL);
+SELECT normalize.feature_expression('health', 'last', NULL, NULL, NULL);
 
 -- On the demo pipeline
 SELECT count(*) AS tables FROM normalize.create_demo_source('features_raw', seed => 1);

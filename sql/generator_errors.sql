@@ -57,3 +57,27 @@ SELECT count(*) FROM normalize.random_gamma(3, 1e300, 1e300);
 SELECT count(*) FROM normalize.random_lognormal(3, 700, 1);
 SELECT count(*) FROM normalize.random_beta(3, 0.01, 1);
 SELECT count(*) FROM normalize.random_uniform(3, -1e308, 1e308);
+-- Shapes and means beyond what Boost.Math can evaluate (its incomplete
+-- gamma gives up from about 2.09e10) are refused the same way by the
+-- generators, the CDF, ks_test and the profiles' check, never XX000.
+SELECT normalize.distribution_cdf(1e11, 'poisson', '{1e11}');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT normalize.distribution_cdf(1e11, 'gamma', '{1e11,1}');
+SELECT count(*) FROM normalize.random_gamma(3, 1e11, 1, 42, 0, 1e11);
+SELECT normalize.ks_test(x, 'gamma', '{1e12,1}') FROM generate_series(1, 10) AS x;
+SELECT normalize.distribution_cdf(0.5, 'beta', '{2,1e11}');
+INSERT INTO normalize.distribution_profiles (name, family, params) VALUES ('too_big', 'gamma', '{"shape": 1e12, "scale": 1}');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- At the limit, CDFs and truncated draws (which invert the CDF) evaluate.
+SELECT round(normalize.distribution_cdf(1e10, 'poisson', '{1e10}')::numeric, 5) AS poisson_cdf_at_the_limit;
+SELECT round(normalize.distribution_cdf(1e10, 'gamma', '{1e10,1}')::numeric, 5) AS gamma_cdf_at_the_limit;
+SELECT count(*), bool_and(x >= 1e10 + 5e5) AS in_range FROM normalize.random_gamma(5, 1e10, 1, 42, 1e10 + 5e5) AS x;
+-- CDFs that Boost.Math computes through an intermediate that overflows
+-- (tgamma of the shape, or of k + 1) are the exact 0 and 1.
+SELECT normalize.distribution_cdf(1e-300, 'gamma', '{1000,1}') AS gamma_far_below;
+SELECT normalize.distribution_cdf(1000, 'poisson', '{1e-10}') AS poisson_far_above;
+-- Draws that double precision cannot hold: 22003, naming the distribution.
+SELECT count(*) FROM normalize.random_gamma(3, 2, 1e308);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT count(*) FROM normalize.random_gamma(3, 1e-300, 1e300, 42, 1e-300, 1e300);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;

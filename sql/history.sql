@@ -104,6 +104,34 @@ SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, seed => NULL
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, as_of => 'infinity');
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, as_of => '2025-06-18', created_at => '2026-01-01');
 SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, growth => 2);
+-- NULL is no growth (generate_histories said so already), a tier's number
+-- does not wrap around ('Tier 4294967298' was Tier 2), and revenue stays
+-- where the seats it gives can be counted.
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, growth => NULL);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 100, seasonality => NULL);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 4294967298', 100);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 1e11);
+SELECT count(*) FROM normalize.generate_history('k', 'Tier 2', 2000, 600, '2025-06-18', 42, '1900-01-01', -0.5, 0);
+SELECT count(*) FROM normalize.generate_user_history('k', 'admin', 50, features => ARRAY[['a'], ['b']]);
+-- Every day of a history must be a date PostgreSQL holds (4714-11-24 BC is
+-- the first), or its rows could not be read back (COPY FROM, a restore):
+-- as_of is refused, naming the range, for the history's length.
+SELECT count(*) FROM normalize.generate_device_history('device:1', 80, 730, '4713-11-24 BC');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT count(*), min(day), bool_and(day::text::date = day) AS reads_back
+  FROM normalize.generate_device_history('device:1', 80, 730, '4712-11-22 BC');
+SELECT count(*), min(day) FROM normalize.generate_device_history('device:1', 80, 1, '4714-11-24 BC');
+SELECT count(*) FROM normalize.generate_user_history('user:1', 'admin', 50, 104, '4713-11-24 BC');
+SELECT count(*), min(week), bool_and(week::text::date = week) AS reads_back
+  FROM normalize.generate_user_history('user:1', 'admin', 50, 104, '4712-11-14 BC', 42, '4714-11-24 BC');
+SELECT count(*) FROM normalize.generate_history('account:1', 'Tier 2', 2000, 24, '4713-11-24 BC');
+SELECT count(*), min(month), bool_and(month::text::date = month) AS reads_back
+  FROM normalize.generate_history('account:1', 'Tier 2', 2000, 24, '4712-11-01 BC', 42, '4714-12-01 BC');
+SELECT count(*) FROM normalize.generate_history('account:1', 'Tier 2', 2000, 1, '4714-11-30 BC');
+-- At the other end, the last day PostgreSQL holds can end a history.
+SELECT count(*), max(day) FROM normalize.generate_device_history('device:1', 80, 7, '5874897-12-31');
+SELECT count(*), max(week) FROM normalize.generate_user_history('user:1', 'admin', 50, 2, '5874897-12-31', 42, '5874897-01-01');
+SELECT count(*), max(month) FROM normalize.generate_history('account:1', 'Tier 2', 2000, 2, '5874897-12-31', 42, '5874897-01-01');
 
 -- build_history: the whole normalized, repaired demo
 TRUNCATE normalize.accounts CASCADE;
@@ -194,6 +222,7 @@ SELECT count(*) FROM normalize.generate_histories('bad_accounts');
 CREATE TABLE history_raw.no_mrr (account_key text, tier text);
 SELECT count(*) FROM normalize.generate_histories('history_raw.no_mrr');
 SELECT count(*) FROM normalize.generate_histories('normalize.accounts', months => 0);
+SELECT count(*) FROM normalize.generate_histories('normalize.accounts', 24, '4713-11-24 BC');
 
 -- Bad input
 SELECT * FROM normalize.build_history(0);
@@ -201,6 +230,12 @@ SELECT * FROM normalize.build_history(10000);
 SELECT * FROM normalize.build_history(24, NULL);
 SELECT * FROM normalize.build_history(24, '2025-06-18', NULL);
 SELECT * FROM normalize.build_history(24, 'infinity');
+-- The later phases compute on timestamp, whose range is narrower than
+-- date's: an as_of outside it is refused, naming the range.
+SELECT * FROM normalize.build_history(24, '4713-11-24 BC');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT * FROM normalize.build_history(1, '294275-12-01');
+SELECT * FROM normalize.build_history(1, '5874897-12-31');
 -- the row '*' is needed for the types without a row
 BEGIN;
 DELETE FROM normalize.device_types WHERE device_type = '*';

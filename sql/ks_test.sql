@@ -45,3 +45,10 @@ SELECT normalize.ks_test(x, 'no_such_profile') FROM (VALUES (1::float8)) AS t(x)
 SELECT count(*) FROM normalize.validate_profiles(1000, 1, alpha => 2);
 SELECT count(*) FROM normalize.validate_profiles(-1);
 SELECT normalize.require_between('share', 0, 0, 1);
+SELECT normalize.require_between('share', NULL, 0, 1);
+SELECT count(*) FROM normalize.validate_profiles(0);
+SELECT normalize.require_range('n', 0, 1);
+SELECT normalize.require_range('n', 11, 1, 10);
+SELECT normalize.require_range('n', 'NaN', 1);
+SELECT normalize.require_range('n', NULL, 1);
+SELECT normalize.require_range('n', 'Infinity', 1) AS infinity_is_at_least_1;

@@ -6,6 +6,8 @@ SELECT * FROM normalize.wilson_interval(0, 0, 0.99);
 SELECT * FROM normalize.wilson_interval(5, 100, 1.5);
 SELECT * FROM normalize.wilson_interval(7, 5, 0.99);
 SELECT * FROM normalize.wilson_interval(NULL, 5, 0.99);
+-- 2 * n overflowed bigint from n = 2^62
+SELECT round(low::numeric, 4) AS low, round(high::numeric, 4) AS high FROM normalize.wilson_interval(4611686018427387904, 9223372036854775807, 0.95);
 -- Annual churn by tier: the confidence level is checked even without a
 -- history to compute it on.
 SELECT * FROM normalize.annual_churn_by_tier(1.5);
@@ -38,6 +40,24 @@ SELECT * FROM normalize.quality_count('normalize.accounts', 'account_key', 'no_s
 SELECT normalize.svg_histogram('empty', 0, 1, '{}', '{}') LIKE '<svg%</svg>' AS empty_histogram_is_a_chart;
 SELECT normalize.svg_histogram('t', 0, 1, NULL, '{1}') AS strict_histogram;
 SELECT normalize.svg_bars('no rows', NULL, NULL, NULL, NULL, NULL, NULL, 'FM0.0') LIKE '<svg%</svg>' AS no_bars_is_a_chart;
+-- One value per bin or bar: shorter arrays misaligned the chart (or
+-- divided by zero bins), and NaN drew NaN coordinates.
+SELECT normalize.svg_histogram('t', 0, 1, '{1,2}', '{1}');
+SELECT normalize.svg_histogram('t', 0, 1, '{}', '{1}');
+SELECT normalize.svg_histogram('t', 0, 1, '{1,-2}', '{1,1}');
+SELECT normalize.svg_histogram('t', 0, 1, '{1,NULL}', '{1,1}');
+SELECT normalize.svg_histogram('t', 0, 1, '{1,2}', '{1,NaN}');
+SELECT normalize.svg_histogram('t', 1, 1, '{1}', '{1}');
+SELECT normalize.svg_histogram('t', 'NaN', 1, '{1}', '{1}');
+SELECT normalize.svg_histogram('t', 0, 1, '{{1,2}}', '{{1,2}}');
+SELECT normalize.svg_histogram('t', 0, 1, '{9223372036854775807}', '{1}') LIKE '<svg%</svg>' AS huge_count_is_a_chart;
+SELECT normalize.svg_bars('t', ARRAY['a', 'b'], ARRAY[1]::float8[], NULL, NULL, NULL, NULL, 'FM0.0');
+SELECT normalize.svg_bars('t', ARRAY['a', 'b'], ARRAY[1, 2]::float8[], ARRAY[0, 1, 2]::float8[], NULL, NULL, NULL, 'FM0.0');
+SELECT normalize.svg_bars('t', ARRAY['a', 'b'], ARRAY[1, 'NaN']::float8[], NULL, NULL, NULL, NULL, 'FM0.0');
+SELECT normalize.svg_bars('t', NULL, ARRAY[1]::float8[], NULL, NULL, NULL, NULL, 'FM0.0');
+SELECT normalize.svg_bars('t', ARRAY['a'], ARRAY[1]::float8[], NULL, NULL, NULL, NULL, NULL);
+SELECT normalize.svg_bars('t', ARRAY[['a'], ['b']], NULL, NULL, NULL, NULL, NULL, 'FM0.0');
+SELECT normalize.svg_bars('t', ARRAY['a', 'b'], ARRAY[1, NULL]::float8[], NULL, NULL, NULL, NULL, 'FM0.0') LIKE '%n/a%' AS a_missing_value_is_na;
 -- Inside a transaction block it cannot commit after each phase.
 SELECT count(*) FROM normalize.create_demo_source('quality_raw', replace => true);
 SELECT count(*) FROM normalize.use_sources('quality_raw');

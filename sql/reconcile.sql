@@ -24,12 +24,23 @@ SELECT * FROM normalize.score_id_rules(ARRAY['10000042', ' 0042', 'ACCT-43', NUL
                                        ARRAY[3, 2, 1, 9, 4]::bigint[], ARRAY['42', '43', '44', NULL]);
 SELECT * FROM normalize.score_id_rules(ARRAY['1'], ARRAY[1, 2]::bigint[], ARRAY['1']);
 SELECT * FROM normalize.score_id_rules(ARRAY[['1'], ['2']], ARRAY[1, 2]::bigint[], ARRAY['1']);
+-- Row counts are counts: near 2^63 they added up to negative links, and a
+-- negative or NULL one passed.
+SELECT * FROM normalize.score_id_rules(ARRAY['1', '2'], ARRAY[9223372036854775807, 9223372036854775807], ARRAY['1', '2']);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT * FROM normalize.score_id_rules(ARRAY['1', '2'], ARRAY[9223372036854775806, 1], ARRAY['1', '2']) WHERE rule = 'exact';
+SELECT * FROM normalize.score_id_rules(ARRAY['1', '2'], ARRAY[5, -1]::bigint[], ARRAY['1']);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT * FROM normalize.score_id_rules(ARRAY['1', '2'], ARRAY[5, NULL]::bigint[], ARRAY['1']);
+SELECT * FROM normalize.score_id_rules('{}', '{}', ARRAY['1']);
 
 -- Matching values under one rule: the smallest key among the matches
 SELECT * FROM normalize.match_id_values('number', 0, ARRAY['42', 'ACCT-43', NULL, 'x'], ARRAY[1, 2, 3, 4]::bigint[],
                                         ARRAY['0042', '42', '43'], ARRAY['k:b', 'k:a', 'k:c']);
 SELECT * FROM normalize.match_id_values('soundex', 0, ARRAY['42'], ARRAY[1]::bigint[], ARRAY['42'], ARRAY['k']);
 SELECT * FROM normalize.match_id_values('exact', 0, ARRAY['42'], ARRAY[1]::bigint[], ARRAY['42'], ARRAY['k', 'l']);
+SELECT * FROM normalize.match_id_values('exact', 0, ARRAY['42'], ARRAY[-1]::bigint[], ARRAY['42'], ARRAY['k']);
+SELECT * FROM normalize.match_id_values('exact', 0, ARRAY['42'], ARRAY[NULL]::bigint[], ARRAY['42'], ARRAY['k']);
 
 -- Staging: distinct values and their rows in the order first seen, NULL
 -- last, bytes compared (case and blanks matter), long values kept whole;
@@ -171,6 +182,11 @@ SELECT normalize.stage_reference('devices', 'owner');
 SELECT normalize.resolve_reference('devices', 'owner', '{}', '{}', 'nz_targets_customers', 0.5);
 SELECT * FROM normalize.rule_candidates('widgets', 'account', '{}', '{}');
 SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[5]::bigint[]);
+SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[5, -5]::bigint[]);
+SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[5, NULL]::bigint[]);
+SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[9223372036854775807, 1]::bigint[]);
+SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 0);
+SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 'NaN');
 SELECT normalize.require_entity(NULL);
 SELECT normalize.column_finding(0, 0, 0, 0, false) IS NULL AS empty_column_has_no_finding;
 SELECT normalize.drop_temp_table('no_such_table');

@@ -22,6 +22,17 @@ SELECT count(*) AS derived_accounts,
   FROM normalize.accounts AS a WHERE a.mrr_source = 'derived';
 -- the tier follows the revenue
 SELECT count(*) FILTER (WHERE tier <> normalize.tier_for_mrr(mrr)) AS tier_disagrees_with_mrr FROM normalize.accounts;
+-- NaN and the infinities are no revenue: NaN sorted above every tier's bound
+SELECT normalize.tier_for_mrr('NaN');
+SELECT normalize.tier_for_mrr('Infinity');
+SELECT normalize.tier_for_mrr(-1) AS negative_is_below_every_tier;
+-- a column's counts: none negative, none more than the rows they count
+SELECT normalize.column_finding(100, 0, 0, -1, false);
+SELECT normalize.column_finding(100, 101, 0, 0, false);
+SELECT normalize.column_finding(100, 10, 95, 1, false);
+SELECT normalize.column_finding(NULL, 0, 0, 0, false);
+SELECT normalize.column_finding(100, 0, 0, 50, NULL);
+SELECT normalize.column_finding(-9223372036854775808, 0, 0, 0, false);
 
 -- The plan's synthetic-value problems are gone
 SELECT count(*) FILTER (WHERE mrr = 0) AS zero_mrr, count(DISTINCT tier) AS tiers FROM normalize.accounts;

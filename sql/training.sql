@@ -10,3 +10,15 @@ SELECT * FROM normalize.build_training_sets(churn_positive_rate => 1.5);
 SELECT * FROM normalize.assign_splits('random', 0.7, 0.15);
 SELECT * FROM normalize.assign_splits('grouped', 0.7, 0.15);
 SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, NULL, false, 42);
+-- a positive rate of 0 divided by zero, and other degenerate arguments
+-- passed silently
+SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 0, false, 42);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 1, false, 42);
+SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, -1, false, 42);
+SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 'NaN', false, 42);
+SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 0.2, NULL, 42);
+SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 0.2, false, NULL);
+SELECT * FROM normalize.assign_splits('grouped', 'NaN', 0.15);
+SELECT * FROM normalize.assign_splits('time', 0.7, 0.5);
+SELECT * FROM normalize.assign_splits('grouped', -1, 0.15);

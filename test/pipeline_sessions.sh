@@ -2,7 +2,9 @@
 # run_pipeline seen from two sessions: progress visible while it runs, a
 # second call refused at once, a cancelled run resumed from the phase that
 # did not finish with nothing half-written left visible, and the same
-# results from a second run with the same arguments. Prints TAP. Needs
+# results from a second run with the same arguments, and a call that times
+# out while another session locks the run log leaving no lock behind.
+# Prints TAP. Needs
 # PGHOST/PGPORT/PGUSER of a running cluster and NZ_PG_BIN.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
@@ -24,7 +26,7 @@ results() {
          UNION ALL SELECT d::text FROM normalize.device_health_samples AS d
          UNION ALL SELECT f::text FROM normalize.customer_feature_store AS f) AS t"
 }
-echo "1..9"
+echo "1..11"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
 psql_ -d "$db" >/dev/null <<'SQL'
 CREATE EXTENSION normalize;
@@ -72,6 +74,28 @@ check "re-running with the same arguments gives the same results" "$first" "$(re
 out=$("$NZ_PG_BIN/psql" -X -d "$db" -c "CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18')" 2>&1 || true)
 check "a phase that fails says which, why, and how to resume" "yes" \
       "$(grep -q 'phase history failed: months must be' <<<"$out" && grep -q 'resume from this phase' <<<"$out" && echo yes || echo "no: $out")"
+# A statement_timeout while pipeline_begin waits for the run log, which
+# another session has locked: the session that timed out stays connected,
+# and holds no lock that would refuse the next call.
+"$NZ_PG_BIN/psql" -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE normalize.pipeline_runs" -c "SELECT pg_sleep(6)" \
+    -c "COMMIT" >/dev/null 2>&1 &
+session_lock=$!
+for _ in $(seq 50); do
+    [ "$(q "SELECT count(*) FROM pg_locks WHERE relation = 'normalize.pipeline_runs'::regclass AND granted
+              AND mode = 'AccessExclusiveLock'")" = 1 ] && break
+    sleep 0.1
+done
+"$NZ_PG_BIN/psql" -X -q -d "$db" -c "SET statement_timeout = '1s'" -c "$call" -c "RESET statement_timeout" \
+    -c "SELECT pg_sleep(8)" >"$log_a" 2>&1 &
+session_a=$!
+sleep 3
+check "a call that timed out waiting for the run log holds no lock, though its session is still there" "0|1" \
+      "$(q "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125) || '|'
+               || (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(8)%')")"
+wait "$session_lock" || true
+check "another session can then take the pipeline's lock" "t" \
+      "$(psql_ -d "$db" -At -c "BEGIN" -c "SELECT normalize.pipeline_lock()" -c "ROLLBACK" | grep -x '[tf]')"
+wait "$session_a" || true
 rm -f "$log_a"
 psql_ -d postgres -c "DROP DATABASE $db"
 [ "$failed" -eq 0 ]

@@ -67,6 +67,23 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass each reference value with its row count at the same position.';
     END IF;
+    -- The counts are added up in bigint, here and by score_id_rules, which
+    -- refuses the same.
+    IF array_position(ref_rows, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ref_rows must not contain NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give every reference value its row count, as value_counts does.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(ref_rows) AS r WHERE r < 0) THEN
+        RAISE EXCEPTION 'ref_rows must not be negative, got %', (SELECT min(r) FROM unnest(ref_rows) AS r)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give every reference value its row count, as value_counts does.';
+    END IF;
+    IF (SELECT sum(r) FROM unnest(ref_rows) AS r) > 9223372036854775807 THEN
+        RAISE EXCEPTION 'ref_rows add up to more than 9223372036854775807'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  HINT = 'Pass the rows of each distinct value, as value_counts gives them.';
+    END IF;
     -- Scoring a rule needs a few thousand distinct values, not all of them:
     -- above 20,000 a deterministic hash sample of about 20,000 is scored
     -- (linked and total then count the sampled rows). NULL values link

@@ -51,6 +51,11 @@ DECLARE
     target_keys text[];
 BEGIN
     PERFORM normalize.require_reference(entity, reference);
+    IF NOT (min_share > 0 AND min_share <= 1) THEN
+        RAISE EXCEPTION 'min_share must be in (0, 1], got %', min_share
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of a column''s rows a rule must link to be used, such as 0.5.';
+    END IF;
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
     SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;

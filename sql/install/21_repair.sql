@@ -38,36 +38,58 @@ COMMENT ON TABLE @extschema@.repair_summary IS
     'What the last repair_values found in each column and what it did about it';
 
 -- What is wrong with a metric column as a whole. NULL when nothing is: then
--- only its missing or out-of-range values are replaced.
+-- only its missing or out-of-range values are replaced. The counts are a
+-- column's: n rows, n_null of them NULL, n_zero zero and n_distinct distinct
+-- values among the others.
 CREATE FUNCTION @extschema@.column_finding(n bigint, n_null bigint, n_zero bigint, n_distinct bigint,
                                            categorical boolean)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE
-    WHEN n = 0 THEN NULL
-    WHEN n_null = n THEN 'all missing'
-    WHEN NOT categorical AND n_zero = n - n_null THEN 'all zero'
-    WHEN n_distinct = 1 THEN 'constant'
-    -- A continuous metric over many rows takes many values; a handful is a placeholder.
-    WHEN NOT categorical AND n >= 50 AND n_distinct <= 5 THEN format('only %s distinct values', n_distinct)
-END;
+AS $$
+BEGIN
+    IF categorical IS NULL THEN
+        RAISE EXCEPTION 'categorical must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true for a column of categories, false for a metric.';
+    END IF;
+    PERFORM normalize.require_range('n', n, 0);
+    PERFORM normalize.require_range('n_null', n_null, 0, n, 'Count the NULLs among the n rows.');
+    PERFORM normalize.require_range('n_zero', n_zero, 0, n - n_null, 'Count the zeros among the rows that are not NULL.');
+    PERFORM normalize.require_range('n_distinct', n_distinct, 0, n - n_null,
+                                    'Count the distinct values among the rows that are not NULL.');
+    RETURN CASE
+        WHEN n = 0 THEN NULL
+        WHEN n_null = n THEN 'all missing'
+        WHEN NOT categorical AND n_zero = n - n_null THEN 'all zero'
+        WHEN n_distinct = 1 THEN 'constant'
+        -- A continuous metric over many rows takes many values; a handful is a placeholder.
+        WHEN NOT categorical AND n >= 50 AND n_distinct <= 5 THEN format('only %s distinct values', n_distinct)
+    END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.column_finding(bigint, bigint, bigint, bigint, boolean) IS
     'Why a column is degenerate (all missing, all zero, constant, a handful of distinct values), or NULL';
 
 -- The tier an amount of monthly revenue falls in, from the mrr_tier_<n>
 -- profiles' lower bounds: Tier 1 from its lower bound up, ..., Tier 4 below.
+-- NaN and the infinities are no amount (NaN would sort above every bound).
 CREATE FUNCTION @extschema@.tier_for_mrr(mrr numeric)
 RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(
+BEGIN
+    IF mrr = 'NaN' OR abs(mrr) = 'Infinity' THEN
+        RAISE EXCEPTION 'mrr must be a finite number, got %', mrr
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a monthly revenue, such as 1200.';
+    END IF;
+    RETURN coalesce(
         (SELECT 'Tier ' || substr(p.name, 10)
            FROM normalize.distribution_profiles AS p
           WHERE p.name ~ '^mrr_tier_[1-3]$' AND mrr >= p.lower
           ORDER BY p.name LIMIT 1),
-        'Tier 4')
+        'Tier 4');
+END
 $$;
 COMMENT ON FUNCTION @extschema@.tier_for_mrr(numeric) IS
     'The tier an amount of monthly revenue falls in, read from the lower bounds of the mrr_tier_1..3 profiles';
@@ -104,7 +126,9 @@ BEGIN
     -- Accounts: revenue is the sum of the account's paying subscriptions
     -- where there are any (derived); otherwise, when the observed column is
     -- degenerate, the tier is drawn from tier_mix and the revenue from that
-    -- tier's profile (generated). The tier follows from the revenue.
+    -- tier's profile (generated). The tier follows from the revenue. A
+    -- numeric NaN or Infinity is no revenue (NaN compares above every
+    -- number, so "> 0" alone would keep it).
     SELECT count(*) AS n, count(*) FILTER (WHERE mrr_observed IS NULL) AS n_null,
            count(*) FILTER (WHERE mrr_observed = 0) AS n_zero, count(DISTINCT mrr_observed) AS n_distinct,
            avg(mrr_observed) AS mean
@@ -113,14 +137,14 @@ BEGIN
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
-         WHERE s.mrr > 0 AND coalesce(s.status, 'active') NOT IN ('cancelled', 'canceled', 'churned', 'trial', 'inactive')
+         WHERE s.mrr > 0 AND s.mrr < 'Infinity' AND coalesce(s.status, 'active') NOT IN ('cancelled', 'canceled', 'churned', 'trial', 'inactive')
          GROUP BY s.account_key),
     mix AS (
         SELECT m.tier, sum(m.weight) OVER (ORDER BY m.position) / sum(m.weight) OVER () AS upto
           FROM normalize.tier_mix AS m),
     decided AS (
         SELECT a.account_key, p.mrr AS paying_mrr,
-               CASE WHEN finding IS NULL AND a.mrr_observed >= 0 THEN 'observed'
+               CASE WHEN finding IS NULL AND a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity' THEN 'observed'
                     WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
           FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
     drawn AS (

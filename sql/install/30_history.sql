@@ -118,6 +118,38 @@ CREATE TRIGGER device_types_user_rows
     FOR EACH ROW EXECUTE FUNCTION @extschema@.mark_user_rows('device_type');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.device_types', 'WHERE NOT shipped');
 
+-- True, or an error naming as_of and the range, for the last day of a
+-- stored history of `months` months. Its rows are dates, but the history,
+-- the features, the training sets and the checks compute on timestamp,
+-- whose range (4714-11-24 BC to 294276 AD) is narrower than date's: the
+-- window's first month must start in January 4713 BC or later (its first
+-- week may start in the December before, whose month must be in range too,
+-- and a time zone moves midnight by up to a day), and as_of must come 13
+-- months before timestamp ends (the CLV labels look 12 months past a
+-- cutoff in as_of's month).
+CREATE FUNCTION @extschema@.require_history_as_of(as_of date, months integer)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+AS $$
+DECLARE
+    earliest constant date := ('4713-01-01 BC'::date + make_interval(months => months - 1))::date;
+    latest constant date := '294275-11-30';
+BEGIN
+    IF NOT (as_of >= earliest AND as_of <= latest) THEN
+        RAISE EXCEPTION 'as_of must be between % and % for a history of % month%, got %',
+                        earliest, latest, months, CASE WHEN months = 1 THEN '' ELSE 's' END, as_of
+            USING ERRCODE = 'datetime_field_overflow',
+                  HINT = 'The history, its features and training sets compute on timestamp, which starts in 4714 BC and '
+                         'ends in 294276 AD: pass an as_of in that range, or a shorter history.';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_history_as_of(date, integer) IS
+    'Internal: true if as_of can end a stored history of that many months, else an error naming the range';
+
 CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT CURRENT_DATE,
                                          seed bigint DEFAULT 42,
                                          entities text[] DEFAULT ARRAY['account', 'device', 'user'])
@@ -150,6 +182,7 @@ BEGIN
         RAISE EXCEPTION 'as_of must be a finite date, got %', as_of
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the last day of the history, such as current_date.';
     END IF;
+    PERFORM normalize.require_history_as_of(as_of, months);
     IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
         RAISE EXCEPTION 'there are no normalized accounts to build a history for'
             USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -321,11 +321,18 @@ DROP TABLE nz_metrics, nz_windows, nz_aggregations;
 -- before the rows were thinned to the cutoffs, named <column>__lag<k>.
 CREATE FUNCTION @extschema@.feature_ref(col text, k integer, cadence integer)
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN k = 0 THEN quote_ident(col)
-            WHEN k % cadence = 0 THEN format('lag(%I, %s) OVER w', col, k / cadence)
-            ELSE quote_ident(col || '__lag' || k) END;
+AS $$
+BEGIN
+    PERFORM normalize.require_range('k', k, 0, 'infinity', 'Pass how many rows back, 0 for the row itself.');
+    PERFORM normalize.require_range('cadence', cadence, 1, 'infinity',
+                                    'Pass the rows between two cutoffs, such as 7 for weekly cutoffs of daily rows.');
+    RETURN CASE WHEN k = 0 THEN quote_ident(col)
+                WHEN k % cadence = 0 THEN format('lag(%I, %s) OVER w', col, k / cadence)
+                ELSE quote_ident(col || '__lag' || k) END;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.feature_ref(text, integer, integer) IS
     'Internal: the SQL for a column k rows back, for the feature view generator';
 
@@ -341,24 +348,38 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    s1 text := format('(%s - coalesce(%s, 0))', quote_ident('_s1_' || metric), normalize.feature_ref('_s1_' || metric, n, cadence));
-    s2 text := format('(%s - coalesce(%s, 0))', quote_ident('_s2_' || metric), normalize.feature_ref('_s2_' || metric, n, cadence));
-    sx text := format('(%s - coalesce(%s, 0))', quote_ident('_sx_' || metric), normalize.feature_ref('_sx_' || metric, n, cadence));
-    complete text := format('(%s - coalesce(%s, 0)) = %s', quote_ident('_n_' || metric),
-                            normalize.feature_ref('_n_' || metric, n, cadence), n);
-    back text := normalize.feature_ref(metric, n, cadence);
+    s1 text;
+    s2 text;
+    sx text;
+    complete text;
+    back text;
     offsets integer[];
 BEGIN
+    -- Checked before any SQL is built from them: a NULL would be spliced in
+    -- as nothing, and a cadence of 0 would divide by zero.
+    IF metric IS NULL OR aggregation IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN metric IS NULL THEN 'metric' ELSE 'aggregation' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass a metric and an aggregation of normalize.feature_catalog.';
+    END IF;
     IF aggregation = 'last' THEN
         RETURN quote_ident(metric);
     END IF;
+    PERFORM normalize.require_range('cadence', cadence, 1, 'infinity',
+                                    'Pass the rows between two cutoffs, such as 7 for weekly cutoffs of daily rows.');
     IF aggregation NOT IN ('mean', 'sum', 'stddev', 'slope', 'min', 'max', 'change', 'pct_change', 'growth_rate')
-       OR n IS NULL OR n < 2 OR cadence < 1 OR smallest < 1 OR smallest > n THEN
+       OR n IS NULL OR n < 2 OR smallest IS NULL OR smallest < 1 OR smallest > n THEN
         RAISE EXCEPTION 'no windowed feature is % over % periods (cadence %, smallest window %)',
                         aggregation, n, cadence, smallest
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The aggregations and windows of normalize.feature_catalog are the ones the generator knows.';
     END IF;
+    s1 := format('(%s - coalesce(%s, 0))', quote_ident('_s1_' || metric), normalize.feature_ref('_s1_' || metric, n, cadence));
+    s2 := format('(%s - coalesce(%s, 0))', quote_ident('_s2_' || metric), normalize.feature_ref('_s2_' || metric, n, cadence));
+    sx := format('(%s - coalesce(%s, 0))', quote_ident('_sx_' || metric), normalize.feature_ref('_sx_' || metric, n, cadence));
+    complete := format('(%s - coalesce(%s, 0)) = %s', quote_ident('_n_' || metric),
+                       normalize.feature_ref('_n_' || metric, n, cadence), n);
+    back := normalize.feature_ref(metric, n, cadence);
     SELECT array_agg(k ORDER BY k) INTO offsets
       FROM (SELECT generate_series(0, n - smallest, smallest) AS k
             UNION SELECT n - smallest) AS o;

@@ -72,6 +72,13 @@ BEGIN
         RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- As build_training_sets checks them: the cuts below compare ranks with
+    -- the shares, and a NaN share would put every sample in one split.
+    IF NOT (train_share > 0 AND validation_share >= 0 AND train_share + validation_share < 1) THEN
+        RAISE EXCEPTION 'train_share and validation_share must be positive and leave a share for test, got % and %',
+                        train_share, validation_share
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
+    END IF;
     IF to_regclass('pg_temp.nz_split_input') IS NULL THEN
         RAISE EXCEPTION 'there are no samples staged to split'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -271,6 +278,21 @@ AS $$
 BEGIN
     IF positive_rate IS NULL THEN
         RETURN;
+    END IF;
+    -- The kept negatives are positives * (1 - rate) / rate, and their weight
+    -- divides by that: a rate of 0 divides by zero, 1 keeps none, and the
+    -- rest of (0, 1) is the only sense it has.
+    IF NOT (positive_rate > 0 AND positive_rate < 1) THEN
+        RAISE EXCEPTION 'positive_rate must be in (0, 1), got %', positive_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of positives wanted in the training split, or NULL to keep the natural rate.';
+    END IF;
+    IF sample_table IS NULL OR key_column IS NULL OR label IS NULL OR all_splits IS NULL OR seed IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN sample_table IS NULL THEN 'sample_table' WHEN key_column IS NULL THEN 'key_column'
+                   WHEN label IS NULL THEN 'label' WHEN all_splits IS NULL THEN 'all_splits' ELSE 'seed' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'balance_samples is a step of normalize.build_training_sets(); call that.';
     END IF;
     PERFORM normalize.drop_temp_table('nz_balance');
     EXECUTE format($q$

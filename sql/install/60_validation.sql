@@ -74,8 +74,12 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', argument
+            USING ERRCODE = 'null_value_not_allowed', HINT = format('Pass a value strictly between %s and %s.', low, high);
+    END IF;
     IF NOT (value > low AND value < high) THEN
-        RAISE EXCEPTION '% must be between % and %, got %', argument, low, high, coalesce(value::text, 'NULL')
+        RAISE EXCEPTION '% must be between % and %, got %', argument, low, high, value
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('Pass a value strictly between %s and %s.', low, high);
     END IF;
@@ -100,6 +104,7 @@ AS $$
             SELECT normalize.ks_test(x, p.name) AS r
               FROM normalize.sample_profile(p.name, n, seed) AS x) AS t
      WHERE normalize.require_between('alpha', alpha, 0, 1)
+       AND normalize.require_range('n', n, 1, 10000000000, 'Ask for the number of values to draw from each profile, such as 100000.')
      ORDER BY p.name
 $$;
 COMMENT ON FUNCTION @extschema@.validate_profiles(bigint, bigint, float8) IS

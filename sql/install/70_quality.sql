@@ -75,6 +75,7 @@ AS $$
 DECLARE
     p float8;
     z float8;
+    trials float8;
     lo float8 := 0;
     hi float8 := 40;
     centre float8;
@@ -102,9 +103,11 @@ BEGIN
         END IF;
     END LOOP;
     z := (lo + hi) / 2;
-    p := k::float8 / n;
-    centre := (p + z * z / (2 * n)) / (1 + z * z / n);
-    half := z * sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / (1 + z * z / n);
+    -- In float8 throughout: 2 * n overflows bigint from n = 2^62.
+    trials := n;
+    p := k / trials;
+    centre := (p + z * z / (2 * trials)) / (1 + z * z / trials);
+    half := z * sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials);
     low := greatest(0, centre - half);
     high := least(1, centre + half);
 END

@@ -12,12 +12,41 @@ COMMENT ON FUNCTION @extschema@.html_escape(text) IS
     'Text made safe to place in HTML content or a quoted attribute';
 
 -- A histogram of observed counts over equal bins from low to high, with
--- the counts the target distribution expects drawn over it as a line.
+-- the counts the target distribution expects drawn over it as a line: one
+-- expected count per bin, finite, and counts that are counts (checked, or
+-- the chart would be drawn misaligned, or with NaN coordinates).
 CREATE FUNCTION @extschema@.svg_histogram(title text, low float8, high float8, observed bigint[], expected float8[])
 RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+BEGIN
+    IF NOT (low > '-infinity' AND high < 'infinity' AND low < high) THEN
+        RAISE EXCEPTION 'low and high must be finite with low < high, got % and %', low, high
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the range the bins cover.';
+    END IF;
+    IF array_ndims(observed) > 1 OR array_ndims(expected) > 1 THEN
+        RAISE EXCEPTION 'observed and expected must be one-dimensional arrays'
+            USING ERRCODE = 'array_subscript_error', HINT = 'Pass one count per bin.';
+    END IF;
+    IF cardinality(observed) <> cardinality(expected) THEN
+        RAISE EXCEPTION 'observed and expected must have the same length, got % and %',
+                        cardinality(observed), cardinality(expected)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass one observed and one expected count per bin.';
+    END IF;
+    IF array_position(observed, NULL) IS NOT NULL OR array_position(expected, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'observed and expected must not contain NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass 0 for an empty bin.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(observed) AS o WHERE o < 0) THEN
+        RAISE EXCEPTION 'observed must hold counts of at least 0, got %', (SELECT min(o) FROM unnest(observed) AS o)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the number of values in each bin.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(expected) AS e WHERE NOT (e > '-infinity' AND e < 'infinity')) THEN
+        RAISE EXCEPTION 'expected must hold finite numbers'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the count the distribution expects in each bin.';
+    END IF;
+    RETURN (
     WITH dims AS (
         SELECT cardinality(observed) AS bins,
                greatest(1, (SELECT max(o) FROM unnest(observed) AS o),
@@ -25,9 +54,9 @@ BEGIN ATOMIC
     bars AS (
         SELECT string_agg(format('<rect class="bar" x="%s" y="%s" width="%s" height="%s"><title>%s</title></rect>',
                                  round((40 + (i - 1) * 300.0 / d.bins)::numeric, 2),
-                                 round((170 - 140 * o / d.top)::numeric, 2),
+                                 round((170 - 140 * o::float8 / d.top)::numeric, 2),
                                  round((300.0 / d.bins - 1)::numeric, 2),
-                                 round((140 * o / d.top)::numeric, 2),
+                                 round((140 * o::float8 / d.top)::numeric, 2),
                                  o || ' observed'), '' ORDER BY i) AS svg
           FROM dims AS d, unnest(observed) WITH ORDINALITY AS b(o, i)),
     curve AS (
@@ -41,21 +70,49 @@ BEGIN ATOMIC
                   '<text x="40" y="186" class="tick">%4$s</text><text x="340" y="186" class="tick end">%5$s</text>'
                   '<text x="36" y="34" class="tick end">%6$s</text>'
                   '</svg>',
-                  @extschema@.html_escape(title), bars.svg, curve.points,
+                  normalize.html_escape(title), bars.svg, curve.points,
                   round(low::numeric, 2), round(high::numeric, 2), round(dims.top::numeric))
-      FROM dims, bars, curve;
-END;
+      FROM dims, bars, curve);
+END
+$$;
 COMMENT ON FUNCTION @extschema@.svg_histogram(text, float8, float8, bigint[], float8[]) IS
     'Internal: an inline SVG histogram of observed counts with the expected counts as a line, for readiness_report_html';
 
 -- Horizontal bars, one per label, each with an optional band (drawn behind
--- it) and an optional interval (drawn as a whisker).
+-- it) and an optional interval (drawn as a whisker). Each series is NULL
+-- (not drawn) or holds one value per label, NULL where it has none; a
+-- shorter one would shift the bars against their labels.
 CREATE FUNCTION @extschema@.svg_bars(title text, labels text[], vals float8[], band_low float8[], band_high float8[],
                                      whisker_low float8[], whisker_high float8[], value_format text)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $$
+DECLARE
+    series record;
+BEGIN
+    IF value_format IS NULL THEN
+        RAISE EXCEPTION 'value_format must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a to_char format for the values, such as ''FM0.000''.';
+    END IF;
+    IF array_ndims(labels) > 1 THEN
+        RAISE EXCEPTION 'labels must be a one-dimensional array, got % dimensions', array_ndims(labels)
+            USING ERRCODE = 'array_subscript_error', HINT = 'Pass one label per bar.';
+    END IF;
+    FOR series IN SELECT * FROM (VALUES ('vals', vals), ('band_low', band_low), ('band_high', band_high),
+                                        ('whisker_low', whisker_low), ('whisker_high', whisker_high)) AS v(name, a)
+                   WHERE v.a IS NOT NULL LOOP
+        IF array_ndims(series.a) > 1 OR coalesce(cardinality(series.a), 0) <> coalesce(cardinality(labels), 0) THEN
+            RAISE EXCEPTION '% must hold one value per label (%), got %', series.name, coalesce(cardinality(labels), 0),
+                            cardinality(series.a)
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass NULL for a series not drawn, and NULL for a label without a value.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM unnest(series.a) AS x WHERE NOT (x > '-infinity' AND x < 'infinity')) THEN
+            RAISE EXCEPTION '% must hold finite numbers or NULL', series.name
+                USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass NULL for a label without a value.';
+        END IF;
+    END LOOP;
+    RETURN (
     WITH rows AS (
         SELECT i, l, vals[i] AS v, band_low[i] AS bl, band_high[i] AS bh, whisker_low[i] AS wl, whisker_high[i] AS wh
           FROM unnest(labels) WITH ORDINALITY AS x(l, i)),
@@ -64,7 +121,7 @@ BEGIN ATOMIC
                greatest(1e-9, max(greatest(coalesce(v, 0), coalesce(bh, 0), coalesce(wh, 0)))) AS top FROM rows),
     marks AS (
         SELECT string_agg(
-                   format('<text x="150" y="%1$s" class="label end">%2$s</text>', 36 + (i - 1) * 24, @extschema@.html_escape(l))
+                   format('<text x="150" y="%1$s" class="label end">%2$s</text>', 36 + (i - 1) * 24, normalize.html_escape(l))
                    || CASE WHEN bl IS NOT NULL AND bh IS NOT NULL THEN
                           format('<rect class="band" x="%s" y="%s" width="%s" height="18"><title>band %s to %s</title></rect>',
                                  round((156 + 300 * bl / d.top)::numeric, 2), 23 + (i - 1) * 24,
@@ -72,7 +129,7 @@ BEGIN ATOMIC
                       ELSE '' END
                    || format('<rect class="bar" x="156" y="%s" width="%s" height="12"><title>%s</title></rect>',
                              26 + (i - 1) * 24, round((300 * coalesce(v, 0) / d.top)::numeric, 2),
-                             @extschema@.html_escape(l))
+                             normalize.html_escape(l))
                    || CASE WHEN wl IS NOT NULL AND wh IS NOT NULL THEN
                           format('<line class="whisker" x1="%1$s" x2="%2$s" y1="%3$s" y2="%3$s"/>',
                                  round((156 + 300 * wl / d.top)::numeric, 2), round((156 + 300 * wh / d.top)::numeric, 2),
@@ -85,9 +142,10 @@ BEGIN ATOMIC
           FROM rows, dims AS d)
     SELECT format('<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 560 %1$s" width="560" height="%1$s" role="img" aria-label="%2$s">'
                   '<text x="8" y="14" class="title start">%2$s</text>%3$s</svg>',
-                  30 + dims.n * 24, @extschema@.html_escape(title), coalesce(marks.svg, ''))
-      FROM dims, marks;
-END;
+                  30 + dims.n * 24, normalize.html_escape(title), coalesce(marks.svg, ''))
+      FROM dims, marks);
+END
+$$;
 COMMENT ON FUNCTION @extschema@.svg_bars(text, text[], float8[], float8[], float8[], float8[], float8[], text) IS
     'Internal: inline SVG horizontal bars with optional bands and intervals, for readiness_report_html';
 

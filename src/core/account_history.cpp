@@ -170,6 +170,8 @@ void check_history(const AccountInput& input, int months, const HistoryParams& p
     require(std::isfinite(input.mrr) && input.mrr > 0,
             [&] { return "mrr must be a positive number, got " + format_number(input.mrr); },
             "Pass the account's current monthly revenue; run repair_values first if it is 0.");
+    require(input.mrr <= kMaxMrr, [&] { return "mrr must be at most 1e9, got " + format_number(input.mrr); },
+            "A larger monthly revenue overflows the seats simulated from it.");
     require(months >= 1 && months <= kMaxHistoryMonths,
             [&] {
                 return "months must be between 1 and " + std::to_string(kMaxHistoryMonths) + ", got " +
@@ -254,6 +256,12 @@ std::size_t simulate_account(std::string_view key, std::int64_t seed, const Acco
         before.mrr = m.mrr / std::max(0.5, g);
         if (before.tier != m.tier)
             before.mrr *= std::exp(params.tiers[before.tier - 1].mrr_mu - params.tiers[m.tier - 1].mrr_mu);
+        if (!(before.mrr <= kMaxPathMrr))
+            throw ArgumentError("growth " + format_number(params.growth) + " over " + std::to_string(months) +
+                                    " months takes the revenue of account " + std::string(key) +
+                                    " above 1e10 a month before as_of",
+                                "Walked back from the current revenue, a falling one rises: pass a growth nearer 0, "
+                                "or fewer months.");
     }
     if (signup_in_window)
         out[0].event = AccountEvent::Signup;

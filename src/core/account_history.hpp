@@ -26,6 +26,14 @@ namespace normalize::core {
 
 constexpr int kTiers = 4;
 constexpr int kMaxHistoryMonths = 600;
+// The largest monthly revenue of an account in any month of its history
+// (kMaxPathMrr), and now (kMaxMrr, a tenth of it, so that the noise of the
+// months before does not reach it): seats follow from revenue (seat_price a
+// seat) and are an int, which about 8.6e10 would overflow. Walked back from
+// now, a falling revenue (negative growth) rises, by up to 2x a month, so a
+// steep decline over many months is refused too.
+constexpr double kMaxMrr = 1e9;
+constexpr double kMaxPathMrr = 1e10;
 
 struct TierProfile {
     double mrr_mu;       // lognormal mu of the tier's monthly revenue

@@ -48,7 +48,7 @@ const FamilyInfo kFamilies[] = {
      {"Pass a rate greater than zero, such as 0.1.", nullptr}},
     {Family::Uniform, "uniform", 0, {nullptr, nullptr}, {nullptr, nullptr}},
     {Family::Poisson, "poisson", 1, {"lambda", nullptr},
-     {"Pass a mean greater than zero and at most 1e15, such as 3.", nullptr}},
+     {"Pass a mean greater than zero and at most 1e10, such as 3.", nullptr}},
     {Family::Bernoulli, "bernoulli", 1, {"p", nullptr},
      {"Pass a probability between 0 and 1, such as 0.2.", nullptr}},
 };
@@ -62,7 +62,7 @@ const FamilyInfo& info(Family family) {
 
 // Calls fn with the Boost.Math distribution of d's family (unrestricted).
 template <typename Fn>
-double with_math(const Distribution& d, Fn&& fn) {
+double with_boost_distribution(const Distribution& d, Fn&& fn) {
     switch (d.family) {
     case Family::Normal:
         return fn(bm::normal_distribution<double, MathPolicy>(d.param[0], d.param[1]));
@@ -74,8 +74,26 @@ double with_math(const Distribution& d, Fn&& fn) {
         return fn(bm::gamma_distribution<double, MathPolicy>(d.param[0], d.param[1]));
     case Family::Exponential:
         return fn(bm::exponential_distribution<double, MathPolicy>(d.param[0]));
+    case Family::Poisson:
+        return fn(bm::poisson_distribution<double, MathPolicy>(d.param[0]));
     default:
-        throw std::logic_error("no continuous Boost.Math distribution for family");
+        throw std::logic_error("no Boost.Math distribution for family");
+    }
+}
+
+// with_boost_distribution, for the named function of d at `at`.
+// Boost.Math gives up on some arguments (an evaluation_error: a series or a
+// root finding that does not converge); validation refuses the parameters
+// where that was measured (kMaxShape), and this names the distribution and
+// the argument if it happens anyway.
+template <typename Fn>
+double with_math(const Distribution& d, const char* function, double at, Fn&& fn) {
+    try {
+        return with_boost_distribution(d, fn);
+    } catch (const bm::evaluation_error& e) {
+        throw RangeError("the " + std::string(function) + " of " + describe_family(d) + " at " +
+                             format_number(at) + " cannot be evaluated in double precision",
+                         "Use parameters of a more moderate size.", e.what());
     }
 }
 
@@ -89,7 +107,7 @@ double base_cdf(const Distribution& d, double x) {
         return 0.0;
     if (x == kInf)
         return 1.0;
-    return with_math(d, [x](const auto& m) { return bm::cdf(m, x); });
+    return with_math(d, "CDF", x, [x](const auto& m) { return bm::cdf(m, x); });
 }
 
 double base_sf(const Distribution& d, double x) {
@@ -97,7 +115,7 @@ double base_sf(const Distribution& d, double x) {
         return 1.0;
     if (x == kInf)
         return 0.0;
-    return with_math(d, [x](const auto& m) { return bm::cdf(bm::complement(m, x)); });
+    return with_math(d, "survival function", x, [x](const auto& m) { return bm::cdf(bm::complement(m, x)); });
 }
 
 void require_finite(const char* name, double value, const char* hint) {
@@ -113,6 +131,14 @@ void require_positive(const char* name, double value, const char* hint) {
         throw ArgumentError(std::string(name) + " must be positive, got " +
                                 format_number(value),
                             hint);
+}
+
+// See kMaxShape.
+void require_shape_at_most_max(const char* name, double value) {
+    if (value > kMaxShape)
+        throw ArgumentError(std::string(name) + " must be at most 1e10, got " + format_number(value),
+                            "Boost.Math cannot evaluate the CDF of larger shapes; a normal distribution "
+                            "with the same mean and variance is indistinguishable from such a one.");
 }
 
 void check_params(Family family, const double* p) {
@@ -135,18 +161,21 @@ void check_params(Family family, const double* p) {
                                         format_number(p[i]),
                                     "Smaller shapes put nearly all the mass within rounding "
                                     "distance of 0 and 1, which double precision cannot draw.");
+        require_shape_at_most_max(f.params[0], p[0]);
+        require_shape_at_most_max(f.params[1], p[1]);
         break;
     case Family::Gamma:
         require_positive(f.params[0], p[0], f.param_hints[0]);
         require_positive(f.params[1], p[1], f.param_hints[1]);
+        require_shape_at_most_max(f.params[0], p[0]);
         break;
     case Family::Exponential:
         require_positive(f.params[0], p[0], f.param_hints[0]);
         break;
     case Family::Poisson:
         require_positive(f.params[0], p[0], f.param_hints[0]);
-        if (p[0] > 1e15)
-            throw ArgumentError("lambda must be at most 1e15, got " + format_number(p[0]),
+        if (p[0] > kMaxShape)
+            throw ArgumentError("lambda must be at most 1e10, got " + format_number(p[0]),
                                 f.param_hints[0]);
         break;
     case Family::Bernoulli:
@@ -314,15 +343,16 @@ Distribution make_distribution(Family family, const double* params,
 
 double base_quantile(const Distribution& d, double u, bool upper_tail) {
     if (upper_tail)
-        return with_math(d, [u](const auto& m) { return bm::quantile(bm::complement(m, u)); });
-    return with_math(d, [u](const auto& m) { return bm::quantile(m, u); });
+        return with_math(d, "upper quantile", u, [u](const auto& m) { return bm::quantile(bm::complement(m, u)); });
+    return with_math(d, "quantile", u, [u](const auto& m) { return bm::quantile(m, u); });
 }
 
 double cdf(const Distribution& d, double x) {
     const double p = restricted_cdf(d, x);
     if (std::isnan(p))
-        throw std::range_error("the CDF of " + describe(d) + " at " + format_number(x) +
-                               " cannot be computed in double precision");
+        throw RangeError("the CDF of " + describe(d) + " at " + format_number(x) +
+                             " cannot be computed in double precision",
+                         "Use parameters of a more moderate size.");
     return p;
 }
 
@@ -342,15 +372,15 @@ double restricted_cdf(const Distribution& d, double x) {
         if (x >= d.upper)
             return 1.0;
         const double t = (x - d.lower) / (d.upper - d.lower);
-        return with_math(d, [t](const auto& m) { return bm::cdf(m, t); });
+        return with_math(d, "CDF", x, [t](const auto& m) { return bm::cdf(m, t); });
     }
     case Family::Poisson: {
         if (x < 0)
             return 0.0;
         if (x == kInf)
             return 1.0;
-        bm::poisson_distribution<double, MathPolicy> m(d.param[0]);
-        return bm::cdf(m, std::floor(x));
+        const double k = std::floor(x);
+        return with_math(d, "CDF", x, [k](const auto& m) { return bm::cdf(m, k); });
     }
     case Family::Bernoulli:
         return x < 0 ? 0.0 : (x < 1 ? 1.0 - d.param[0] : 1.0);

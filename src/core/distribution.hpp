@@ -61,6 +61,14 @@ constexpr double kMinRangeMass = 1e-9;
 constexpr double kRejectionMass = 0.3;
 // Smallest beta shape: see check_params.
 constexpr double kMinBetaShape = 0.05;
+// Largest shape (gamma's shape, beta's alpha and beta) and Poisson mean.
+// Boost 1.74's incomplete gamma function gives up ("Series evaluation
+// exceeded 1000000 iterations") from about 2.09e10, where x is the shape or
+// the mean, and with it the gamma CDF and quantile and the Poisson CDF; the
+// incomplete beta takes a second per value from shapes of about 1e20 and is
+// NaN at 1e300. Measured with x over the whole double range and around the
+// mean, and quantiles from p = 1e-300 to 1 - 1e-3 (test/unit pins it).
+constexpr double kMaxShape = 1e10;
 // An untruncated lognormal must keep exp(mu + kLognormalTailSigmas * sigma)
 // finite: Boost's ziggurat cannot return |z| above about 17 from 64 bits.
 constexpr double kLognormalTailSigmas = 20;

@@ -1,6 +1,7 @@
-// Exceptions the core throws. The glue maps each to a SQLSTATE:
-// ArgumentError (an std::invalid_argument) -> 22023 invalid_parameter_value,
-// with the hint and detail carried along; Interrupted -> the pending cancel.
+// Exceptions the core throws. The glue maps each to a SQLSTATE, with the
+// hint and detail carried along: ArgumentError (an std::invalid_argument) ->
+// 22023 invalid_parameter_value; RangeError (an std::range_error) -> 22003
+// numeric_value_out_of_range; Interrupted -> the pending cancel.
 #pragma once
 #include "cpp_only.hpp"
 
@@ -9,18 +10,30 @@
 
 namespace normalize::core {
 
-class ArgumentError : public std::invalid_argument {
+template <typename Base>
+class HintedError : public Base {
 public:
-    ArgumentError(const std::string& message, std::string hint,
-                  std::string detail = std::string())
-        : std::invalid_argument(message), hint_(std::move(hint)),
-          detail_(std::move(detail)) {}
+    HintedError(const std::string& message, std::string hint, std::string detail = std::string())
+        : Base(message), hint_(std::move(hint)), detail_(std::move(detail)) {}
     const std::string& hint() const noexcept { return hint_; }
     const std::string& detail() const noexcept { return detail_; }
 
 private:
     std::string hint_;
     std::string detail_;
+};
+
+// An argument the function cannot take.
+class ArgumentError : public HintedError<std::invalid_argument> {
+public:
+    using HintedError::HintedError;
+};
+
+// A result that exists, but that double precision (or Boost.Math, which
+// gives up on some arguments) cannot deliver.
+class RangeError : public HintedError<std::range_error> {
+public:
+    using HintedError::HintedError;
 };
 
 // Thrown by long core loops when the host asks them to stop (query cancel,

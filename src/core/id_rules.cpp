@@ -1,9 +1,11 @@
 #include "id_rules.hpp"
 
+#include "errors.hpp"
 #include "ids.hpp"
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <string>
 #include <unordered_map>
 
@@ -169,8 +171,23 @@ std::vector<std::int64_t> offset_candidates(const std::vector<std::int64_t>& ref
     return out;
 }
 
+std::int64_t total_rows(const std::vector<ReferenceValue>& refs) {
+    std::int64_t total = 0;
+    for (const ReferenceValue& r : refs) {
+        if (r.rows < 0)
+            throw ArgumentError("ref_rows must not be negative, got " + std::to_string(r.rows),
+                                "Give every reference value its row count, as value_counts does.");
+        if (__builtin_add_overflow(total, r.rows, &total))
+            throw RangeError("ref_rows add up to more than " +
+                                 std::to_string(std::numeric_limits<std::int64_t>::max()),
+                             "Pass the rows of each distinct value, as value_counts gives them.");
+    }
+    return total;
+}
+
 std::size_t score_rules(const std::vector<ReferenceValue>& refs,
                         const std::vector<std::string_view>& targets, RuleScore* out) {
+    total_rows(refs);
     // The targets' numbers are kept sorted (the offset candidates need them
     // so) and searched by bisection.
     FlatIndex<std::string_view> raw_set(targets.size()), norm_set(targets.size());

@@ -51,12 +51,18 @@ inline constexpr std::size_t kMaxRuleScores = 3 + kMaxOffsetCandidates;
 std::vector<std::int64_t> offset_candidates(const std::vector<std::int64_t>& refs,
                                             const std::vector<std::int64_t>& targets);
 
+// The rows of all reference values together, which no score can exceed.
+// Throws ArgumentError for a negative count, and RangeError when the counts
+// add up to more than int64 holds: the scores, added up the same way, would
+// wrap around and come out negative.
+std::int64_t total_rows(const std::vector<ReferenceValue>& refs);
+
 // Scores exact (byte-equal raw IDs), normalized (equal normalize_id, blank
 // never matches), number (equal parse_id numbers) and every offset
 // candidate (reference number - offset equals a target number) over refs,
 // against the raw IDs of the targets. Writes at most kMaxRuleScores scores
 // to out, in that order, and returns how many. Allocates while it runs and
-// frees everything before it returns.
+// frees everything before it returns. Checks the counts with total_rows.
 std::size_t score_rules(const std::vector<ReferenceValue>& refs,
                         const std::vector<std::string_view>& targets, RuleScore* out);
 

@@ -70,8 +70,9 @@ double truncated_draw(const Distribution& d, Engine& e) {
         break;
     }
     }
-    throw std::runtime_error("could not draw a value inside [" + format_number(d.lower) +
-                             ", " + format_number(d.upper) + "] from " + describe(d));
+    throw RangeError("could not draw a value inside [" + format_number(d.lower) + ", " +
+                         format_number(d.upper) + "] from " + describe(d),
+                     "Widen the range or move it towards the bulk of the distribution.");
 }
 
 }  // namespace
@@ -90,8 +91,9 @@ double draw(Sampler& s) {
     // Validation rules out the parameters that overflow; this is the
     // backstop, so that no NaN or infinity ever reaches a table.
     if (!std::isfinite(x))
-        throw std::range_error("drawing from " + describe(s.dist) + " gave " + format_number(x) +
-                               ", which is out of the range of double precision");
+        throw RangeError("drawing from " + describe(s.dist) + " gave " + format_number(x) +
+                             ", which is out of the range of double precision",
+                         "Use parameters of a more moderate size.");
     return x;
 }
 

@@ -45,6 +45,11 @@ void capture_exception(CoreError* err) noexcept {
         copy_text(err->message, sizeof err->message, e.what());
         copy_text(err->detail, sizeof err->detail, e.detail().c_str());
         copy_text(err->hint, sizeof err->hint, e.hint().c_str());
+    } catch (const core::RangeError& e) {
+        err->sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+        copy_text(err->message, sizeof err->message, e.what());
+        copy_text(err->detail, sizeof err->detail, e.detail().c_str());
+        copy_text(err->hint, sizeof err->hint, e.hint().c_str());
     } catch (const std::invalid_argument& e) {
         err->sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
         copy_text(err->message, sizeof err->message, e.what());

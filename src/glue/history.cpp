@@ -62,11 +62,22 @@ void load_tier_profiles(core::HistoryParams* params) {
     }
 }
 
+// The number in a tier's text ('Tier 2' is 2; the core refuses all but 1
+// to 4, naming the number). One of more than six digits is refused here,
+// quoting the text: read whole it overflowed, and 'Tier 4294967298' wrapped
+// round to Tier 2.
 int parse_tier(std::string_view text) {
     int tier = 0;
-    for (char c : text)
-        if (c >= '0' && c <= '9')
-            tier = tier * 10 + (c - '0');
+    for (char c : text) {
+        if (c < '0' || c > '9')
+            continue;
+        if (tier >= 100000)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("tier must be between 1 and 4, got \"%.*s\"", static_cast<int>(text.size()),
+                                   text.data()),
+                            errhint("Pass the account's current tier, such as 'Tier 4'.")));
+        tier = tier * 10 + (c - '0');
+    }
     return tier;
 }
 
@@ -109,6 +120,50 @@ DateADT as_of_arg(FunctionCallInfo fcinfo, int i) {
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("as_of must be a finite date"),
                         errhint("Pass the last day of the history, such as current_date.")));
     return as_of;
+}
+
+// The first and the last day PostgreSQL's date holds. Every row of a
+// history is a day from the window that ends at as_of, and must be one of
+// these: a table that holds an earlier one cannot be read back (COPY FROM,
+// and so a restore, refuse it).
+constexpr DateADT kFirstDate = DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE;  // 4714-11-24 BC, a Monday
+constexpr DateADT kLastDate = DATE_END_JULIAN - 1 - POSTGRES_EPOCH_JDATE;   // 5874897-12-31
+
+// ISO 8601 with PostgreSQL's BC suffix, whatever DateStyle says.
+void format_date(DateADT date, char* out, std::size_t size) {
+    int year, month, day;
+    j2date(date + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+    if (year > 0)
+        snprintf(out, size, "%04d-%02d-%02d", year, month, day);
+    else
+        snprintf(out, size, "%04d-%02d-%02d BC", 1 - year, month, day);
+}
+
+// Refuses an as_of whose history of `length` periods would start before
+// kFirstDate (earliest is the first as_of whose would not) or that is not
+// a date PostgreSQL holds itself (date arithmetic can make one).
+void require_history_fits(DateADT as_of, DateADT earliest, int length, const char* period) {
+    if (as_of >= earliest && as_of <= kLastDate)
+        return;
+    char low[32], high[32], got[32];
+    format_date(earliest, low, sizeof low);
+    format_date(kLastDate, high, sizeof high);
+    format_date(as_of, got, sizeof got);
+    ereport(ERROR, (errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+                    errmsg("as_of must be between %s and %s for a history of %d %s%s, got %s", low, high, length,
+                           period, length == 1 ? "" : "s", got),
+                    errhint("The history's first day must be 4714-11-24 BC or later, the earliest date PostgreSQL "
+                            "holds: pass a later as_of or a shorter history.")));
+}
+
+// The first as_of whose window of `months` months starts on a day
+// PostgreSQL holds: the first month that starts in range is December
+// 4714 BC (year -4713: 1 BC is year 0).
+DateADT earliest_account_as_of(int months) {
+    // Counted in months from January of year -4800, so that the division
+    // is of a positive number.
+    const int first = (4800 - 4713) * 12 + 11 + (months - 1);
+    return date2j(first / 12 - 4800, first % 12 + 1, 1) - POSTGRES_EPOCH_JDATE;
 }
 
 // What both account functions need to turn simulated months into rows: the
@@ -194,19 +249,21 @@ NZ_FUNCTION(nz_generate_history)
             normalize::glue::RowTemplate(site);
         fcinfo->flinfo->fn_extra = cache;
     }
+    // As generate_histories: a NULL is a mistake to report, not the default.
+    arg_null(fcinfo, 7, "growth");
+    arg_null(fcinfo, 8, "seasonality");
     core::HistoryParams params = cache->params;
-    if (!PG_ARGISNULL(7))
-        params.growth = PG_GETARG_FLOAT8(7);
-    if (!PG_ARGISNULL(8))
-        params.seasonality = PG_GETARG_FLOAT8(8);
+    params.growth = PG_GETARG_FLOAT8(7);
+    params.seasonality = PG_GETARG_FLOAT8(8);
 
     int year, month, day;
     j2date(as_of + POSTGRES_EPOCH_JDATE, &year, &month, &day);
     core::AccountInput input{parse_tier(tier_text), PG_GETARG_FLOAT8(2), -1, month};
     if (!PG_ARGISNULL(6)) {
         const DateADT created = PG_GETARG_DATEADT(6);
-        int cy, cm, cd;
-        j2date(created + POSTGRES_EPOCH_JDATE, &cy, &cm, &cd);
+        int cy = year, cm = month, cd;
+        if (!DATE_NOT_FINITE(created))
+            j2date(created + POSTGRES_EPOCH_JDATE, &cy, &cm, &cd);
         const int since = (year - cy) * 12 + (month - cm);
         if (DATE_NOT_FINITE(created) || since < 0)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -215,6 +272,7 @@ NZ_FUNCTION(nz_generate_history)
         input.months_since_signup = since;
     }
     core::check_history(input, months, params);
+    require_history_fits(as_of, earliest_account_as_of(months), months, "month");
     if (cache->labels == nullptr) {
         const MemoryContext caller = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
         cache->labels = account_labels(year, month, months);
@@ -254,6 +312,7 @@ NZ_FUNCTION(nz_generate_device_history)
     params.degradation = PG_GETARG_FLOAT8(5);
     params.failure_rate = PG_GETARG_FLOAT8(6);
     core::check_device_history(input, days, params);
+    require_history_fits(as_of, kFirstDate + (days - 1), days, "day");
 
     // The expected descriptor, not get_call_result_type: that one rebuilds
     // the RETURNS TABLE descriptor in query memory on every call.
@@ -297,6 +356,10 @@ NZ_FUNCTION(nz_generate_user_history)
     const int weeks = PG_GETARG_INT32(3);
     const DateADT as_of = as_of_arg(fcinfo, 4);
     ArrayType* features = PG_GETARG_ARRAYTYPE_P(7);
+    if (ARR_NDIM(features) > 1)
+        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                        errmsg("features must be a one-dimensional array, got %d dimensions", ARR_NDIM(features)),
+                        errhint("Pass the feature catalogue in the order users adopt it.")));
     Datum* names_datums;
     bool* name_nulls;
     int n_features;
@@ -316,6 +379,9 @@ NZ_FUNCTION(nz_generate_user_history)
         input.weeks_since_signup = (as_of - created) / 7;
     }
     core::check_user_history(input, weeks);
+    // kFirstDate is a Monday: from it, the first week of the window is in
+    // range when the week of as_of starts weeks - 1 weeks later.
+    require_history_fits(as_of, kFirstDate + 7 * (weeks - 1), weeks, "week");
 
     // The expected descriptor, not get_call_result_type: that one rebuilds
     // the RETURNS TABLE descriptor in query memory on every call.
@@ -350,6 +416,19 @@ NZ_FUNCTION(nz_generate_user_history)
 }
 
 namespace {
+
+// Whole months from a table's created_at to as_of's month (year, month). A
+// date after it counts as a signup in as_of's month, and so does
+// 'infinity'; '-infinity' is a signup before the window of `months`.
+int months_since(DateADT created, int year, int month, int months) {
+    if (DATE_IS_NOBEGIN(created))
+        return months;
+    if (DATE_IS_NOEND(created))
+        return 0;
+    int cy, cm, cd;
+    j2date(created + POSTGRES_EPOCH_JDATE, &cy, &cm, &cd);
+    return std::max(0, (year - cy) * 12 + (month - cm));
+}
 
 // Reads a relation's account_key, tier, mrr and (if present) created_at.
 char* accounts_query(Oid relation) {
@@ -390,6 +469,7 @@ NZ_FUNCTION(nz_generate_histories)
     int year, month, day;
     j2date(as_of + POSTGRES_EPOCH_JDATE, &year, &month, &day);
     core::check_history(core::AccountInput{1, 1.0, 0, month}, months, params);
+    require_history_fits(as_of, earliest_account_as_of(months), months, "month");
 
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
     ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -419,11 +499,8 @@ NZ_FUNCTION(nz_generate_histories)
             text* key_text = DatumGetTextPP(key);
             core::AccountInput input{parse_tier(normalize::glue::text_view(DatumGetTextPP(tier))),
                                      DatumGetFloat8(mrr), -1, month};
-            if (!created_null) {
-                int cy, cm, cd;
-                j2date(DatumGetDateADT(created) + POSTGRES_EPOCH_JDATE, &cy, &cm, &cd);
-                input.months_since_signup = std::max(0, (year - cy) * 12 + (month - cm));
-            }
+            if (!created_null)
+                input.months_since_signup = months_since(DatumGetDateADT(created), year, month, months);
             const std::size_t n = core::simulate_account(normalize::glue::text_view(key_text), seed, input,
                                                          months, params, rows);
             put_account_months(rsinfo, *labels, key_text, rows, n, row);

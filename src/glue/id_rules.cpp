@@ -46,11 +46,26 @@ std::string_view element_text(const Elements& e, int i) {
     return text_view(reinterpret_cast<const text*>(DatumGetPointer(e.values[i])));
 }
 
+// Row counts, one per reference value: a NULL or a negative one is no count
+// (score_rules also checks that they add up within int64).
+void require_row_counts(const Elements& rows) {
+    for (int i = 0; i < rows.count; ++i) {
+        if (rows.nulls[i])
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("ref_rows must not contain NULL"),
+                            errhint("Give every reference value its row count, as value_counts does.")));
+        if (DatumGetInt64(rows.values[i]) < 0)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("ref_rows must not be negative, got " INT64_FORMAT, DatumGetInt64(rows.values[i])),
+                            errhint("Give every reference value its row count, as value_counts does.")));
+    }
+}
+
 }  // namespace
 
 // score_id_rules(refs text[], ref_rows bigint[], targets text[])
 //   -> TABLE (rule text, parameter text, linked bigint)
-// NULL references and targets are skipped: they link nothing.
+// NULL references and targets are skipped: they link nothing. Every count
+// is one (see require_row_counts).
 NZ_FUNCTION(nz_score_id_rules)
 {
     const Elements refs = array_elements(fcinfo, 0, TEXTOID, "refs");
@@ -61,6 +76,7 @@ NZ_FUNCTION(nz_score_id_rules)
                         errmsg("refs and ref_rows must have the same length, got %d and %d", refs.count,
                                rows.count),
                         errhint("Pass each reference value with its row count at the same position.")));
+    require_row_counts(rows);
 
     core::RuleScore scores[core::kMaxRuleScores];
     std::size_t n = 0;
@@ -70,7 +86,7 @@ NZ_FUNCTION(nz_score_id_rules)
         std::vector<core::ReferenceValue> ref_values;
         ref_values.reserve(static_cast<std::size_t>(refs.count));
         for (int i = 0; i < refs.count; ++i)
-            if (!refs.nulls[i] && !rows.nulls[i])
+            if (!refs.nulls[i])
                 ref_values.push_back(core::ReferenceValue{element_text(refs, i), DatumGetInt64(rows.values[i])});
         std::vector<std::string_view> target_ids;
         target_ids.reserve(static_cast<std::size_t>(targets.count));
@@ -120,6 +136,7 @@ NZ_FUNCTION(nz_match_id_values)
                                refs.count != rows.count ? refs.count : ids.count,
                                refs.count != rows.count ? rows.count : keys.count),
                         errhint("Pass each value with its row count or key at the same position.")));
+    require_row_counts(rows);
 
     // The results and the positions they belong to, in Postgres memory: the
     // core's vectors are gone before the rows are written.
@@ -153,7 +170,7 @@ NZ_FUNCTION(nz_match_id_values)
         const int i = positions[j];
         const core::ValueMatch& m = matches[j];
         Datum values[4] = {refs.values[i], rows.values[i], static_cast<Datum>(0), Int64GetDatum(m.matches)};
-        bool nulls[4] = {false, rows.nulls[i], m.target < 0, false};
+        bool nulls[4] = {false, false, m.target < 0, false};
         if (m.target >= 0)
             values[2] = keys.values[target_positions[m.target]];
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

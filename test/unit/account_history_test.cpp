@@ -150,5 +150,28 @@ TEST(AccountHistory, RefusesBadInput) {
     EXPECT_THROW(simulate_account("k", 1, {2, 10.0, 1, 6}, 24, bad, out.data()), ArgumentError);
 }
 
+// Seats are an int computed from revenue: a revenue above kMaxPathMrr
+// would overflow them (1e11 gave about 2.1e9 seats, or 1). Walked back from now,
+// a falling revenue rises, so a steep decline over many months is refused
+// too, rather than reaching 1e178 with nonsense seats.
+TEST(AccountHistory, RevenueThatWouldOverflowTheSeatsIsRefused) {
+    std::vector<AccountMonth> out(kMaxHistoryMonths);
+    EXPECT_THROW(simulate_account("k", 1, {2, 1e11, 1000, 6}, 24, plan_params(), out.data()), ArgumentError);
+    HistoryParams falling = plan_params();
+    falling.growth = -0.5;
+    falling.seasonality = 0;
+    try {
+        simulate_account("k", 1, {2, 2000.0, 1000, 6}, 600, falling, out.data());
+        ADD_FAILURE() << "a revenue halving every month for 50 years was simulated";
+    } catch (const ArgumentError& e) {
+        EXPECT_NE(std::string(e.what()).find("above 1e10"), std::string::npos) << e.what();
+    }
+    const std::size_t n = simulate_account("k", 1, {2, kMaxMrr, 1000, 6}, 24, plan_params(), out.data());
+    for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_LE(out[i].mrr, kMaxPathMrr);
+        EXPECT_GT(out[i].seats, 1000000);
+    }
+}
+
 }  // namespace
 }  // namespace normalize::core

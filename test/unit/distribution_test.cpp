@@ -124,7 +124,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadParams{Family::Poisson, {-3}, "lambda must be positive, got -3"},
         BadParams{Family::Poisson, {kNaN}, "lambda must be a finite number, got NaN"},
         BadParams{Family::Poisson, {kInf}, "lambda must be a finite number, got Infinity"},
-        BadParams{Family::Poisson, {1e16}, "lambda must be at most 1e15, got 1e+16"},
+        BadParams{Family::Poisson, {1e16}, "lambda must be at most 1e10, got 1e+16"},
+        BadParams{Family::Poisson, {2e10}, "lambda must be at most 1e10, got 20000000000"},
+        BadParams{Family::Gamma, {1e12, 1}, "shape must be at most 1e10, got 1000000000000"},
+        BadParams{Family::Beta, {2, 1e11}, "beta must be at most 1e10, got 100000000000"},
+        BadParams{Family::Beta, {1e300, 1e300}, "alpha must be at most 1e10, got 1e+300"},
         BadParams{Family::Bernoulli, {-0.1}, "p must be between 0 and 1, got -0.1"},
         BadParams{Family::Bernoulli, {1.5}, "p must be between 0 and 1, got 1.5"},
         BadParams{Family::Bernoulli, {kNaN}, "p must be a finite number, got NaN"},
@@ -149,7 +153,9 @@ TEST(ParameterValidation, WrongCountHintShowsTheExpectedArray) {
 TEST(ParameterValidation, BoundaryValuesAreAccepted) {
     EXPECT_NO_THROW(make(Family::Bernoulli, {0}));
     EXPECT_NO_THROW(make(Family::Bernoulli, {1}));
-    EXPECT_NO_THROW(make(Family::Poisson, {1e15}));
+    EXPECT_NO_THROW(make(Family::Poisson, {1e10}));
+    EXPECT_NO_THROW(make(Family::Gamma, {1e10, 1e-3}));
+    EXPECT_NO_THROW(make(Family::Beta, {1e10, 1e10}));
     EXPECT_NO_THROW(make(Family::Normal, {-1e300, 1e-300}));
     EXPECT_NO_THROW(make(Family::Gamma, {1e-3, 1e-3}, 0, 1));
 }

@@ -1,5 +1,6 @@
 // Rule scoring for ID reconciliation: the scores of exact, normalized,
 // number and offset rules, and which offsets are tried.
+#include "core/errors.hpp"
 #include "core/id_rules.hpp"
 #include "core/ids.hpp"
 
@@ -32,6 +33,18 @@ TEST(ScoreRules, CountsRowsEachRuleLinks) {
     EXPECT_EQ(s[1].linked, 5 + 2 + 4);       // 'acct-42', 'x' and the blank do not match
     EXPECT_EQ(s[2].rule, LinkRule::number);
     EXPECT_EQ(s[2].linked, 5 + 2 + 4 + 3);   // the prefix is not significant
+}
+
+// The scores add up rows: counts near 2^63 wrapped around to negative
+// links, and a negative count subtracted. Both are refused.
+TEST(ScoreRules, RefusesCountsThatAreNoneOrOverflow) {
+    const std::vector<std::string_view> targets = {"1", "2"};
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    EXPECT_THROW(score({{"1", kMax}, {"2", kMax}}, targets), RangeError);
+    EXPECT_THROW(score({{"1", 5}, {"2", -1}}, targets), ArgumentError);
+    EXPECT_EQ(total_rows({{"1", kMax - 1}, {"2", 1}}), kMax);
+    const std::vector<RuleScore> s = score({{"1", kMax - 1}, {"2", 1}}, targets);
+    EXPECT_EQ(s[0].linked, kMax);
 }
 
 TEST(RuleNames, RoundTripAndUnknown) {

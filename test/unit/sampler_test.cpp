@@ -143,9 +143,9 @@ TEST(Sampler, PoissonLargeLambda) {
     EXPECT_NEAR(std::sqrt(variance_of(m)), 1000, 40);
 
     // The largest lambda accepted still draws integers near lambda.
-    for (double v : sample(make(Family::Poisson, {1e15}), 5, 100)) {
+    for (double v : sample(make(Family::Poisson, {1e10}), 5, 100)) {
         ASSERT_EQ(v, std::floor(v));
-        ASSERT_NEAR(v, 1e15, 10 * std::sqrt(1e15));
+        ASSERT_NEAR(v, 1e10, 10 * std::sqrt(1e10));
     }
 }
 

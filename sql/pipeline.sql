@@ -1,0 +1,71 @@
+-- run_pipeline's lock lives as long as the CALL that took it: an error that
+-- ends the CALL anywhere gives it up, and a run the CALL left marked
+-- running reads as failed and resumes. (Another session's view of the same
+-- is in test/pipeline_sessions.sh.)
+\set VERBOSITY terse
+SET client_min_messages = warning;
+SELECT count(*) FROM normalize.create_demo_source('pipeline_raw', replace => true);
+SELECT count(*) FROM normalize.use_sources('pipeline_raw');
+CREATE TEMP TABLE runs_before AS SELECT count(*) AS n FROM normalize.pipeline_runs;
+-- A statement_timeout while pipeline_begin waits on the run log (here, a
+-- trigger that stalls its insert), after it took the lock.
+CREATE FUNCTION pg_temp.stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
+CREATE TRIGGER stall BEFORE INSERT ON normalize.pipeline_runs FOR EACH ROW EXECUTE FUNCTION pg_temp.stall();
+SET statement_timeout = '200ms';
+CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18');
+RESET statement_timeout;
+SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+SELECT count(*) - (SELECT n FROM runs_before) AS new_runs FROM normalize.pipeline_runs;
+DROP TRIGGER stall ON normalize.pipeline_runs;
+-- An error between two phases (here, marking the first phase running):
+-- the run stays marked running, and reads as failed in the phase it
+-- stopped in.
+CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+CREATE TRIGGER refuse BEFORE UPDATE ON normalize.pipeline_phases FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse();
+CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18');
+SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+SELECT r.status AS recorded, s.status, s.phase, s.error ~ '^the CALL running it \(process \d+\) ended before it finished$' AS stopped
+  FROM normalize.pipeline_runs AS r JOIN normalize.pipeline_status AS s USING (run_id)
+ ORDER BY run_id DESC LIMIT 1;
+DROP TRIGGER refuse ON normalize.pipeline_phases;
+-- Called again with the same arguments, it resumes that run; the phase
+-- that fails (months => 0) is recorded, and the lock given up.
+CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18');
+SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+SELECT count(*) - (SELECT n FROM runs_before) AS new_runs FROM normalize.pipeline_runs;
+SELECT status, phase, error FROM normalize.pipeline_status ORDER BY run_id DESC LIMIT 1;
+SELECT string_agg(status, ',' ORDER BY position) AS phases FROM normalize.pipeline_phases
+ WHERE run_id = (SELECT max(run_id) FROM normalize.pipeline_runs);
+-- The lock on its own: a transaction or subtransaction that took it and
+-- aborts gives it up; one that commits keeps it until the transaction that
+-- calls pipeline_unlock ends.
+BEGIN;
+SELECT normalize.pipeline_lock() AS locked, normalize.pipeline_lock_holder() = pg_backend_pid() AS held_here;
+ROLLBACK;
+SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+BEGIN;
+SAVEPOINT s;
+SELECT normalize.pipeline_lock() AS locked;
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+COMMIT;
+SELECT normalize.pipeline_lock() AS locked;
+SELECT normalize.pipeline_lock() AS still_locked;
+SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+BEGIN;
+SELECT normalize.pipeline_unlock();
+SELECT count(*) AS pipeline_locks_until_commit FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+COMMIT;
+SELECT count(*) AS pipeline_locks FROM pg_locks WHERE locktype = 'advisory' AND objid = 2125;
+SELECT normalize.pipeline_lock_holder() AS holder;
+-- An as_of that the history cannot end at is refused before any phase
+-- runs (an invalid months is the history phase's to report).
+CALL normalize.run_pipeline(as_of => '4713-11-24 BC');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+CALL normalize.run_pipeline(as_of => '5874897-12-31', months => 12);
+CALL normalize.run_pipeline(as_of => 'infinity');
+SELECT count(*) - (SELECT n FROM runs_before) AS new_runs FROM normalize.pipeline_runs;
+-- Its steps refuse a run that does not exist.
+SELECT normalize.pipeline_fail(-1, 'history', 'boom');
+SELECT normalize.pipeline_finish(-1);
+RESET client_min_messages;
