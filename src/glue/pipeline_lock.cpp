@@ -40,11 +40,22 @@ LOCKTAG pipeline_tag() {
     return tag;
 }
 
+// PostgreSQL 17 gave LockHeldByMe a third argument (whether a stronger
+// mode counts); the lock is only ever taken in ExclusiveLock, so the exact
+// mode is what we ask about on every version.
+bool held_by_me(const LOCKTAG* tag) {
+#if PG_VERSION_NUM >= 170000
+    return LockHeldByMe(tag, ExclusiveLock, false);
+#else
+    return LockHeldByMe(tag, ExclusiveLock);
+#endif
+}
+
 // Called from transaction callbacks: must not raise. The lock may have been
 // given up behind our back (pg_advisory_unlock_all), hence the check.
 void release() {
     const LOCKTAG tag = pipeline_tag();
-    if (LockHeldByMe(&tag, ExclusiveLock))
+    if (held_by_me(&tag))
         LockRelease(&tag, ExclusiveLock, true);
     state.held = false;
     state.release_at_end = false;
