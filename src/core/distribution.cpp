@@ -85,15 +85,21 @@ double with_boost_distribution(const Distribution& d, Fn&& fn) {
 // Boost.Math gives up on some arguments (an evaluation_error: a series or a
 // root finding that does not converge); validation refuses the parameters
 // where that was measured (kMaxShape), and this names the distribution and
-// the argument if it happens anyway.
+// the argument if it happens anyway (or a rounding_error does).
+RangeError unevaluated(const Distribution& d, const char* function, double at, const std::exception& e) {
+    return RangeError("the " + std::string(function) + " of " + describe_family(d) + " at " + format_number(at) +
+                          " cannot be evaluated in double precision",
+                      "Use parameters of a more moderate size.", e.what());
+}
+
 template <typename Fn>
 double with_math(const Distribution& d, const char* function, double at, Fn&& fn) {
     try {
         return with_boost_distribution(d, fn);
     } catch (const bm::evaluation_error& e) {
-        throw RangeError("the " + std::string(function) + " of " + describe_family(d) + " at " +
-                             format_number(at) + " cannot be evaluated in double precision",
-                         "Use parameters of a more moderate size.", e.what());
+        throw unevaluated(d, function, at, e);
+    } catch (const bm::rounding_error& e) {  // an integer conversion inside that does not fit
+        throw unevaluated(d, function, at, e);
     }
 }
 
@@ -134,12 +140,17 @@ void require_positive(const char* name, double value, const char* hint) {
 }
 
 // See kMaxShape.
-void require_shape_at_most_max(const char* name, double value) {
+void require_shape_at_most_max(const char* name, double value, const char* hint) {
     if (value > kMaxShape)
-        throw ArgumentError(std::string(name) + " must be at most 1e10, got " + format_number(value),
-                            "Boost.Math cannot evaluate the CDF of larger shapes; a normal distribution "
-                            "with the same mean and variance is indistinguishable from such a one.");
+        throw ArgumentError(std::string(name) + " must be at most 1e10, got " + format_number(value), hint);
 }
+
+constexpr const char* kGammaShapeHint =
+    "Boost.Math cannot evaluate the CDF of a larger shape; a normal distribution with the same mean "
+    "and variance is indistinguishable from such a gamma.";
+constexpr const char* kBetaShapeHint =
+    "Boost.Math cannot evaluate the CDF of larger shapes; dividing alpha and beta by the same number "
+    "keeps the mean.";
 
 void check_params(Family family, const double* p) {
     const FamilyInfo& f = info(family);
@@ -161,13 +172,13 @@ void check_params(Family family, const double* p) {
                                         format_number(p[i]),
                                     "Smaller shapes put nearly all the mass within rounding "
                                     "distance of 0 and 1, which double precision cannot draw.");
-        require_shape_at_most_max(f.params[0], p[0]);
-        require_shape_at_most_max(f.params[1], p[1]);
+        require_shape_at_most_max(f.params[0], p[0], kBetaShapeHint);
+        require_shape_at_most_max(f.params[1], p[1], kBetaShapeHint);
         break;
     case Family::Gamma:
         require_positive(f.params[0], p[0], f.param_hints[0]);
         require_positive(f.params[1], p[1], f.param_hints[1]);
-        require_shape_at_most_max(f.params[0], p[0]);
+        require_shape_at_most_max(f.params[0], p[0], kGammaShapeHint);
         break;
     case Family::Exponential:
         require_positive(f.params[0], p[0], f.param_hints[0]);

@@ -1,5 +1,8 @@
 #include "../core/errors.hpp"
-// Core headers first: they refuse to compile after a Postgres header.
+// Core and Boost headers first: they refuse to compile after a Postgres
+// header (boundary.hpp includes them).
+#include <boost/math/policies/error_handling.hpp>
+
 #include "boundary.hpp"
 
 
@@ -29,6 +32,13 @@ struct CoreError {
 
 void copy_text(char* dst, std::size_t size, const char* src) {
     snprintf(dst, size, "%s", src != nullptr ? src : "");
+}
+
+void boost_error(CoreError* err, const std::exception& e) {
+    err->sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+    copy_text(err->message, sizeof err->message, "a distribution function could not be evaluated in double precision");
+    copy_text(err->detail, sizeof err->detail, e.what());
+    copy_text(err->hint, sizeof err->hint, "Use parameters of a more moderate size.");
 }
 
 // Must run inside a catch block.
@@ -70,6 +80,12 @@ void capture_exception(CoreError* err) noexcept {
     } catch (const std::range_error& e) {
         err->sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
         copy_text(err->message, sizeof err->message, e.what());
+    } catch (const boost::math::evaluation_error& e) {
+        // The core names the distribution when it catches these; this is
+        // the backstop for a Boost.Math call outside it.
+        boost_error(err, e);
+    } catch (const boost::math::rounding_error& e) {
+        boost_error(err, e);
     } catch (const std::bad_alloc&) {
         err->sqlstate = ERRCODE_OUT_OF_MEMORY;
         copy_text(err->message, sizeof err->message, "out of memory in normalize");

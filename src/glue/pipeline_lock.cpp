@@ -96,14 +96,15 @@ void on_subxact(SubXactEvent event, SubTransactionId sub, SubTransactionId paren
 NZ_FUNCTION(nz_pipeline_lock)
 {
     static_cast<void>(fcinfo);  // no arguments
-    if (state.held)
+    const LOCKTAG tag = pipeline_tag();
+    // Unless pg_advisory_unlock_all() gave it up behind our back.
+    if (state.held && held_by_me(&tag))
         PG_RETURN_BOOL(true);
     if (!state.callbacks_registered) {
         RegisterXactCallback(on_xact, nullptr);
         RegisterSubXactCallback(on_subxact, nullptr);
         state.callbacks_registered = true;
     }
-    const LOCKTAG tag = pipeline_tag();
     if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
         PG_RETURN_BOOL(false);
     state.held = true;
