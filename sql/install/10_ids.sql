@@ -6,7 +6,14 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'nz_normalize_id'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.normalize_id(text) IS
-    'Canonical text of a raw ID: trimmed, lower-case, leading zeros of digit runs and a .000 tail dropped; NULL when blank';
+    'Canonical text of a raw ID: blanks (Unicode too) trimmed and braces around it dropped, lower-case, the leading zeros and a .000 tail of a number (after an optional prefix without digits) dropped; NULL when blank';
+
+CREATE FUNCTION @extschema@.normalize_id(raw text, keep_case boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nz_normalize_id'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.normalize_id(text, boolean) IS
+    'Canonical text of a raw ID, as normalize_id(raw), with its case kept when keep_case';
 
 CREATE FUNCTION @extschema@.id_number(raw text)
 RETURNS bigint
@@ -34,7 +41,14 @@ RETURNS varchar
 AS 'MODULE_PATHNAME', 'nz_stable_key'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.stable_key(text, text) IS
-    'The deterministic key of an entity, kind:normalized-id (''account'', '' 0042'' gives ''account:42''); NULL when the ID is blank';
+    'The deterministic key of an entity, kind:normalized-id (''account'', '' 0042'' gives ''account:42''); an ID over 256 bytes keeps its first 64 and a SHA-1 digest; NULL when the ID is blank';
+
+CREATE FUNCTION @extschema@.stable_key(kind text, raw text, keep_case boolean)
+RETURNS varchar
+AS 'MODULE_PATHNAME', 'nz_stable_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.stable_key(text, text, boolean) IS
+    'The deterministic key of an entity, as stable_key(kind, raw), with the ID''s case kept when keep_case (for sources whose IDs differ only by case)';
 
 CREATE FUNCTION @extschema@.stable_key(kind text, raw bigint)
 RETURNS varchar

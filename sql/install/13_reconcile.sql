@@ -28,17 +28,18 @@ CREATE TABLE @extschema@.entity_kinds (
     entity    text PRIMARY KEY,
     kind      text NOT NULL UNIQUE,
     id_column text NOT NULL,
-    position  integer NOT NULL
+    position  integer NOT NULL,
+    table_name text NOT NULL UNIQUE
 );
 COMMENT ON TABLE @extschema@.entity_kinds IS
-    'Each source entity, the kind its stable keys carry, and its ID column';
+    'Each source entity, the kind its stable keys carry, its ID column, and its normalized table';
 INSERT INTO @extschema@.entity_kinds VALUES
-    ('customers', 'account', 'customer_id', 1),
-    ('locations', 'location', 'location_id', 2),
-    ('subscriptions', 'subscription', 'subscription_id', 3),
-    ('devices', 'device', 'device_id', 4),
-    ('users', 'user', 'user_id', 5),
-    ('campaigns', 'campaign', 'campaign_id', 6);
+    ('customers', 'account', 'customer_id', 1, 'accounts'),
+    ('locations', 'location', 'location_id', 2, 'locations'),
+    ('subscriptions', 'subscription', 'subscription_id', 3, 'subscriptions'),
+    ('devices', 'device', 'device_id', 4, 'devices'),
+    ('users', 'user', 'user_id', 5, 'users'),
+    ('campaigns', 'campaign', 'campaign_id', 6, 'campaigns');
 
 -- The internal steps of reconciliation take an entity (and a reference)
 -- by name; these refuse names that are not in the tables above.
@@ -222,7 +223,7 @@ CREATE TABLE @extschema@.unlinked_rows (
     entity     text NOT NULL,
     source_id  text,
     entity_key varchar COLLATE "C",
-    status     text NOT NULL CHECK (status IN ('quarantined', 'dropped', 'superseded'))
+    status     text NOT NULL CHECK (status IN ('quarantined', 'dropped', 'superseded', 'duplicate'))
 );
 COMMENT ON TABLE @extschema@.unlinked_rows IS
     'The source rows that did not reach the normalized tables, and why; id_map adds the rows that did';
@@ -238,14 +239,63 @@ CREATE TABLE @extschema@.quarantine (
 COMMENT ON TABLE @extschema@.quarantine IS
     'Rows (kept = false) or links (kept = true: the row stays, without the link) that reconciliation could not resolve, with the reason';
 
+-- Keys that more than one source row normalized to, when the rows were
+-- not plain snapshots of one ID: distinct raw IDs (any snapshot), or rows
+-- that differ on the key's latest snapshot date. One row was kept: the
+-- latest; on that date the most complete (most non-NULL columns), then the
+-- byte-smallest raw ID, then the byte-smallest row text. (0.2.0 kept none:
+-- its collisions, updated, read 'all quarantined'.)
 CREATE TABLE @extschema@.key_collisions (
-    entity     text NOT NULL,
-    entity_key varchar COLLATE "C" NOT NULL,
-    source_ids text[] NOT NULL,
+    entity         text NOT NULL,
+    entity_key     varchar COLLATE "C" NOT NULL,
+    source_ids     text[] NOT NULL,
+    kept_source_id text,
+    resolution     text NOT NULL
+                   CHECK (resolution IN ('latest snapshot kept', 'most complete row kept', 'all quarantined')),
     PRIMARY KEY (entity, entity_key)
 );
 COMMENT ON TABLE @extschema@.key_collisions IS
-    'Distinct source rows whose IDs normalize to one key on the same snapshot date; all of them are quarantined';
+    'Keys shared by distinct raw IDs or by rows that differ on one snapshot date: the raw IDs of every row sharing it, the one kept and by what rule (the others are superseded or quarantined)';
+
+-- Whether an entity's keys keep the case of its IDs: they do when two IDs
+-- of one snapshot differ only by case, which the source then means as two
+-- entities (case-sensitive CRM IDs); references to it are matched with
+-- case kept as well.
+CREATE TABLE @extschema@.key_case (
+    entity      text PRIMARY KEY,
+    keep_case   boolean NOT NULL,
+    example_ids text[]
+);
+COMMENT ON TABLE @extschema@.key_case IS
+    'Per entity of the last reconciliation, whether its keys keep the case of its IDs, with IDs of one snapshot that differ only by case when they do';
+
+-- The IDs of an entity's source that differ only by case within one
+-- snapshot date (NULL dates count as one), grouped by their case-folded
+-- form: what makes its keys keep case (see key_case).
+CREATE FUNCTION @extschema@.case_variants(entity text)
+RETURNS TABLE (folded text, snapshot_date date, ids text[])
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id_column text;
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    SELECT k.id_column INTO id_column FROM normalize.entity_kinds AS k WHERE k.entity = case_variants.entity;
+    RETURN QUERY EXECUTE format($q$
+        SELECT v.folded, v.snapshot_date, array_agg(DISTINCT v.raw ORDER BY v.raw)
+          FROM (SELECT normalize.normalize_id(s.%1$I) AS folded, s.snapshot_date,
+                       normalize.normalize_id(s.%1$I, true) AS cased, s.%1$I COLLATE "C" AS raw
+                  FROM (%2$s) AS s) AS v
+         WHERE v.folded IS NOT NULL
+         GROUP BY v.folded, v.snapshot_date
+        HAVING count(DISTINCT v.cased) > 1
+         ORDER BY v.folded COLLATE "C", v.snapshot_date$q$,
+        id_column, normalize.source_query(entity));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.case_variants(text) IS
+    'The IDs of an entity''s source that differ only by case within one snapshot date, grouped by their case-folded form';
 
 CREATE TABLE @extschema@.reconciliation_rules (
     entity    text NOT NULL,
@@ -289,7 +339,7 @@ CREATE VIEW @extschema@.id_map AS
     SELECT r.entity, r.source_id, r.entity_key, NULL::varchar, r.status
       FROM @extschema@.unlinked_rows AS r;
 COMMENT ON VIEW @extschema@.id_map IS
-    'One row per source row of every entity: its stable key, its account, and what became of it (linked, assigned, quarantined, dropped, superseded)';
+    'One row per source row of every entity: its stable key, its account, and what became of it (linked, assigned, quarantined, dropped, superseded, duplicate)';
 
 CREATE FUNCTION @extschema@.require_sources()
 RETURNS void

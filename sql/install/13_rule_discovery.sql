@@ -5,12 +5,12 @@
 -- The scores of the exact, normalized, number and offset rules for
 -- reference values (with their row counts) against target IDs, computed in
 -- C++ from hash sets of the targets. See rule_candidates.
-CREATE FUNCTION @extschema@.score_id_rules(refs text[], ref_rows bigint[], targets text[])
+CREATE FUNCTION @extschema@.score_id_rules(refs text[], ref_rows bigint[], targets text[], keep_case boolean DEFAULT false)
 RETURNS TABLE (rule text, parameter text, linked bigint)
 AS 'MODULE_PATHNAME', 'nz_score_id_rules'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.score_id_rules(text[], bigint[], text[]) IS
-    'Internal: how many rows each linking rule (exact, normalized, number, and the offsets found among the differences) links from reference values to target IDs';
+COMMENT ON FUNCTION @extschema@.score_id_rules(text[], bigint[], text[], boolean) IS
+    'Internal: how many rows each linking rule (exact, normalized, number, and the offsets found among the differences) links from reference values to target IDs; the normalized rule keeps case when keep_case';
 
 -- The distinct values of a column with the rows holding each (NULL last,
 -- when some row has none), from one pass: how the references of a source
@@ -43,12 +43,14 @@ COMMENT ON AGGREGATE @extschema@.value_counts(text) IS
     'Internal: the distinct values of a text column (compared byte by byte) and the rows holding each, in the order first seen, NULL last';
 
 -- Candidate rules linking the raw values refs (with ref_rows rows each, as
--- value_counts gives them) to the IDs in nz_cand_targets (raw): how many
--- rows each would link. Offsets are looked for among the differences
+-- value_counts gives them) to the target IDs targets: how many rows each
+-- would link (keep_case: the target's IDs differ only by case, see
+-- case_variants). Offsets are looked for among the differences
 -- between the smallest and the largest numbers on both sides, and the power
 -- of ten below the smallest reference when references and targets do not
 -- overlap.
-CREATE FUNCTION @extschema@.rule_candidates(entity text, reference text, refs text[], ref_rows bigint[])
+CREATE FUNCTION @extschema@.rule_candidates(entity text, reference text, refs text[], ref_rows bigint[],
+                                            targets text[], keep_case boolean)
 RETURNS TABLE (rule text, parameter text, linked bigint, total bigint)
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -59,7 +61,6 @@ DECLARE
     step bigint;
     ref_raw text[];
     sample_rows bigint[];
-    target_raw text[];
 BEGIN
     PERFORM normalize.require_reference(entity, reference);
     IF cardinality(refs) <> cardinality(ref_rows) THEN
@@ -100,14 +101,6 @@ BEGIN
           FROM unnest(refs, ref_rows) AS r(raw, rows)
          WHERE r.raw IS NULL OR abs(hashtext(r.raw)::bigint) % step = 0;
     END IF;
-    -- A caller that scores several references against one target may
-    -- prepare nz_cand_t (raw, ...) once; otherwise the targets are read here.
-    IF to_regclass('pg_temp.nz_cand_t') IS NOT NULL THEN
-        SELECT coalesce(array_agg(t.raw), '{}') INTO target_raw FROM nz_cand_t AS t;
-    ELSE
-        SELECT coalesce(array_agg(t.raw), '{}') INTO target_raw FROM nz_cand_targets AS t;
-    END IF;
-
     rule := 'crosswalk'; parameter := NULL; total := n_total;
     SELECT coalesce(sum(r.rows), 0) INTO linked
       FROM unnest(ref_raw, sample_rows) AS r(raw, rows)
@@ -116,14 +109,14 @@ BEGIN
                       AND x.raw_value = r.raw);
     RETURN NEXT;
     RETURN QUERY
-    SELECT s.rule, s.parameter, s.linked, n_total FROM normalize.score_id_rules(ref_raw, sample_rows, target_raw) AS s;
+    SELECT s.rule, s.parameter, s.linked, n_total FROM normalize.score_id_rules(ref_raw, sample_rows, targets, keep_case) AS s;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rule_candidates(text, text, text[], bigint[]) IS
-    'Internal: scores the candidate rules for a reference''s staged values against the IDs in nz_cand_targets';
+COMMENT ON FUNCTION @extschema@.rule_candidates(text, text, text[], bigint[], text[], boolean) IS
+    'Internal: scores the candidate rules for a reference''s staged values against its target''s IDs';
 
--- Stages one reference for rule_candidates: returns its values with their
--- rows, and puts its target's IDs in temp table nz_cand_targets.
+-- The distinct values of one reference with their rows, for
+-- suggest_id_rules (reconcile_ids stages all of an entity's at once).
 CREATE FUNCTION @extschema@.stage_reference(entity text, reference text)
 RETURNS @extschema@.value_counts_result
 LANGUAGE plpgsql VOLATILE STRICT
@@ -136,18 +129,35 @@ BEGIN
     PERFORM normalize.require_reference(entity, reference);
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = stage_reference.entity AND k.reference = stage_reference.reference;
-    PERFORM normalize.drop_temp_table('nz_cand_targets');
     EXECUTE format('SELECT (normalize.value_counts(s.%I)).* FROM (%s) AS s',
                    ref.source_column, normalize.source_query(entity))
        INTO staged;
-    EXECUTE format('CREATE TEMP TABLE nz_cand_targets ON COMMIT DROP AS
-                    SELECT DISTINCT %I AS raw FROM (%s) AS s',
-                   ref.target_column, normalize.source_query(ref.target_entity));
     RETURN staged;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_reference(text, text) IS
-    'Internal: a reference''s raw values with their rows, its target''s raw IDs staged in a temp table, for rule_candidates';
+    'Internal: a reference''s distinct raw values with their rows, for suggest_id_rules';
+
+-- The IDs of the entity a reference points to, distinct, from its source,
+-- and whether they differ only by case (then the rules keep case).
+CREATE FUNCTION @extschema@.reference_targets(entity text, reference text, OUT ids text[], OUT keep_case boolean)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = reference_targets.entity AND k.reference = reference_targets.reference;
+    EXECUTE format('SELECT coalesce(array_agg(DISTINCT s.%I), ''{}'') FROM (%s) AS s',
+                   ref.target_column, normalize.source_query(ref.target_entity))
+       INTO ids;
+    keep_case := EXISTS (SELECT 1 FROM normalize.case_variants(ref.target_entity));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.reference_targets(text, text) IS
+    'Internal: the distinct raw IDs a reference may point to, and whether they differ only by case, for suggest_id_rules';
 
 CREATE FUNCTION @extschema@.suggest_id_rules()
 RETURNS TABLE (entity text, reference text, source_column text, target text, rule text,
@@ -158,6 +168,7 @@ AS $$
 DECLARE
     ref record;
     staged "normalize".value_counts_result;
+    targets record;
 BEGIN
     PERFORM normalize.require_sources();
     FOR ref IN
@@ -166,6 +177,7 @@ BEGIN
          ORDER BY e.position, k.reference
     LOOP
         staged := normalize.stage_reference(ref.entity, ref.reference);
+        targets := normalize.reference_targets(ref.entity, ref.reference);
         RETURN QUERY
         SELECT ref.entity, ref.reference, (s.columns ->> ref.source_column),
                format('%s.%s', ref.target_entity, ref.target_column),
@@ -174,11 +186,11 @@ BEGIN
                (row_number() OVER (ORDER BY c.linked DESC,
                                    array_position(ARRAY['crosswalk', 'exact', 'normalized', 'number', 'offset'], c.rule),
                                    abs(c.parameter::numeric)))::integer
-          FROM normalize.rule_candidates(ref.entity, ref.reference, staged.raw, staged.rows) AS c,
+          FROM normalize.rule_candidates(ref.entity, ref.reference, staged.raw, staged.rows,
+                                         targets.ids, targets.keep_case) AS c,
                normalize.sources AS s
          WHERE s.entity = ref.entity
          ORDER BY 10;
-        DROP TABLE nz_cand_targets;
     END LOOP;
 END
 $$;

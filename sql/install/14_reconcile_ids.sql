@@ -7,12 +7,12 @@
 -- the targets grouped once by the key the rule compares (see
 -- core::match_values).
 CREATE FUNCTION @extschema@.match_id_values(rule text, "offset" bigint, refs text[], ref_rows bigint[],
-                                            target_ids text[], target_keys text[])
+                                            target_ids text[], target_keys text[], keep_case boolean DEFAULT false)
 RETURNS TABLE (raw text, rows bigint, target_key text, matches bigint)
 AS 'MODULE_PATHNAME', 'nz_match_id_values'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.match_id_values(text, bigint, text[], bigint[], text[], text[]) IS
-    'Internal: for each reference value, the smallest key among the targets a rule (exact, normalized, number, offset) matches it to, and how many match';
+COMMENT ON FUNCTION @extschema@.match_id_values(text, bigint, text[], bigint[], text[], text[], boolean) IS
+    'Internal: for each reference value, the smallest key among the targets a rule (exact, normalized, number, offset) matches it to, and how many match; the normalized rule keeps case when keep_case';
 
 -- DROP TABLE IF EXISTS without the NOTICE: reconcile_ids may run twice in
 -- one transaction, and its temp tables live until commit.
@@ -33,7 +33,8 @@ COMMENT ON FUNCTION @extschema@.drop_temp_table(text) IS
 -- Resolves one reference of one entity: scores the rules on its staged raw
 -- values refs (ref_rows rows each) against the targets in temp table
 -- `targets` (raw, target_key), picks the best rule that links at least
--- min_share of the rows, and writes nz_map_<entity>_<reference>: one row per
+-- min_share of the rows (with case kept when the target's keys keep it,
+-- see key_case), and writes nz_map_<entity>_<reference>: one row per
 -- distinct raw value with its target, the rule (crosswalk first), or the
 -- reason it has none. Returns the rule used ('' when none).
 CREATE FUNCTION @extschema@.resolve_reference(entity text, reference text, refs text[], ref_rows bigint[],
@@ -49,6 +50,7 @@ DECLARE
     target_kind text;
     target_ids text[];
     target_keys text[];
+    keep_case boolean;
 BEGIN
     PERFORM normalize.require_reference(entity, reference);
     IF NOT (min_share > 0 AND min_share <= 1) THEN
@@ -59,14 +61,16 @@ BEGIN
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
     SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
+    SELECT coalesce(bool_or(c.keep_case), false) INTO keep_case FROM normalize.key_case AS c WHERE c.entity = ref.target_entity;
 
     -- The targets come prepared (raw, target_key): rule scoring and the
     -- value map read them instead of staging them per reference.
-    EXECUTE format('CREATE TEMP VIEW nz_cand_t AS SELECT raw FROM %I', targets);
+    EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
+                   targets)
+       INTO target_ids, target_keys;
     INSERT INTO nz_rules
     SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false
-      FROM normalize.rule_candidates(ref.entity, ref.reference, refs, ref_rows) AS c;
-    DROP VIEW nz_cand_t;
+      FROM normalize.rule_candidates(ref.entity, ref.reference, refs, ref_rows, target_ids, keep_case) AS c;
 
     SELECT r.rule, r.parameter INTO best FROM nz_rules AS r
      WHERE r.entity = ref.entity AND r.reference = ref.reference AND r.rule <> 'crosswalk'
@@ -86,22 +90,19 @@ BEGIN
     END IF;
 
     -- Without a rule, nothing to match against.
-    target_ids := '{}';
-    target_keys := '{}';
-    IF best.rule IS NOT NULL THEN
-        EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
-                       targets)
-           INTO target_ids, target_keys;
+    IF best.rule IS NULL THEN
+        target_ids := '{}';
+        target_keys := '{}';
     END IF;
     PERFORM normalize.drop_temp_table(map);
     EXECUTE format($q$
         CREATE TEMP TABLE %1$I ON COMMIT DROP AS
         WITH by_rule AS (
-                SELECT * FROM normalize.match_id_values(%2$L, %3$s, $1, $2, $3, $4)),
+                SELECT * FROM normalize.match_id_values(%2$L, %3$s, $1, $2, $3, $4, $5)),
              crosswalk AS (
                 SELECT x.raw_value AS raw, t.target_key
                   FROM normalize.id_crosswalk AS x
-                  LEFT JOIN %5$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id)
+                  LEFT JOIN %5$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id, $5)
                  WHERE x.entity = %7$L AND x.reference = %8$L)
         SELECT b.raw, b.rows,
                CASE WHEN x.raw IS NOT NULL THEN x.target_key
@@ -121,7 +122,7 @@ BEGIN
         CASE WHEN best.rule IS NULL THEN 'false' ELSE 'true' END,
         targets, target_kind, ref.entity, ref.reference,
         CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END)
-    USING refs, ref_rows, target_ids, target_keys;
+    USING refs, ref_rows, target_ids, target_keys, keep_case;
     EXECUTE format('ANALYZE %I', map);
     RETURN coalesce(concat_ws(' ', best.rule, best.parameter), '');
 END
@@ -162,70 +163,163 @@ $$;
 COMMENT ON FUNCTION @extschema@.stage_entity(text) IS
     'Internal: the distinct values of each of an entity''s references with their rows, from one scan of its source, during reconcile_ids';
 
+-- Adds a freshly loaded normalized table's primary key; false, and no
+-- key, when some key occurs twice.
+CREATE FUNCTION @extschema@.try_primary_key(tbl text, key text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
+    RETURN true;
+EXCEPTION WHEN unique_violation THEN
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.try_primary_key(text, text) IS
+    'Internal: adds a normalized table''s primary key, or returns false when a key occurs twice, during reconcile_ids';
+
+-- Makes an entity's keys keep the case of its IDs when its source has IDs
+-- that differ only by case within one snapshot, and records the decision
+-- in key_case. Called only when some key occurs twice: otherwise no two
+-- IDs can differ only by case.
+CREATE FUNCTION @extschema@.settle_key_case(entity text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    variants text[];
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = settle_key_case.entity;
+    SELECT v.ids INTO variants FROM normalize.case_variants(entity) AS v LIMIT 1;
+    IF variants IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('UPDATE normalize.%I AS t SET %I = normalize.stable_key(%L, t.source_id, true)',
+                   e.table_name, e.kind || '_key', e.kind);
+    UPDATE normalize.unlinked_rows AS u SET entity_key = normalize.stable_key(e.kind, u.source_id, true)
+     WHERE u.entity = settle_key_case.entity AND u.entity_key IS NOT NULL;
+    UPDATE normalize.key_case AS c SET keep_case = true, example_ids = variants WHERE c.entity = settle_key_case.entity;
+    RAISE NOTICE 'IDs of % differ only by case within one snapshot (such as %); its keys keep case',
+                 entity, array_to_string(variants, ', ')
+        USING HINT = 'normalize.key_case lists the entities whose keys keep case.';
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.settle_key_case(text) IS
+    'Internal: makes an entity''s keys case-sensitive when its IDs differ only by case within one snapshot, during reconcile_ids';
+
 -- Gives a freshly loaded normalized table its primary key. Keys that occur
--- more than once (rare) are settled first: rows before a key's latest
--- snapshot date are superseded, and several rows on that date collide and
--- are all quarantined. Trying the key first keeps the common case at one
--- index build.
+-- more than once are settled first, one row kept per key:
+-- - rows before the key's latest snapshot date are superseded;
+-- - on that date, identical rows collapse to one (status duplicate), and
+--   rows that differ keep the most complete (most non-NULL columns), then
+--   the byte-smallest raw ID, then the byte-smallest row text; the others
+--   are quarantined as a key collision.
+-- Keys shared by distinct raw IDs, or by differing rows, are listed in
+-- key_collisions, and said in a NOTICE. The kept row carries the key, so
+-- the rows that reference it still link. Returns the rows removed.
 CREATE FUNCTION @extschema@.settle_keys(entity text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    e record;
     tbl text;
     key text;
     removed_rows bigint;
+    shared record;
 BEGIN
     PERFORM normalize.require_entity(entity);
-    SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = settle_keys.entity;
-    tbl := CASE entity WHEN 'customers' THEN 'accounts' ELSE entity END;
-    key := e.kind || '_key';
-    BEGIN
-        EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
+    SELECT k.table_name, k.kind || '_key' INTO tbl, key FROM normalize.entity_kinds AS k WHERE k.entity = settle_keys.entity;
+    INSERT INTO normalize.key_case (entity, keep_case) VALUES (entity, false);
+    IF normalize.try_primary_key(tbl, key) THEN
         RETURN 0;
-    EXCEPTION WHEN unique_violation THEN
-        NULL;  -- duplicates: settle them below, then add the key
-    END;
+    END IF;
+    IF normalize.settle_key_case(entity) AND normalize.try_primary_key(tbl, key) THEN
+        RETURN 0;
+    END IF;
+    -- One statement: every step reads the table as it was loaded.
     EXECUTE format($q$
         WITH dup AS (
-            SELECT t.%2$I AS k, max(t.snapshot_date) AS latest
-              FROM normalize.%1$I AS t GROUP BY t.%2$I HAVING count(*) > 1),
-        rows AS (
-            SELECT t.ctid AS row_id, t.%2$I AS k, t.source_id, t.snapshot_date, d.latest,
-                   count(*) OVER (PARTITION BY t.%2$I, t.snapshot_date) AS same_day
+            SELECT t.%2$I AS k FROM normalize.%1$I AS t GROUP BY t.%2$I HAVING count(*) > 1),
+        shared AS MATERIALIZED (
+            SELECT t.ctid AS row_id, t.%2$I AS k, t.source_id COLLATE "C" AS source_id, t.snapshot_date,
+                   t::text COLLATE "C" AS row_text,
+                   (SELECT count(*) FROM json_each(row_to_json(t)) AS j WHERE j.value::text <> 'null') AS filled,
+                   max(t.snapshot_date) OVER (PARTITION BY t.%2$I) AS latest
               FROM normalize.%1$I AS t JOIN dup AS d ON d.k = t.%2$I),
+        ranked AS (
+            SELECT r.*,
+                   r.latest IS NULL OR r.snapshot_date IS NOT DISTINCT FROM r.latest AS on_latest,
+                   row_number() OVER (PARTITION BY r.k
+                                      ORDER BY (r.latest IS NULL OR r.snapshot_date IS NOT DISTINCT FROM r.latest) DESC,
+                                               r.filled DESC, r.source_id, r.row_text) AS pick
+              FROM shared AS r),
+        per_key AS (
+            SELECT r.k, count(DISTINCT r.source_id) AS ids,
+                   count(DISTINCT r.row_text) FILTER (WHERE r.on_latest) AS versions,
+                   array_agg(r.source_id ORDER BY r.source_id) AS source_ids,
+                   min(r.source_id) FILTER (WHERE r.pick = 1) AS kept
+              FROM ranked AS r GROUP BY r.k),
         fate AS (
             SELECT r.row_id, r.k, r.source_id,
-                   CASE WHEN r.latest IS NOT NULL AND r.snapshot_date IS DISTINCT FROM r.latest THEN 'superseded'
-                        WHEN r.same_day > 1 THEN 'key collision' END AS fate
-              FROM rows AS r),
+                   CASE WHEN NOT r.on_latest THEN 'superseded'
+                        WHEN p.versions = 1 THEN 'duplicate'
+                        ELSE 'key collision' END AS fate
+              FROM ranked AS r JOIN per_key AS p USING (k)
+             WHERE r.pick > 1),
         removed AS (
             DELETE FROM normalize.%1$I AS t USING fate AS f
-             WHERE t.ctid = f.row_id AND f.fate IS NOT NULL
+             WHERE t.ctid = f.row_id
             RETURNING f.k, f.source_id, f.fate),
         unlinked AS (
             INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
-            SELECT %3$L, r.source_id, r.k, CASE WHEN r.fate = 'superseded' THEN 'superseded' ELSE 'quarantined' END
-              FROM removed AS r)
-        INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
-        SELECT %3$L, r.source_id, NULL, r.source_id, r.fate, false FROM removed AS r WHERE r.fate = 'key collision'
-        $q$, tbl, key, entity);
-    SELECT count(*) INTO removed_rows FROM normalize.unlinked_rows AS u
-     WHERE u.entity = settle_keys.entity AND (u.status = 'superseded' OR EXISTS (
-           SELECT 1 FROM normalize.quarantine AS q
-            WHERE q.entity = u.entity AND q.source_id = u.source_id AND q.reason = 'key collision'));
+            SELECT %3$L, r.source_id, r.k, CASE WHEN r.fate = 'key collision' THEN 'quarantined' ELSE r.fate END
+              FROM removed AS r),
+        quarantined AS (
+            INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+            SELECT %3$L, r.source_id, NULL, r.source_id, r.fate, false FROM removed AS r WHERE r.fate = 'key collision'),
+        collisions AS (
+            INSERT INTO normalize.key_collisions (entity, entity_key, source_ids, kept_source_id, resolution)
+            SELECT %3$L, p.k, p.source_ids, p.kept,
+                   CASE WHEN p.versions > 1 THEN 'most complete row kept' ELSE 'latest snapshot kept' END
+              FROM per_key AS p WHERE p.ids > 1 OR p.versions > 1)
+        SELECT count(*) FROM removed
+        $q$, tbl, key, entity)
+       INTO removed_rows;
+    FOR shared IN
+        SELECT c.resolution, count(*) AS n,
+               (array_agg(array_to_string(c.source_ids, ', ') ORDER BY c.entity_key))[1] AS example
+          FROM normalize.key_collisions AS c WHERE c.entity = settle_keys.entity
+         GROUP BY c.resolution ORDER BY c.resolution DESC
+    LOOP
+        IF shared.resolution = 'most complete row kept' THEN
+            RAISE NOTICE '% % of % % shared by rows that differ on one snapshot date (such as %); the most complete row of each was kept',
+                         shared.n, CASE WHEN shared.n = 1 THEN 'key' ELSE 'keys' END, entity,
+                         CASE WHEN shared.n = 1 THEN 'is' ELSE 'are' END, shared.example
+                USING HINT = 'normalize.key_collisions lists them and normalize.quarantine the rows left out; correct the source, or give the rows distinct snapshot dates, to decide otherwise.';
+        ELSE
+            RAISE NOTICE '% % of % % IDs spelled differently in different snapshots (such as %); the latest snapshot of each was kept',
+                         shared.n, CASE WHEN shared.n = 1 THEN 'key' ELSE 'keys' END, entity,
+                         CASE WHEN shared.n = 1 THEN 'joins' ELSE 'join' END, shared.example
+                USING HINT = 'normalize.key_collisions lists them; if they are different entities, give them IDs that differ by more than case, blanks or zero padding.';
+        END IF;
+    END LOOP;
     EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
     RETURN removed_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.settle_keys(text) IS
-    'Internal: adds a normalized table''s primary key, first settling duplicate keys (superseded snapshots, collisions), during reconcile_ids';
+    'Internal: adds a normalized table''s primary key, first settling keys shared by several rows (superseded snapshots, duplicates, collisions), during reconcile_ids';
 
 CREATE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
-               dropped bigint, superseded bigint, account_rule text)
+               dropped bigint, superseded bigint, duplicates bigint, account_rule text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 -- A batch over whole tables: hash the keys and build the primary keys in
@@ -294,7 +388,7 @@ BEGIN
     ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_pkey;
     TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
              normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
-             normalize.quarantine, normalize.key_collisions, normalize.reconciliation_rules;
+             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
     -- What was built on the previous tables describes entities and repaired
     -- values that are gone: keeping it would mix two generations.
     IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
@@ -540,13 +634,6 @@ BEGIN
     ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_pkey PRIMARY KEY (entity, raw_value),
         ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
 
-    INSERT INTO normalize.key_collisions (entity, entity_key, source_ids)
-    SELECT u.entity, u.entity_key, array_agg(u.source_id ORDER BY u.source_id)
-      FROM normalize.unlinked_rows AS u
-     WHERE u.status = 'quarantined'
-       AND EXISTS (SELECT 1 FROM normalize.quarantine AS q
-                    WHERE q.entity = u.entity AND q.source_id = u.source_id AND q.reason = 'key collision')
-     GROUP BY u.entity, u.entity_key;
     INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
     RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
 
@@ -561,13 +648,15 @@ BEGIN
            coalesce(u.quarantined, 0),
            coalesce(u.dropped, 0),
            coalesce(u.superseded, 0),
+           coalesce(u.duplicates, 0),
            CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
       FROM normalize.entity_kinds AS ek
       JOIN nz_loaded AS l ON l.entity = ek.entity
       LEFT JOIN (SELECT x.entity, count(*) AS n,
                         count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
                         count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
-                        count(*) FILTER (WHERE x.status = 'superseded') AS superseded
+                        count(*) FILTER (WHERE x.status = 'superseded') AS superseded,
+                        count(*) FILTER (WHERE x.status = 'duplicate') AS duplicates
                    FROM normalize.unlinked_rows AS x GROUP BY x.entity) AS u ON u.entity = ek.entity
       LEFT JOIN (SELECT y.entity, count(*) AS assigned FROM normalize.quarantine AS y
                   WHERE y.kept AND y.reference = 'account' GROUP BY y.entity) AS q ON q.entity = ek.entity

@@ -10,7 +10,8 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['accounts', 'locations', 'subscriptions', 'devices', 'users', 'campaigns', 'account_map',
-                             'unlinked_rows', 'quarantine', 'key_collisions', 'reconciliation_rules', 'repair_summary',
+                             'unlinked_rows', 'quarantine', 'key_collisions', 'key_case',
+                             'reconciliation_rules', 'repair_summary',
                              'history_info', 'account_snapshots', 'device_days', 'user_weeks', 'lifecycle_events',
                              'customer_feature_store', 'device_feature_store', 'user_feature_store', 'training_info',
                              'churn_samples', 'clv_samples', 'device_health_samples', 'pipeline_runs', 'pipeline_phases',

@@ -113,7 +113,7 @@ private:
 // view for a blank ID.
 class NormalizedIds {
 public:
-    explicit NormalizedIds(const std::vector<std::string_view>& ids) {
+    NormalizedIds(const std::vector<std::string_view>& ids, IdStyle style) {
         std::size_t capacity = 0;
         for (const std::string_view id : ids)
             capacity += id.size();
@@ -121,7 +121,7 @@ public:
         views_.reserve(ids.size());
         std::size_t used = 0;
         for (const std::string_view id : ids) {
-            const std::size_t len = normalize_id(id, buffer_.data() + used);
+            const std::size_t len = normalize_id(id, buffer_.data() + used, style);
             views_.emplace_back(buffer_.data() + used, len);
             used += len;
         }
@@ -186,19 +186,19 @@ std::int64_t total_rows(const std::vector<ReferenceValue>& refs) {
 }
 
 std::size_t score_rules(const std::vector<ReferenceValue>& refs,
-                        const std::vector<std::string_view>& targets, RuleScore* out) {
+                        const std::vector<std::string_view>& targets, RuleScore* out, IdStyle style) {
     total_rows(refs);
     // The targets' numbers are kept sorted (the offset candidates need them
     // so) and searched by bisection.
     FlatIndex<std::string_view> raw_set(targets.size()), norm_set(targets.size());
-    const NormalizedIds target_norms(targets);
+    const NormalizedIds target_norms(targets, style);
     std::vector<std::int64_t> target_num;
     target_num.reserve(targets.size());
     for (std::size_t i = 0; i < targets.size(); ++i) {
         raw_set.insert(targets[i]);
         if (!target_norms[i].empty())
             norm_set.insert(target_norms[i]);
-        const IdParts parts = parse_id(targets[i]);
+        const IdParts parts = parse_id(targets[i], style);
         if (parts.valid)
             target_num.push_back(parts.number);
     }
@@ -215,10 +215,10 @@ std::size_t score_rules(const std::vector<ReferenceValue>& refs,
         if (raw_set.contains(r.raw))
             exact += r.rows;
         norm.resize(r.raw.size());
-        norm.resize(normalize_id(r.raw, norm.data()));
+        norm.resize(normalize_id(r.raw, norm.data(), style));
         if (!norm.empty() && norm_set.contains(norm))
             normalized += r.rows;
-        const IdParts parts = parse_id(r.raw);
+        const IdParts parts = parse_id(r.raw, style);
         if (parts.valid) {
             numbered.emplace_back(parts.number, r.rows);
             if (has_num(parts.number))
@@ -281,7 +281,7 @@ void match_by(KeyOf key_of, const std::vector<std::string_view>& refs, std::size
 
 void match_values(LinkRule rule, std::int64_t offset, const std::vector<std::string_view>& refs,
                   const std::vector<std::string_view>& target_ids,
-                  const std::vector<std::string_view>& target_keys, ValueMatch* out) {
+                  const std::vector<std::string_view>& target_keys, ValueMatch* out, IdStyle style) {
     const std::size_t n_targets = std::min(target_ids.size(), target_keys.size());
     switch (rule) {
         case LinkRule::exact:
@@ -293,7 +293,7 @@ void match_values(LinkRule rule, std::int64_t offset, const std::vector<std::str
                 refs, n_targets, target_keys, out);
             return;
         case LinkRule::normalized: {
-            const NormalizedIds ref_norms(refs), target_norms(target_ids);
+            const NormalizedIds ref_norms(refs, style), target_norms(target_ids, style);
             match_by<std::string_view>(
                 [&](bool is_ref, std::size_t i, std::string_view& key) {
                     key = is_ref ? ref_norms[i] : target_norms[i];
@@ -307,7 +307,7 @@ void match_values(LinkRule rule, std::int64_t offset, const std::vector<std::str
             const std::int64_t shift = rule == LinkRule::offset ? offset : 0;
             match_by<std::int64_t>(
                 [&](bool is_ref, std::size_t i, std::int64_t& key) {
-                    const IdParts parts = parse_id(is_ref ? refs[i] : target_ids[i]);
+                    const IdParts parts = parse_id(is_ref ? refs[i] : target_ids[i], style);
                     if (!parts.valid)
                         return false;
                     if (!is_ref)

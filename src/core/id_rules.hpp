@@ -6,6 +6,8 @@
 #pragma once
 #include "cpp_only.hpp"
 
+#include "ids.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -63,8 +65,10 @@ std::int64_t total_rows(const std::vector<ReferenceValue>& refs);
 // against the raw IDs of the targets. Writes at most kMaxRuleScores scores
 // to out, in that order, and returns how many. Allocates while it runs and
 // frees everything before it returns. Checks the counts with total_rows.
+// style is the target entity's (see IdStyle): it reads both sides.
 std::size_t score_rules(const std::vector<ReferenceValue>& refs,
-                        const std::vector<std::string_view>& targets, RuleScore* out);
+                        const std::vector<std::string_view>& targets, RuleScore* out,
+                        IdStyle style = {});
 
 // What one reference value links to under a rule: how many targets match
 // it, and which of them has the smallest key (byte order); -1 when none.
@@ -80,6 +84,7 @@ struct ValueMatch {
 // and target_keys run in parallel. Writes refs.size() matches to out.
 void match_values(LinkRule rule, std::int64_t offset, const std::vector<std::string_view>& refs,
                   const std::vector<std::string_view>& target_ids,
-                  const std::vector<std::string_view>& target_keys, ValueMatch* out);
+                  const std::vector<std::string_view>& target_keys, ValueMatch* out,
+                  IdStyle style = {});
 
 }  // namespace normalize::core

@@ -2,6 +2,7 @@
 // and the target IDs come in as arrays, the results go out as rows.
 #include "../core/id_rules.hpp"
 // Core headers first: they refuse to compile after a Postgres header.
+#include "id_style.hpp"
 #include "boundary.hpp"
 
 #include <vector>
@@ -62,7 +63,7 @@ void require_row_counts(const Elements& rows) {
 
 }  // namespace
 
-// score_id_rules(refs text[], ref_rows bigint[], targets text[])
+// score_id_rules(refs text[], ref_rows bigint[], targets text[] [, keep_case boolean])
 //   -> TABLE (rule text, parameter text, linked bigint)
 // NULL references and targets are skipped: they link nothing. Every count
 // is one (see require_row_counts).
@@ -77,6 +78,8 @@ NZ_FUNCTION(nz_score_id_rules)
                                rows.count),
                         errhint("Pass each reference value with its row count at the same position.")));
     require_row_counts(rows);
+    // 0.2.0's declaration has no keep_case.
+    const core::IdStyle style = normalize::glue::database_id_style(PG_NARGS() > 3 && PG_GETARG_BOOL(3));
 
     core::RuleScore scores[core::kMaxRuleScores];
     std::size_t n = 0;
@@ -93,7 +96,7 @@ NZ_FUNCTION(nz_score_id_rules)
         for (int i = 0; i < targets.count; ++i)
             if (!targets.nulls[i])
                 target_ids.push_back(element_text(targets, i));
-        n = core::score_rules(ref_values, target_ids, scores);
+        n = core::score_rules(ref_values, target_ids, scores, style);
     }
 
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -112,7 +115,7 @@ NZ_FUNCTION(nz_score_id_rules)
 }
 
 // match_id_values(rule text, "offset" bigint, refs text[], ref_rows bigint[],
-//                 target_ids text[], target_keys text[])
+//                 target_ids text[], target_keys text[] [, keep_case boolean])
 //   -> TABLE (raw text, rows bigint, target_key text, matches bigint)
 // One row per non-NULL reference value, in order: the smallest key of the
 // targets the rule matches it to (NULL when none) and how many there are.
@@ -137,6 +140,7 @@ NZ_FUNCTION(nz_match_id_values)
                                refs.count != rows.count ? rows.count : keys.count),
                         errhint("Pass each value with its row count or key at the same position.")));
     require_row_counts(rows);
+    const core::IdStyle style = normalize::glue::database_id_style(PG_NARGS() > 6 && PG_GETARG_BOOL(6));
 
     // The results and the positions they belong to, in Postgres memory: the
     // core's vectors are gone before the rows are written.
@@ -161,7 +165,7 @@ NZ_FUNCTION(nz_match_id_values)
                 target_ids.push_back(element_text(ids, i));
                 target_keys.push_back(element_text(keys, i));
             }
-        core::match_values(rule, offset, ref_values, target_ids, target_keys, matches);
+        core::match_values(rule, offset, ref_values, target_ids, target_keys, matches, style);
     }
 
     InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);

@@ -1,0 +1,879 @@
+-- Keys (issue 18, class 7): IDs are normalized conservatively (zeros only
+-- of a number, Unicode blanks and braces trimmed, letters beyond ASCII
+-- lower-cased), case is kept for an entity whose IDs differ only by case
+-- within one snapshot (key_case), over-long IDs get a digest key, and a
+-- key shared by several rows keeps one of them by a documented rule
+-- instead of quarantining them all (exact duplicates collapse), so that
+-- the rows referencing it still link. Every shared key is reported in
+-- key_collisions. Expression indexes over normalize_id or stable_key
+-- need a REINDEX after this update: their values changed.
+
+COMMENT ON FUNCTION @extschema@.normalize_id(text) IS
+    'Canonical text of a raw ID: blanks (Unicode too) trimmed and braces around it dropped, lower-case, the leading zeros and a .000 tail of a number (after an optional prefix without digits) dropped; NULL when blank';
+
+CREATE FUNCTION @extschema@.normalize_id(raw text, keep_case boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'nz_normalize_id'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.normalize_id(text, boolean) IS
+    'Canonical text of a raw ID, as normalize_id(raw), with its case kept when keep_case';
+
+COMMENT ON FUNCTION @extschema@.stable_key(text, text) IS
+    'The deterministic key of an entity, kind:normalized-id (''account'', '' 0042'' gives ''account:42''); an ID over 256 bytes keeps its first 64 and a SHA-1 digest; NULL when the ID is blank';
+
+CREATE FUNCTION @extschema@.stable_key(kind text, raw text, keep_case boolean)
+RETURNS varchar
+AS 'MODULE_PATHNAME', 'nz_stable_key'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.stable_key(text, text, boolean) IS
+    'The deterministic key of an entity, as stable_key(kind, raw), with the ID''s case kept when keep_case (for sources whose IDs differ only by case)';
+
+-- The entity vocabulary names each entity's normalized table.
+ALTER TABLE @extschema@.entity_kinds ADD COLUMN table_name text;
+UPDATE @extschema@.entity_kinds SET table_name = CASE entity WHEN 'customers' THEN 'accounts' ELSE entity END;
+ALTER TABLE @extschema@.entity_kinds ALTER COLUMN table_name SET NOT NULL,
+    ADD CONSTRAINT entity_kinds_table_name_key UNIQUE (table_name);
+COMMENT ON TABLE @extschema@.entity_kinds IS
+    'Each source entity, the kind its stable keys carry, its ID column, and its normalized table';
+
+ALTER TABLE @extschema@.unlinked_rows DROP CONSTRAINT unlinked_rows_status_check,
+    ADD CONSTRAINT unlinked_rows_status_check CHECK (status IN ('quarantined', 'dropped', 'superseded', 'duplicate'));
+
+-- 0.2.0 quarantined every row of a shared key and kept none: its
+-- collisions say so.
+ALTER TABLE @extschema@.key_collisions ADD COLUMN kept_source_id text, ADD COLUMN resolution text;
+UPDATE @extschema@.key_collisions SET resolution = 'all quarantined';
+ALTER TABLE @extschema@.key_collisions ALTER COLUMN resolution SET NOT NULL,
+    ADD CONSTRAINT key_collisions_resolution_check
+        CHECK (resolution IN ('latest snapshot kept', 'most complete row kept', 'all quarantined'));
+COMMENT ON TABLE @extschema@.key_collisions IS
+    'Keys shared by distinct raw IDs or by rows that differ on one snapshot date: the raw IDs of every row sharing it, the one kept and by what rule (the others are superseded or quarantined)';
+
+-- Whether an entity's keys keep the case of its IDs: they do when two IDs
+-- of one snapshot differ only by case, which the source then means as two
+-- entities (case-sensitive CRM IDs); references to it are matched with
+-- case kept as well.
+CREATE TABLE @extschema@.key_case (
+    entity      text PRIMARY KEY,
+    keep_case   boolean NOT NULL,
+    example_ids text[]
+);
+COMMENT ON TABLE @extschema@.key_case IS
+    'Per entity of the last reconciliation, whether its keys keep the case of its IDs, with IDs of one snapshot that differ only by case when they do';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.key_case', '');
+
+-- The IDs of an entity's source that differ only by case within one
+-- snapshot date (NULL dates count as one), grouped by their case-folded
+-- form: what makes its keys keep case (see key_case).
+CREATE FUNCTION @extschema@.case_variants(entity text)
+RETURNS TABLE (folded text, snapshot_date date, ids text[])
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id_column text;
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    SELECT k.id_column INTO id_column FROM normalize.entity_kinds AS k WHERE k.entity = case_variants.entity;
+    RETURN QUERY EXECUTE format($q$
+        SELECT v.folded, v.snapshot_date, array_agg(DISTINCT v.raw ORDER BY v.raw)
+          FROM (SELECT normalize.normalize_id(s.%1$I) AS folded, s.snapshot_date,
+                       normalize.normalize_id(s.%1$I, true) AS cased, s.%1$I COLLATE "C" AS raw
+                  FROM (%2$s) AS s) AS v
+         WHERE v.folded IS NOT NULL
+         GROUP BY v.folded, v.snapshot_date
+        HAVING count(DISTINCT v.cased) > 1
+         ORDER BY v.folded COLLATE "C", v.snapshot_date$q$,
+        id_column, normalize.source_query(entity));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.case_variants(text) IS
+    'The IDs of an entity''s source that differ only by case within one snapshot date, grouped by their case-folded form';
+
+COMMENT ON VIEW @extschema@.id_map IS
+    'One row per source row of every entity: its stable key, its account, and what became of it (linked, assigned, quarantined, dropped, superseded, duplicate)';
+
+DROP FUNCTION @extschema@.score_id_rules(text[], bigint[], text[]);
+-- The scores of the exact, normalized, number and offset rules for
+-- reference values (with their row counts) against target IDs, computed in
+-- C++ from hash sets of the targets. See rule_candidates.
+CREATE FUNCTION @extschema@.score_id_rules(refs text[], ref_rows bigint[], targets text[], keep_case boolean DEFAULT false)
+RETURNS TABLE (rule text, parameter text, linked bigint)
+AS 'MODULE_PATHNAME', 'nz_score_id_rules'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.score_id_rules(text[], bigint[], text[], boolean) IS
+    'Internal: how many rows each linking rule (exact, normalized, number, and the offsets found among the differences) links from reference values to target IDs; the normalized rule keeps case when keep_case';
+
+DROP FUNCTION @extschema@.rule_candidates(text, text, text[], bigint[]);
+-- Candidate rules linking the raw values refs (with ref_rows rows each, as
+-- value_counts gives them) to the target IDs targets: how many rows each
+-- would link (keep_case: the target's IDs differ only by case, see
+-- case_variants). Offsets are looked for among the differences
+-- between the smallest and the largest numbers on both sides, and the power
+-- of ten below the smallest reference when references and targets do not
+-- overlap.
+CREATE FUNCTION @extschema@.rule_candidates(entity text, reference text, refs text[], ref_rows bigint[],
+                                            targets text[], keep_case boolean)
+RETURNS TABLE (rule text, parameter text, linked bigint, total bigint)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n_total bigint;
+    n_distinct bigint;
+    step bigint;
+    ref_raw text[];
+    sample_rows bigint[];
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    IF cardinality(refs) <> cardinality(ref_rows) THEN
+        RAISE EXCEPTION 'refs and ref_rows must have the same length, got % and %', cardinality(refs), cardinality(ref_rows)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass each reference value with its row count at the same position.';
+    END IF;
+    -- The counts are added up in bigint, here and by score_id_rules, which
+    -- refuses the same.
+    IF array_position(ref_rows, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ref_rows must not contain NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give every reference value its row count, as value_counts does.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(ref_rows) AS r WHERE r < 0) THEN
+        RAISE EXCEPTION 'ref_rows must not be negative, got %', (SELECT min(r) FROM unnest(ref_rows) AS r)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give every reference value its row count, as value_counts does.';
+    END IF;
+    IF (SELECT sum(r) FROM unnest(ref_rows) AS r) > 9223372036854775807 THEN
+        RAISE EXCEPTION 'ref_rows add up to more than 9223372036854775807'
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  HINT = 'Pass the rows of each distinct value, as value_counts gives them.';
+    END IF;
+    -- Scoring a rule needs a few thousand distinct values, not all of them:
+    -- above 20,000 a deterministic hash sample of about 20,000 is scored
+    -- (linked and total then count the sampled rows). NULL values link
+    -- nothing but count in the total; score_id_rules skips them.
+    n_distinct := cardinality(refs);
+    step := greatest(1, ceil(n_distinct / 20000.0))::bigint;
+    IF step = 1 THEN
+        ref_raw := refs;
+        sample_rows := ref_rows;
+        SELECT coalesce(sum(r), 0) INTO n_total FROM unnest(ref_rows) AS r;
+    ELSE
+        SELECT coalesce(array_agg(r.raw), '{}'), coalesce(array_agg(r.rows), '{}'), coalesce(sum(r.rows), 0)
+          INTO ref_raw, sample_rows, n_total
+          FROM unnest(refs, ref_rows) AS r(raw, rows)
+         WHERE r.raw IS NULL OR abs(hashtext(r.raw)::bigint) % step = 0;
+    END IF;
+    rule := 'crosswalk'; parameter := NULL; total := n_total;
+    SELECT coalesce(sum(r.rows), 0) INTO linked
+      FROM unnest(ref_raw, sample_rows) AS r(raw, rows)
+     WHERE EXISTS (SELECT 1 FROM normalize.id_crosswalk AS x
+                    WHERE x.entity = rule_candidates.entity AND x.reference = rule_candidates.reference
+                      AND x.raw_value = r.raw);
+    RETURN NEXT;
+    RETURN QUERY
+    SELECT s.rule, s.parameter, s.linked, n_total FROM normalize.score_id_rules(ref_raw, sample_rows, targets, keep_case) AS s;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rule_candidates(text, text, text[], bigint[], text[], boolean) IS
+    'Internal: scores the candidate rules for a reference''s staged values against its target''s IDs';
+
+-- The distinct values of one reference with their rows, for
+-- suggest_id_rules (reconcile_ids stages all of an entity's at once).
+CREATE OR REPLACE FUNCTION @extschema@.stage_reference(entity text, reference text)
+RETURNS @extschema@.value_counts_result
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    staged "normalize".value_counts_result;  -- quoted: NORMALIZE is a keyword where a type is expected
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = stage_reference.entity AND k.reference = stage_reference.reference;
+    EXECUTE format('SELECT (normalize.value_counts(s.%I)).* FROM (%s) AS s',
+                   ref.source_column, normalize.source_query(entity))
+       INTO staged;
+    RETURN staged;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_reference(text, text) IS
+    'Internal: a reference''s distinct raw values with their rows, for suggest_id_rules';
+
+-- The IDs of the entity a reference points to, distinct, from its source,
+-- and whether they differ only by case (then the rules keep case).
+CREATE FUNCTION @extschema@.reference_targets(entity text, reference text, OUT ids text[], OUT keep_case boolean)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = reference_targets.entity AND k.reference = reference_targets.reference;
+    EXECUTE format('SELECT coalesce(array_agg(DISTINCT s.%I), ''{}'') FROM (%s) AS s',
+                   ref.target_column, normalize.source_query(ref.target_entity))
+       INTO ids;
+    keep_case := EXISTS (SELECT 1 FROM normalize.case_variants(ref.target_entity));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.reference_targets(text, text) IS
+    'Internal: the distinct raw IDs a reference may point to, and whether they differ only by case, for suggest_id_rules';
+
+CREATE OR REPLACE FUNCTION @extschema@.suggest_id_rules()
+RETURNS TABLE (entity text, reference text, source_column text, target text, rule text,
+               parameter text, linked bigint, total bigint, share float8, rank integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    staged "normalize".value_counts_result;
+    targets record;
+BEGIN
+    PERFORM normalize.require_sources();
+    FOR ref IN
+        SELECT k.* FROM normalize.reference_kinds AS k
+          JOIN normalize.entity_kinds AS e USING (entity)
+         ORDER BY e.position, k.reference
+    LOOP
+        staged := normalize.stage_reference(ref.entity, ref.reference);
+        targets := normalize.reference_targets(ref.entity, ref.reference);
+        RETURN QUERY
+        SELECT ref.entity, ref.reference, (s.columns ->> ref.source_column),
+               format('%s.%s', ref.target_entity, ref.target_column),
+               c.rule, c.parameter, c.linked, c.total,
+               CASE WHEN c.total > 0 THEN c.linked::float8 / c.total ELSE 0 END,
+               (row_number() OVER (ORDER BY c.linked DESC,
+                                   array_position(ARRAY['crosswalk', 'exact', 'normalized', 'number', 'offset'], c.rule),
+                                   abs(c.parameter::numeric)))::integer
+          FROM normalize.rule_candidates(ref.entity, ref.reference, staged.raw, staged.rows,
+                                         targets.ids, targets.keep_case) AS c,
+               normalize.sources AS s
+         WHERE s.entity = ref.entity
+         ORDER BY 10;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.suggest_id_rules() IS
+    'For each reference column of each source, the candidate linking rules (exact, normalized, number, offset, crosswalk) with the share of rows each links, best first';
+
+DROP FUNCTION @extschema@.match_id_values(text, bigint, text[], bigint[], text[], text[]);
+-- The distinct reference values a rule matches to targets: in C++, with
+-- the targets grouped once by the key the rule compares (see
+-- core::match_values).
+CREATE FUNCTION @extschema@.match_id_values(rule text, "offset" bigint, refs text[], ref_rows bigint[],
+                                            target_ids text[], target_keys text[], keep_case boolean DEFAULT false)
+RETURNS TABLE (raw text, rows bigint, target_key text, matches bigint)
+AS 'MODULE_PATHNAME', 'nz_match_id_values'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.match_id_values(text, bigint, text[], bigint[], text[], text[], boolean) IS
+    'Internal: for each reference value, the smallest key among the targets a rule (exact, normalized, number, offset) matches it to, and how many match; the normalized rule keeps case when keep_case';
+
+-- Resolves one reference of one entity: scores the rules on its staged raw
+-- values refs (ref_rows rows each) against the targets in temp table
+-- `targets` (raw, target_key), picks the best rule that links at least
+-- min_share of the rows (with case kept when the target's keys keep it,
+-- see key_case), and writes nz_map_<entity>_<reference>: one row per
+-- distinct raw value with its target, the rule (crosswalk first), or the
+-- reason it has none. Returns the rule used ('' when none).
+CREATE OR REPLACE FUNCTION @extschema@.resolve_reference(entity text, reference text, refs text[], ref_rows bigint[],
+                                              targets text, min_share float8)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    best record;
+    map text := format('nz_map_%s_%s', entity, reference);
+    target_kind text;
+    target_ids text[];
+    target_keys text[];
+    keep_case boolean;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    IF NOT (min_share > 0 AND min_share <= 1) THEN
+        RAISE EXCEPTION 'min_share must be in (0, 1], got %', min_share
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of a column''s rows a rule must link to be used, such as 0.5.';
+    END IF;
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
+    SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
+    SELECT coalesce(bool_or(c.keep_case), false) INTO keep_case FROM normalize.key_case AS c WHERE c.entity = ref.target_entity;
+
+    -- The targets come prepared (raw, target_key): rule scoring and the
+    -- value map read them instead of staging them per reference.
+    EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
+                   targets)
+       INTO target_ids, target_keys;
+    INSERT INTO nz_rules
+    SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false
+      FROM normalize.rule_candidates(ref.entity, ref.reference, refs, ref_rows, target_ids, keep_case) AS c;
+
+    SELECT r.rule, r.parameter INTO best FROM nz_rules AS r
+     WHERE r.entity = ref.entity AND r.reference = ref.reference AND r.rule <> 'crosswalk'
+       AND r.linked > 0 AND r.linked >= min_share * r.total
+     ORDER BY r.linked DESC,
+              array_position(ARRAY['exact', 'normalized', 'number', 'offset'], r.rule),
+              abs(r.parameter::numeric) NULLS FIRST
+     LIMIT 1;
+    IF FOUND THEN
+        UPDATE nz_rules AS r SET chosen = true
+         WHERE r.entity = ref.entity AND r.reference = ref.reference
+           AND r.rule = best.rule AND r.parameter IS NOT DISTINCT FROM best.parameter;
+    ELSIF EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity AND r.reference = ref.reference
+                     AND r.total > 0) THEN
+        RAISE NOTICE 'no rule links at least % of %.%; its rows stay unlinked', min_share, entity, ref.source_column
+            USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
+    END IF;
+
+    -- Without a rule, nothing to match against.
+    IF best.rule IS NULL THEN
+        target_ids := '{}';
+        target_keys := '{}';
+    END IF;
+    PERFORM normalize.drop_temp_table(map);
+    EXECUTE format($q$
+        CREATE TEMP TABLE %1$I ON COMMIT DROP AS
+        WITH by_rule AS (
+                SELECT * FROM normalize.match_id_values(%2$L, %3$s, $1, $2, $3, $4, $5)),
+             crosswalk AS (
+                SELECT x.raw_value AS raw, t.target_key
+                  FROM normalize.id_crosswalk AS x
+                  LEFT JOIN %5$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id, $5)
+                 WHERE x.entity = %7$L AND x.reference = %8$L)
+        SELECT b.raw, b.rows,
+               CASE WHEN x.raw IS NOT NULL THEN x.target_key
+                    WHEN b.matches = 1 THEN b.target_key END AS target_key,
+               CASE WHEN x.raw IS NOT NULL THEN 'crosswalk'
+                    WHEN b.matches = 1 THEN %9$L END AS rule,
+               CASE WHEN x.raw IS NOT NULL AND x.target_key IS NULL THEN 'crosswalk target not found'
+                    WHEN x.raw IS NOT NULL THEN NULL
+                    WHEN normalize.normalize_id(b.raw) IS NULL THEN 'missing ' || %8$L || ' reference'
+                    WHEN %4$s IS NOT TRUE THEN 'no rule links this column'
+                    WHEN b.matches > 1 THEN 'ambiguous reference'
+                    WHEN b.matches = 0 THEN 'no matching ' || %8$L END AS reason
+          FROM by_rule AS b
+          LEFT JOIN crosswalk AS x ON x.raw = b.raw
+        $q$,
+        map, coalesce(best.rule, 'exact'), coalesce(best.parameter::bigint, 0),
+        CASE WHEN best.rule IS NULL THEN 'false' ELSE 'true' END,
+        targets, target_kind, ref.entity, ref.reference,
+        CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END)
+    USING refs, ref_rows, target_ids, target_keys, keep_case;
+    EXECUTE format('ANALYZE %I', map);
+    RETURN coalesce(concat_ws(' ', best.rule, best.parameter), '');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8) IS
+    'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
+
+-- Adds a freshly loaded normalized table's primary key; false, and no
+-- key, when some key occurs twice.
+CREATE FUNCTION @extschema@.try_primary_key(tbl text, key text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
+    RETURN true;
+EXCEPTION WHEN unique_violation THEN
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.try_primary_key(text, text) IS
+    'Internal: adds a normalized table''s primary key, or returns false when a key occurs twice, during reconcile_ids';
+
+-- Makes an entity's keys keep the case of its IDs when its source has IDs
+-- that differ only by case within one snapshot, and records the decision
+-- in key_case. Called only when some key occurs twice: otherwise no two
+-- IDs can differ only by case.
+CREATE FUNCTION @extschema@.settle_key_case(entity text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    variants text[];
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = settle_key_case.entity;
+    SELECT v.ids INTO variants FROM normalize.case_variants(entity) AS v LIMIT 1;
+    IF variants IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('UPDATE normalize.%I AS t SET %I = normalize.stable_key(%L, t.source_id, true)',
+                   e.table_name, e.kind || '_key', e.kind);
+    UPDATE normalize.unlinked_rows AS u SET entity_key = normalize.stable_key(e.kind, u.source_id, true)
+     WHERE u.entity = settle_key_case.entity AND u.entity_key IS NOT NULL;
+    UPDATE normalize.key_case AS c SET keep_case = true, example_ids = variants WHERE c.entity = settle_key_case.entity;
+    RAISE NOTICE 'IDs of % differ only by case within one snapshot (such as %); its keys keep case',
+                 entity, array_to_string(variants, ', ')
+        USING HINT = 'normalize.key_case lists the entities whose keys keep case.';
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.settle_key_case(text) IS
+    'Internal: makes an entity''s keys case-sensitive when its IDs differ only by case within one snapshot, during reconcile_ids';
+
+-- Gives a freshly loaded normalized table its primary key. Keys that occur
+-- more than once are settled first, one row kept per key:
+-- - rows before the key's latest snapshot date are superseded;
+-- - on that date, identical rows collapse to one (status duplicate), and
+--   rows that differ keep the most complete (most non-NULL columns), then
+--   the byte-smallest raw ID, then the byte-smallest row text; the others
+--   are quarantined as a key collision.
+-- Keys shared by distinct raw IDs, or by differing rows, are listed in
+-- key_collisions, and said in a NOTICE. The kept row carries the key, so
+-- the rows that reference it still link. Returns the rows removed.
+CREATE OR REPLACE FUNCTION @extschema@.settle_keys(entity text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl text;
+    key text;
+    removed_rows bigint;
+    merged record;
+    conflicts record;
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    SELECT k.table_name, k.kind || '_key' INTO tbl, key FROM normalize.entity_kinds AS k WHERE k.entity = settle_keys.entity;
+    INSERT INTO normalize.key_case (entity, keep_case) VALUES (entity, false);
+    IF normalize.try_primary_key(tbl, key) THEN
+        RETURN 0;
+    END IF;
+    IF normalize.settle_key_case(entity) AND normalize.try_primary_key(tbl, key) THEN
+        RETURN 0;
+    END IF;
+    -- One statement: every step reads the table as it was loaded.
+    EXECUTE format($q$
+        WITH dup AS (
+            SELECT t.%2$I AS k FROM normalize.%1$I AS t GROUP BY t.%2$I HAVING count(*) > 1),
+        shared AS MATERIALIZED (
+            SELECT t.ctid AS row_id, t.%2$I AS k, t.source_id COLLATE "C" AS source_id, t.snapshot_date,
+                   t::text COLLATE "C" AS row_text,
+                   (SELECT count(*) FROM json_each(row_to_json(t)) AS j WHERE j.value::text <> 'null') AS filled,
+                   max(t.snapshot_date) OVER (PARTITION BY t.%2$I) AS latest
+              FROM normalize.%1$I AS t JOIN dup AS d ON d.k = t.%2$I),
+        ranked AS (
+            SELECT r.*,
+                   r.latest IS NULL OR r.snapshot_date IS NOT DISTINCT FROM r.latest AS on_latest,
+                   row_number() OVER (PARTITION BY r.k
+                                      ORDER BY (r.latest IS NULL OR r.snapshot_date IS NOT DISTINCT FROM r.latest) DESC,
+                                               r.filled DESC, r.source_id, r.row_text) AS pick
+              FROM shared AS r),
+        per_key AS (
+            SELECT r.k, count(DISTINCT r.source_id) AS ids,
+                   count(DISTINCT r.row_text) FILTER (WHERE r.on_latest) AS versions,
+                   array_agg(r.source_id ORDER BY r.source_id) AS source_ids,
+                   min(r.source_id) FILTER (WHERE r.pick = 1) AS kept
+              FROM ranked AS r GROUP BY r.k),
+        fate AS (
+            SELECT r.row_id, r.k, r.source_id,
+                   CASE WHEN NOT r.on_latest THEN 'superseded'
+                        WHEN p.versions = 1 THEN 'duplicate'
+                        ELSE 'key collision' END AS fate
+              FROM ranked AS r JOIN per_key AS p USING (k)
+             WHERE r.pick > 1),
+        removed AS (
+            DELETE FROM normalize.%1$I AS t USING fate AS f
+             WHERE t.ctid = f.row_id
+            RETURNING f.k, f.source_id, f.fate),
+        unlinked AS (
+            INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+            SELECT %3$L, r.source_id, r.k, CASE WHEN r.fate = 'key collision' THEN 'quarantined' ELSE r.fate END
+              FROM removed AS r),
+        quarantined AS (
+            INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+            SELECT %3$L, r.source_id, NULL, r.source_id, r.fate, false FROM removed AS r WHERE r.fate = 'key collision'),
+        collisions AS (
+            INSERT INTO normalize.key_collisions (entity, entity_key, source_ids, kept_source_id, resolution)
+            SELECT %3$L, p.k, p.source_ids, p.kept,
+                   CASE WHEN p.versions > 1 THEN 'most complete row kept' ELSE 'latest snapshot kept' END
+              FROM per_key AS p WHERE p.ids > 1 OR p.versions > 1)
+        SELECT count(*) FROM removed
+        $q$, tbl, key, entity)
+       INTO removed_rows;
+    SELECT count(*) FILTER (WHERE c.resolution = 'most complete row kept') AS n,
+           (array_agg(c.source_ids ORDER BY c.entity_key) FILTER (WHERE c.resolution = 'most complete row kept'))[1] AS example
+      INTO conflicts FROM normalize.key_collisions AS c WHERE c.entity = settle_keys.entity;
+    IF conflicts.n > 0 THEN
+        RAISE NOTICE '% % of % % shared by rows that differ on one snapshot date (such as %); the most complete row of each was kept',
+                     conflicts.n, CASE WHEN conflicts.n = 1 THEN 'key' ELSE 'keys' END, entity,
+                     CASE WHEN conflicts.n = 1 THEN 'is' ELSE 'are' END, array_to_string(conflicts.example, ', ')
+            USING HINT = 'normalize.key_collisions lists them and normalize.quarantine the rows left out; correct the source, or add a snapshot date, to decide otherwise.';
+    END IF;
+    SELECT count(*) AS n, (array_agg(c.source_ids ORDER BY c.entity_key))[1] AS example
+      INTO merged FROM normalize.key_collisions AS c
+     WHERE c.entity = settle_keys.entity AND c.resolution = 'latest snapshot kept';
+    IF merged.n > 0 THEN
+        RAISE NOTICE '% % of % % IDs spelled differently in different snapshots (such as %); the latest snapshot of each was kept',
+                     merged.n, CASE WHEN merged.n = 1 THEN 'key' ELSE 'keys' END, entity,
+                     CASE WHEN merged.n = 1 THEN 'joins' ELSE 'join' END, array_to_string(merged.example, ', ')
+            USING HINT = 'normalize.key_collisions lists them; if they are different entities, give them IDs that differ by more than case, blanks or zero padding.';
+    END IF;
+    EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
+    RETURN removed_rows;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.settle_keys(text) IS
+    'Internal: adds a normalized table''s primary key, first settling keys shared by several rows (superseded snapshots, duplicates, collisions), during reconcile_ids';
+
+DROP FUNCTION @extschema@.reconcile_ids(text, float8);
+CREATE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5)
+RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
+               dropped bigint, superseded bigint, duplicates bigint, account_rule text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- A batch over whole tables: hash the keys and build the primary keys in
+-- memory rather than in temp files.
+SET work_mem = '256MB'
+SET maintenance_work_mem = '512MB'
+AS $$
+DECLARE
+    e record;
+    cols text;
+    src_cols text;
+    rules jsonb := '{}';
+    n_accounts bigint;
+    step_started timestamptz := clock_timestamp();
+    rows_sql text;
+    n_loaded bigint;
+    n_source bigint;
+    staged record;
+    account_raw text[];
+    account_rows bigint[];
+    location_raw text[];
+    location_rows bigint[];
+    account_issues boolean;
+    unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
+BEGIN
+    -- Not STRICT: a NULL here is a mistake to report, not a no-op.
+    IF orphan_policy IS NULL OR min_share IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN orphan_policy IS NULL THEN 'orphan_policy' ELSE 'min_share' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF orphan_policy NOT IN ('quarantine', 'assign', 'drop') THEN
+        RAISE EXCEPTION 'orphan_policy must be quarantine, assign or drop, got "%"', orphan_policy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'quarantine keeps orphans aside with the reason, assign links each to an account by a deterministic rule, drop leaves them out.';
+    END IF;
+    IF NOT (min_share > 0 AND min_share <= 1) THEN
+        RAISE EXCEPTION 'min_share must be in (0, 1], got %', min_share
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of a column''s rows a rule must link to be used, such as 0.5.';
+    END IF;
+    PERFORM normalize.require_sources();
+    -- Two reconciliations at once would interleave their TRUNCATEs.
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.reconcile_ids'));
+
+    PERFORM normalize.drop_temp_table('nz_rules');
+    CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;
+    PERFORM normalize.drop_temp_table('nz_loaded');
+    CREATE TEMP TABLE nz_loaded (entity text, rows bigint) ON COMMIT DROP;
+
+    -- The tables are rebuilt from empty. Keys and foreign keys are dropped
+    -- and re-added around the load: one sort per primary key and one
+    -- validating join per foreign key, instead of work for every row.
+    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_account_key_fkey;
+    ALTER TABLE normalize.locations DROP CONSTRAINT locations_account_fk;
+    ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_account_fk;
+    ALTER TABLE normalize.devices DROP CONSTRAINT devices_account_fk, DROP CONSTRAINT devices_location_fk;
+    ALTER TABLE normalize.users DROP CONSTRAINT users_account_fk;
+    ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_account_fk;
+    ALTER TABLE normalize.accounts DROP CONSTRAINT accounts_pkey;
+    ALTER TABLE normalize.locations DROP CONSTRAINT locations_pkey;
+    ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_pkey;
+    ALTER TABLE normalize.devices DROP CONSTRAINT devices_pkey;
+    ALTER TABLE normalize.users DROP CONSTRAINT users_pkey;
+    ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;
+    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_pkey;
+    TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
+             normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
+             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
+    -- What was built on the previous tables describes entities and repaired
+    -- values that are gone: keeping it would mix two generations.
+    IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
+       OR EXISTS (SELECT 1 FROM normalize.user_weeks) OR EXISTS (SELECT 1 FROM normalize.repair_summary) THEN
+        RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
+            USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
+    END IF;
+    TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
+             normalize.lifecycle_events, normalize.history_info, normalize.customer_feature_store,
+             normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+
+    FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
+        -- Nothing carried over from the previous entity.
+        account_raw := NULL; account_rows := NULL;
+        location_raw := NULL; location_rows := NULL;
+        FOR staged IN SELECT * FROM normalize.stage_entity(e.entity) LOOP
+            IF staged.reference = 'account' THEN
+                account_raw := staged.raw;
+                account_rows := staged.rows;
+            ELSIF staged.reference = 'location' THEN
+                location_raw := staged.raw;
+                location_rows := staged.rows;
+            END IF;
+        END LOOP;
+        SELECT string_agg(quote_ident(c.column_name), ', ' ORDER BY c.position),
+               string_agg('r.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
+          INTO cols, src_cols
+          FROM normalize.source_contract AS c WHERE c.entity = e.entity AND c.type_class <> 'id';
+
+        IF e.entity = 'customers' THEN
+            EXECUTE format($q$
+                WITH r AS MATERIALIZED (
+                    SELECT s.*, normalize.stable_key('account', s.customer_id) AS entity_key
+                      FROM (%1$s) AS s),
+                accounts AS (
+                    INSERT INTO normalize.accounts (account_key, source_id, %2$s)
+                    SELECT r.entity_key, r.customer_id, %3$s FROM r WHERE r.entity_key IS NOT NULL),
+                unlinked AS (
+                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+                    SELECT 'customers', r.customer_id, NULL, 'quarantined' FROM r WHERE r.entity_key IS NULL)
+                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+                SELECT 'customers', r.customer_id, NULL, r.customer_id, 'missing id', false
+                  FROM r WHERE r.entity_key IS NULL
+                $q$, normalize.source_query('customers'), cols, src_cols);
+            SELECT count(*) INTO n_loaded FROM normalize.accounts;
+            n_loaded := n_loaded - normalize.settle_keys('customers');
+            INSERT INTO nz_loaded VALUES ('customers', n_loaded);
+            SELECT count(*) INTO n_accounts FROM normalize.accounts;
+            IF n_accounts = 0 THEN
+                RAISE EXCEPTION 'the customers source has no usable rows'
+                    USING ERRCODE = 'no_data_found',
+                          DETAIL = 'Every account hangs off a customer; without one nothing can be linked.',
+                          HINT = 'Check that the registered customers relation holds rows with customer IDs.';
+            END IF;
+            PERFORM normalize.drop_temp_table('nz_targets_customers');
+            CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
+                SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
+            PERFORM normalize.drop_temp_table('nz_accounts_ordered');
+            CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
+                SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
+                  FROM normalize.accounts AS a;
+            CREATE UNIQUE INDEX ON nz_accounts_ordered (idx);
+            ANALYZE nz_targets_customers;
+            ANALYZE nz_accounts_ordered;
+            RAISE DEBUG 'reconcile_ids: customers in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+            CONTINUE;
+        END IF;
+
+        -- The account reference: rule, value map.
+        rules := rules || jsonb_build_object(e.entity,
+                                             normalize.resolve_reference(e.entity, 'account', account_raw, account_rows,
+                                                                         'nz_targets_customers', min_share));
+
+        IF e.entity = 'devices' THEN
+            PERFORM normalize.drop_temp_table('nz_targets_locations');
+            CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
+                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key
+                  FROM normalize.locations AS l;
+            PERFORM normalize.drop_temp_table('nz_locations_per_account');
+            -- Only the assign policy draws from it; otherwise it stays empty.
+            CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
+                SELECT t.account_key, t.target_key,
+                       (row_number() OVER (PARTITION BY t.account_key ORDER BY t.target_key) - 1)::bigint AS idx,
+                       count(*) OVER (PARTITION BY t.account_key) AS n
+                  FROM nz_targets_locations AS t
+                 WHERE orphan_policy = 'assign';
+            CREATE INDEX ON nz_locations_per_account (account_key, idx);
+            ANALYZE nz_targets_locations;
+            ANALYZE nz_locations_per_account;
+            rules := rules || jsonb_build_object('devices.location',
+                                                 normalize.resolve_reference('devices', 'location', location_raw, location_rows,
+                                                                             'nz_targets_locations', min_share));
+            -- The location's account travels with the map, so each device
+            -- row needs one join for its location, not two.
+            CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
+                SELECT m.*, t.account_key AS target_account
+                  FROM nz_map_devices_location AS m
+                  LEFT JOIN nz_targets_locations AS t ON t.target_key = m.target_key;
+            DROP TABLE nz_map_devices_location;
+            ALTER TABLE nz_map_devices_location_acct RENAME TO nz_map_devices_location;
+            ANALYZE nz_map_devices_location;
+        END IF;
+
+        -- Every row's fate, account and (for devices) location, as a query
+        -- run twice: once streaming the linked rows into the normalized
+        -- table, once collecting the few others for the id map and the
+        -- quarantine. Cheaper than materializing every row once.
+        rows_sql := format($q$
+            WITH r0 AS (
+                SELECT s.*, k.entity_key, CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                       m.target_key AS linked_key, m.rule AS linked_rule,
+                       CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+                  FROM (%2$s) AS s
+                 CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%4$I) AS entity_key) AS k
+                  LEFT JOIN %6$I AS m ON m.raw = s.account_id),
+            r1 AS (
+                SELECT r0.*,
+                       CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
+                            WHEN r0.fate IS NULL AND %7$L = 'assign' THEN
+                                (SELECT a.account_key FROM nz_accounts_ordered AS a
+                                  WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %8$s, 0, %3$L,
+                                                                                   'assign account'))::bigint)
+                       END AS account_key
+                  FROM r0),
+            r AS (
+                SELECT r1.* %9$s FROM r1 %10$s)
+            $q$,
+            NULL, normalize.source_query(e.entity), e.kind, e.id_column,
+            NULL, format('nz_map_%s_account', e.entity),
+            orphan_policy, n_accounts,
+            CASE WHEN e.entity = 'devices' THEN format($l$,
+                   CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
+                        WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
+                            (SELECT p.target_key FROM nz_locations_per_account AS p
+                              WHERE p.account_key = r1.account_key
+                                AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
+                                                                               'assign location'))::bigint)
+                   END AS location_key,
+                   CASE WHEN lm.target_account = r1.account_key THEN lm.rule END AS location_rule,
+                   CASE WHEN lm.target_key IS NOT NULL AND lm.target_account IS DISTINCT FROM r1.account_key
+                        THEN 'location of another account'
+                        WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL THEN coalesce(lm.reason, 'no matching location')
+                   END AS location_reason$l$, orphan_policy) ELSE '' END,
+            CASE WHEN e.entity = 'devices' THEN $l$
+                   LEFT JOIN nz_map_devices_location AS lm ON lm.raw = r1.location_id$l$ ELSE '' END);
+
+        -- (The filter names entity_key, not fate: the planner guesses 0.5%
+        -- for "CASE ... IS NULL" and would hash the wrong side of the joins.)
+        EXECUTE rows_sql || format($q$
+            INSERT INTO normalize.%1$I (%2$I, account_key, source_id, source_account_ref, account_rule,
+                                       account_assigned, account_issue, %3$s %4$s)
+            SELECT r.entity_key, r.account_key, r.%5$I, r.account_id,
+                   coalesce(r.linked_rule, 'assigned'), r.linked_key IS NULL, r.reason, %6$s %7$s
+              FROM r WHERE r.entity_key IS NOT NULL AND r.account_key IS NOT NULL
+            $q$,
+            e.entity, e.kind || '_key', cols,
+            CASE WHEN e.entity = 'devices'
+                 THEN ', location_key, source_location_ref, location_rule, location_assigned, location_issue' ELSE '' END,
+            e.id_column, src_cols,
+            CASE WHEN e.entity = 'devices'
+                 THEN $l$, r.location_key, r.location_id, coalesce(r.location_rule, CASE WHEN r.location_key IS NOT NULL THEN 'assigned' END),
+                        r.location_key IS NOT NULL AND r.location_rule IS NULL, r.location_reason$l$ ELSE '' END);
+        GET DIAGNOSTICS n_loaded = ROW_COUNT;
+
+        -- The rows that did not load: a second, narrow pass over the source.
+        -- (Rows that loaded with an issue, such as an assigned account, carry
+        -- it in account_issue / location_issue.) Staging counted every source
+        -- row under its account reference, NULL included: when all of them
+        -- loaded, there is nothing to look for.
+        SELECT coalesce(sum(r), 0) INTO n_source FROM unnest(account_rows) AS r;
+        IF n_loaded <> n_source THEN
+            EXECUTE format($q$
+                WITH u AS MATERIALIZED (
+                    SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
+                           CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                           CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+                      FROM (%2$s) AS s
+                     CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
+                      LEFT JOIN %4$I AS m ON m.raw = s.account_id
+                     WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
+                ids AS (
+                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+                    SELECT %6$L, u.source_id, u.entity_key,
+                           CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
+                      FROM u)
+                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+                SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
+                UNION ALL
+                SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
+                  FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
+                $q$,
+                e.id_column, normalize.source_query(e.entity), e.kind, format('nz_map_%s_account', e.entity),
+                orphan_policy, e.entity, unresolved);
+        END IF;
+        n_loaded := n_loaded - normalize.settle_keys(e.entity);
+        INSERT INTO nz_loaded VALUES (e.entity, n_loaded);
+        -- Links kept with an issue, recorded once the rows are settled. A
+        -- loaded row has an account issue only when it was assigned or its
+        -- value's map entry links with a reason: without either, the table
+        -- is not scanned for them.
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I AS m WHERE m.target_key IS NOT NULL AND m.reason IS NOT NULL)',
+                       format('nz_map_%s_account', e.entity))
+           INTO account_issues;
+        rows_sql := concat_ws(' UNION ALL ',
+            CASE WHEN account_issues OR orphan_policy = 'assign' THEN format($q$
+                SELECT %1$L, t.source_id, 'account', t.source_account_ref, t.account_issue, true
+                  FROM normalize.%1$I AS t WHERE t.account_issue IS NOT NULL$q$, e.entity) END,
+            CASE WHEN e.entity = 'devices' THEN $q$
+                SELECT 'devices', t.source_id, 'location', t.source_location_ref, t.location_issue, true
+                  FROM normalize.devices AS t WHERE t.location_issue IS NOT NULL$q$ END);
+        IF rows_sql <> '' THEN
+            EXECUTE 'INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)' || rows_sql;
+        END IF;
+        RAISE DEBUG 'reconcile_ids: % in % ms', e.entity, round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+    END LOOP;
+
+    ALTER TABLE normalize.locations ADD CONSTRAINT locations_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    ALTER TABLE normalize.subscriptions ADD CONSTRAINT subscriptions_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    ALTER TABLE normalize.devices ADD CONSTRAINT devices_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts,
+        ADD CONSTRAINT devices_location_fk FOREIGN KEY (location_key) REFERENCES normalize.locations;
+    ALTER TABLE normalize.users ADD CONSTRAINT users_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    ALTER TABLE normalize.campaigns ADD CONSTRAINT campaigns_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    RAISE DEBUG 'reconcile_ids: keys in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+
+    -- The master account map: every customer's own ID, and every raw
+    -- reference value a rule or the crosswalk linked (assigned orphans are
+    -- not a meaning of their value).
+    INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
+    SELECT 'customers', a.source_id, a.account_key, 'primary', 1 FROM normalize.accounts AS a;
+    FOR e IN SELECT k.entity FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS ek USING (entity)
+              WHERE k.reference = 'account' ORDER BY ek.position LOOP
+        EXECUTE format('INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
+                        SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
+                       e.entity, format('nz_map_%s_account', e.entity));
+    END LOOP;
+    ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_pkey PRIMARY KEY (entity, raw_value),
+        ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+
+    INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
+    RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+
+    -- Counted from what was written, not by rescanning the tables: loaded
+    -- rows, the assigned ones among them (their issue is in the
+    -- quarantine, kept), and the unlinked rows.
+    RETURN QUERY
+    SELECT ek.entity,
+           l.rows + coalesce(u.n, 0),
+           l.rows - coalesce(q.assigned, 0),
+           coalesce(q.assigned, 0),
+           coalesce(u.quarantined, 0),
+           coalesce(u.dropped, 0),
+           coalesce(u.superseded, 0),
+           coalesce(u.duplicates, 0),
+           CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
+      FROM normalize.entity_kinds AS ek
+      JOIN nz_loaded AS l ON l.entity = ek.entity
+      LEFT JOIN (SELECT x.entity, count(*) AS n,
+                        count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
+                        count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
+                        count(*) FILTER (WHERE x.status = 'superseded') AS superseded,
+                        count(*) FILTER (WHERE x.status = 'duplicate') AS duplicates
+                   FROM normalize.unlinked_rows AS x GROUP BY x.entity) AS u ON u.entity = ek.entity
+      LEFT JOIN (SELECT y.entity, count(*) AS assigned FROM normalize.quarantine AS y
+                  WHERE y.kept AND y.reference = 'account' GROUP BY y.entity) AS q ON q.entity = ek.entity
+     ORDER BY ek.position;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.reconcile_ids(text, float8) IS
+    'Links every source row to its account with the best discovered rule (crosswalk first), and rebuilds the normalized tables, the account map and the id map; orphans are quarantined, assigned or dropped';
