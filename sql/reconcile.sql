@@ -148,6 +148,9 @@ INSERT INTO half_raw.subscriptions2 (subscription_id, account_id, mrr, snapshot_
     ('SUB-000002', '10000002', 3, '2020-01-01'),
     ('SUB-900001', 'not-a-number', 4, '2025-06-18'),
     ('SUB-900002', '', 5, '2025-06-18');
+-- The copies keep the demo's numbering: its declared offset is made to
+-- apply to whichever relation is registered.
+UPDATE normalize.id_rule_overrides SET source = NULL WHERE entity = 'subscriptions';
 SELECT count(*) FROM normalize.register_source('customers', 'half_raw.customers2');
 SELECT count(*) FROM normalize.register_source('subscriptions', 'half_raw.subscriptions2');
 SELECT * FROM normalize.reconcile_ids() WHERE entity IN ('customers', 'subscriptions');
@@ -181,14 +184,15 @@ SELECT normalize.source_query('widgets');
 SELECT * FROM normalize.stage_entity('widgets');
 SELECT normalize.settle_keys('widgets');
 SELECT normalize.stage_reference('devices', 'owner');
-SELECT normalize.resolve_reference('devices', 'owner', '{}', '{}', 'nz_targets_customers', 0.5);
+SELECT normalize.resolve_reference('devices', 'owner', '{}', '{}', 'nz_targets_customers', 0.5, 0.1, '');
 SELECT * FROM normalize.rule_candidates('widgets', 'account', '{}', '{}', '{}', false);
 SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[5]::bigint[], ARRAY['1'], false);
 SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[5, -5]::bigint[], ARRAY['1'], false);
 SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[5, NULL]::bigint[], ARRAY['1'], false);
 SELECT * FROM normalize.rule_candidates('devices', 'account', ARRAY['1', '2'], ARRAY[9223372036854775807, 1]::bigint[], ARRAY['1'], false);
-SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 0);
-SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 'NaN');
+SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 0, 0.1, '');
+SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 'NaN', 0.1, '');
+SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 0.5, 'NaN', '');
 SELECT normalize.require_entity(NULL);
 SELECT normalize.column_finding(0, 0, 0, 0, false) IS NULL AS empty_column_has_no_finding;
 SELECT normalize.drop_temp_table('no_such_table');

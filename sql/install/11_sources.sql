@@ -66,10 +66,13 @@ CREATE TABLE @extschema@.sources (
     entity        text PRIMARY KEY,
     relation      regclass NOT NULL,
     columns       jsonb NOT NULL,
-    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    time_zone     text NOT NULL DEFAULT 'UTC'
 );
 COMMENT ON TABLE @extschema@.sources IS
     'The registered raw tables: for each entity, the relation and which of its columns holds each contract column';
+COMMENT ON COLUMN @extschema@.sources.time_zone IS
+    'The time zone a timestamptz column of the source is read in as a date, so that dates do not depend on the session''s TimeZone';
 COMMENT ON COLUMN @extschema@.sources.columns IS
     'Contract column name -> the relation''s column name, for every contract column the relation has';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sources', '');
@@ -176,7 +179,25 @@ $$;
 COMMENT ON FUNCTION @extschema@.check_source(text, regclass, jsonb) IS
     'Checks a relation against an entity''s source contract and returns which column holds each contract column; raises one error naming everything missing or mistyped';
 
-CREATE FUNCTION @extschema@.register_source(entity text, relation regclass, columns jsonb DEFAULT '{}')
+-- Refuses a time zone PostgreSQL does not know, by name.
+CREATE FUNCTION @extschema@.require_time_zone(time_zone text)
+RETURNS void
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.timezone(time_zone, TIMESTAMPTZ '2000-01-01 00:00+00');
+EXCEPTION WHEN invalid_parameter_value OR feature_not_supported THEN
+    RAISE EXCEPTION 'time_zone "%" is not a known time zone', time_zone
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Pass a name from pg_timezone_names, such as UTC or Europe/Berlin.';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_time_zone(text) IS
+    'Internal: raises a clear error unless time_zone names a time zone PostgreSQL knows';
+
+CREATE FUNCTION @extschema@.register_source(entity text, relation regclass, columns jsonb DEFAULT '{}',
+                                            time_zone text DEFAULT 'UTC')
 RETURNS TABLE (column_name text, source_column text, source_type text, required boolean)
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -184,19 +205,21 @@ AS $$
 DECLARE
     mapping jsonb;
 BEGIN
+    PERFORM normalize.require_time_zone(time_zone);
     SELECT jsonb_object_agg(c.column_name, c.source_column) INTO mapping
       FROM normalize.check_source(entity, relation, columns) AS c;
-    INSERT INTO normalize.sources AS s (entity, relation, columns)
-    VALUES (register_source.entity, register_source.relation, mapping)
+    INSERT INTO normalize.sources AS s (entity, relation, columns, time_zone)
+    VALUES (register_source.entity, register_source.relation, mapping, register_source.time_zone)
     ON CONFLICT ON CONSTRAINT sources_pkey DO UPDATE
-       SET relation = EXCLUDED.relation, columns = EXCLUDED.columns, registered_at = pg_catalog.now();
+       SET relation = EXCLUDED.relation, columns = EXCLUDED.columns, registered_at = pg_catalog.now(),
+           time_zone = EXCLUDED.time_zone;
     RETURN QUERY SELECT * FROM normalize.check_source(entity, relation, columns);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.register_source(text, regclass, jsonb) IS
-    'Registers one raw table as an entity''s source; columns maps contract columns to the table''s own names';
+COMMENT ON FUNCTION @extschema@.register_source(text, regclass, jsonb, text) IS
+    'Registers one raw table as an entity''s source; columns maps contract columns to the table''s own names; its timestamptz columns are read as dates in time_zone';
 
-CREATE FUNCTION @extschema@.use_sources(schema_name text)
+CREATE FUNCTION @extschema@.use_sources(schema_name text, time_zone text DEFAULT 'UTC')
 RETURNS TABLE (entity text, relation regclass, columns_found integer, optional_missing text[])
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -205,6 +228,7 @@ DECLARE
     e text;
     missing text[] := '{}';
 BEGIN
+    PERFORM normalize.require_time_zone(time_zone);
     IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = schema_name) THEN
         RAISE EXCEPTION 'schema "%" does not exist', schema_name
             USING ERRCODE = 'invalid_schema_name',
@@ -223,7 +247,7 @@ BEGIN
     FOREACH e IN ARRAY ARRAY['customers', 'subscriptions', 'devices', 'users', 'locations', 'campaigns'] LOOP
         entity := e;
         relation := format('%I.%I', schema_name, e)::regclass;
-        PERFORM normalize.register_source(e, relation);
+        PERFORM normalize.register_source(e, relation, '{}', use_sources.time_zone);
         SELECT count(*)::integer INTO columns_found
           FROM jsonb_object_keys((SELECT s.columns FROM normalize.sources AS s WHERE s.entity = e));
         SELECT coalesce(array_agg(c.column_name ORDER BY c.position), '{}') INTO optional_missing
@@ -234,12 +258,13 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.use_sources(text) IS
-    'Registers the six raw tables of a schema (customers, subscriptions, devices, users, locations, campaigns) that follow the source contract';
+COMMENT ON FUNCTION @extschema@.use_sources(text, text) IS
+    'Registers the six raw tables of a schema (customers, subscriptions, devices, users, locations, campaigns) that follow the source contract, their timestamptz columns read as dates in time_zone';
 
 -- The SELECT that reads a registered source by contract column names, with
 -- every column cast to its class's type (ids as text) and absent optional
--- columns as NULL. Every phase reads sources through it.
+-- columns as NULL. Every phase reads sources through it. A timestamptz is
+-- taken as a date in the source's time zone, not the session's.
 CREATE FUNCTION @extschema@.source_query(entity text)
 RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -249,14 +274,20 @@ DECLARE
     src record;
     cols text;
 BEGIN
-    SELECT s.relation, s.columns INTO src FROM normalize.sources AS s WHERE s.entity = source_query.entity;
+    SELECT s.relation, s.columns, s.time_zone INTO src FROM normalize.sources AS s WHERE s.entity = source_query.entity;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no source is registered for %', entity
             USING ERRCODE = 'undefined_object',
                   HINT = 'Register the raw tables first with normalize.use_sources(schema) or normalize.register_source(...).';
     END IF;
     SELECT string_agg(
-             CASE WHEN src.columns ? c.column_name
+             CASE WHEN src.columns ? c.column_name AND c.type_class = 'date'
+                       AND (SELECT a.atttypid FROM pg_attribute AS a
+                             WHERE a.attrelid = src.relation AND a.attname = src.columns ->> c.column_name
+                               AND NOT a.attisdropped) = 'timestamptz'::regtype
+                  THEN format('(%s AT TIME ZONE %L)::date AS %I', quote_ident(src.columns ->> c.column_name),
+                              src.time_zone, c.column_name)
+                  WHEN src.columns ? c.column_name
                   THEN format('%s::%s AS %I',
                                quote_ident(src.columns ->> c.column_name),
                               CASE c.type_class WHEN 'id' THEN 'text' WHEN 'number' THEN 'numeric'

@@ -567,6 +567,23 @@ BEGIN
     -- 2.5 million index insertions at scale 1000.
     EXECUTE format('ALTER TABLE %I.ground_truth ADD PRIMARY KEY (entity, source_id)', v_schema);
 
+    -- The demo documents the subscriptions' offset (the table's comment, the
+    -- plan): with dense IDs, offsets 10000000 and 10000001 link nearly as
+    -- many rows and reconcile_ids would not choose. It is declared for this
+    -- relation only, and a user's own declaration is left alone.
+    IF EXISTS (SELECT 1 FROM normalize.id_rule_overrides AS o
+                WHERE o.entity = 'subscriptions' AND o.reference = 'account'
+                  AND o.note NOT LIKE 'documented by normalize.create_demo_source%') THEN
+        RAISE NOTICE 'normalize.id_rule_overrides already declares a rule for subscriptions.account; the demo''s was not recorded'
+            USING HINT = format('reconcile_ids will report the demo''s subscriptions ambiguous unless that row declares offset 10000000 for %I.subscriptions.', v_schema);
+    ELSE
+        INSERT INTO normalize.id_rule_overrides AS o (entity, reference, rule, "offset", source, note)
+        VALUES ('subscriptions', 'account', 'offset', 10000000, format('%I.subscriptions', v_schema),
+                'documented by normalize.create_demo_source: account_id = 10000000 + customer ID')
+        ON CONFLICT (entity, reference) DO UPDATE SET rule = excluded.rule, "offset" = excluded."offset",
+                                                      source = excluded.source, note = excluded.note;
+    END IF;
+
     -- counts holds customers, locations, subscriptions, devices, users, campaigns.
     RETURN QUERY
         SELECT x.name, x.n
@@ -578,4 +595,4 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.create_demo_source(text, bigint, boolean, integer) IS
-    'Creates, in schema_name, the six raw demo tables in the state of the plan''s Current State Assessment (customers, subscriptions, devices, users, locations, campaigns; every count times scale) and their ground_truth; the same seed gives the same bytes; replace drops and recreates existing tables';
+    'Creates, in schema_name, the six raw demo tables in the state of the plan''s Current State Assessment (customers, subscriptions, devices, users, locations, campaigns; every count times scale) and their ground_truth, and declares the subscriptions'' documented offset in id_rule_overrides; the same seed gives the same bytes; replace drops and recreates existing tables';

@@ -89,6 +89,29 @@ COMMENT ON TABLE @extschema@.id_crosswalk IS
     'User-given links: the raw reference value raw_value of an entity points at the target''s raw ID target_id; takes precedence over discovered rules';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.id_crosswalk', '');
 
+-- When the data do not decide between two rules (dense IDs: offsets k and
+-- k+1 link nearly as many rows), reconcile_ids links nothing by either and
+-- waits for the user's word, given here. source names the relation the
+-- rule was declared for (as normalize.sources.relation reads): registering
+-- another relation for the entity makes the declaration not apply, rather
+-- than carry a rule over to data it was not meant for.
+CREATE TABLE @extschema@.id_rule_overrides (
+    entity      text NOT NULL,
+    reference   text NOT NULL,
+    rule        text NOT NULL CHECK (rule IN ('exact', 'normalized', 'number', 'offset', 'none')),
+    "offset"    bigint,
+    source      text,
+    note        text NOT NULL DEFAULT '',
+    PRIMARY KEY (entity, reference),
+    FOREIGN KEY (entity, reference) REFERENCES @extschema@.reference_kinds (entity, reference),
+    CHECK (("offset" IS NOT NULL) = (rule = 'offset'))
+);
+COMMENT ON TABLE @extschema@.id_rule_overrides IS
+    'User-declared linking rules: the rule a reference links by, in place of the one discovery would choose (none: only the crosswalk links it); applies while source is NULL or names the registered relation';
+COMMENT ON COLUMN @extschema@.id_rule_overrides.source IS
+    'The schema-qualified relation the rule was declared for; NULL: whatever relation is registered for the entity';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.id_rule_overrides', '');
+
 -- The normalized entity tables -----------------------------------------------
 
 CREATE TABLE @extschema@.accounts (
@@ -304,10 +327,16 @@ CREATE TABLE @extschema@.reconciliation_rules (
     parameter text,
     linked    bigint NOT NULL,
     total     bigint NOT NULL,
-    chosen    boolean NOT NULL
+    chosen    boolean NOT NULL,
+    consistent bigint,
+    status    text NOT NULL CHECK (status IN ('used', 'declared', 'ambiguous', 'not used'))
 );
 COMMENT ON TABLE @extschema@.reconciliation_rules IS
     'The candidate rules of the last reconciliation, with the rows each links, and which one was used; over 20,000 distinct values, counts are of a deterministic sample';
+COMMENT ON COLUMN @extschema@.reconciliation_rules.consistent IS
+    'Of the rows linked, those whose target belongs to the row''s own account (devices.location: the location is the device''s account''s); counted when the rows linked alone do not decide';
+COMMENT ON COLUMN @extschema@.reconciliation_rules.status IS
+    'used: chosen from the data; declared: given in id_rule_overrides; ambiguous: one of the rules the data could not tell apart, none of which links; not used';
 
 -- The id map: one row per source row of every entity. Rows that reached the
 -- normalized tables are read from them, so a reconciliation writes each

@@ -30,34 +30,262 @@ $$;
 COMMENT ON FUNCTION @extschema@.drop_temp_table(text) IS
     'Internal: drops a temp table of this session if it exists, quietly';
 
+-- The reconciliation's thresholds, checked once for reconcile_ids,
+-- run_pipeline and the steps between.
+CREATE FUNCTION @extschema@.require_rule_thresholds(min_share float8, ambiguity_margin float8)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (min_share > 0 AND min_share <= 1) THEN
+        RAISE EXCEPTION 'min_share must be in (0, 1], got %', min_share
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of a column''s rows an offset rule must link to be used, such as 0.5.';
+    END IF;
+    IF NOT (ambiguity_margin >= 0 AND ambiguity_margin < 1) THEN
+        RAISE EXCEPTION 'ambiguity_margin must be in [0, 1), got %', ambiguity_margin
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of a column''s rows within which two rules count as equally good, such as 0.1.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_rule_thresholds(float8, float8) IS
+    'Internal: raises a clear error unless min_share is in (0, 1] and ambiguity_margin in [0, 1)';
+
+-- The rule the user declared for a reference in id_rule_overrides, if
+-- it applies to the registered source (a declaration made for another
+-- relation is reported and left out). rule is NULL when there is none.
+CREATE FUNCTION @extschema@.declared_rule(entity text, reference text, OUT rule text, OUT "offset" bigint)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o record;
+    registered text;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO o FROM normalize.id_rule_overrides AS x
+     WHERE x.entity = declared_rule.entity AND x.reference = declared_rule.reference;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT s.relation::text INTO registered FROM normalize.sources AS s WHERE s.entity = declared_rule.entity;
+    IF o.source IS NOT NULL AND to_regclass(o.source) IS DISTINCT FROM registered::regclass THEN
+        RAISE NOTICE 'the rule declared for %.% applies to %, not to the registered %; it is not used',
+                     entity, reference, o.source, coalesce(registered, '(none)')
+            USING HINT = 'Update or delete its row in normalize.id_rule_overrides.';
+        RETURN;
+    END IF;
+    rule := o.rule;
+    "offset" := o."offset";
+END
+$$;
+COMMENT ON FUNCTION @extschema@.declared_rule(text, text) IS
+    'Internal: the rule id_rule_overrides declares for a reference, when it applies to the registered source';
+
+-- For a reference whose target belongs to an account (devices.location:
+-- locations have one), how many of the rows each candidate rule links
+-- point to a target of the row's own account, the account being the one
+-- the row's account reference linked to (map account_map). Written to
+-- nz_rules.consistent for the rules listed. A rule linking as many rows as
+-- another, but to other accounts' locations, is then told apart.
+CREATE FUNCTION @extschema@.score_consistency(entity text, reference text, rules text[], "offsets" bigint[],
+                                              refs text[], ref_rows bigint[], targets text, account_map text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    target_ids text[];
+    target_keys text[];
+    keep_case boolean;
+    n bigint;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = score_consistency.entity AND k.reference = score_consistency.reference;
+    SELECT coalesce(bool_or(c.keep_case), false) INTO keep_case FROM normalize.key_case AS c WHERE c.entity = ref.target_entity;
+    EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
+                   targets)
+       INTO target_ids, target_keys;
+    PERFORM normalize.drop_temp_table('nz_pairs');
+    -- The same sample as rule_candidates scores, above 20,000 values.
+    EXECUTE format($q$
+        CREATE TEMP TABLE nz_pairs ON COMMIT DROP AS
+        SELECT s.account_id::text AS account_raw, s.%1$I::text AS raw, count(*) AS rows
+          FROM (%2$s) AS s
+         WHERE s.%1$I IS NOT NULL
+           AND (cardinality($1) <= 20000
+                OR abs(hashtext(s.%1$I::text)::bigint) %% ceil(cardinality($1) / 20000.0)::bigint = 0)
+         GROUP BY 1, 2$q$, ref.source_column, normalize.source_query(entity))
+    USING refs;
+    FOR i IN 1 .. cardinality(rules) LOOP
+        EXECUTE format($q$
+            SELECT coalesce(sum(p.rows), 0)
+              FROM nz_pairs AS p
+              JOIN %1$I AS a ON a.raw = p.account_raw
+              JOIN normalize.match_id_values($1, $2, $3, $4, $5, $6, $7) AS m ON m.raw = p.raw AND m.matches = 1
+              JOIN %2$I AS t ON t.target_key = m.target_key
+             WHERE t.account_key = a.target_key$q$, account_map, targets)
+           INTO n
+        USING rules[i], coalesce(offsets[i], 0), refs, ref_rows, target_ids, target_keys, keep_case;
+        UPDATE nz_rules AS r SET consistent = n
+         WHERE r.entity = score_consistency.entity AND r.reference = score_consistency.reference
+           AND r.rule = rules[i] AND r.parameter IS NOT DISTINCT FROM offsets[i]::text;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.score_consistency(text, text, text[], bigint[], text[], bigint[], text, text) IS
+    'Internal: counts, per candidate rule, the rows whose linked target belongs to the row''s own account, during reconcile_ids';
+
+-- The rules among a reference's candidates in nz_rules that the data
+-- cannot tell apart from the best: eligible ones (a rule without a
+-- parameter that links anything; an offset that links at least min_share
+-- of the rows) scoring within margin of the rows of the best, best first.
+-- The score is the rows linked, or, once counted for some rule, the rows
+-- linked consistently with the row's account (0 for a rule not counted).
+CREATE FUNCTION @extschema@.rule_contenders(entity text, reference text, min_share float8, margin float8)
+RETURNS TABLE (rule text, parameter text, score bigint, total bigint)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH candidates AS (
+        SELECT r.* FROM nz_rules AS r
+         WHERE r.entity = rule_contenders.entity AND r.reference = rule_contenders.reference),
+    eligible AS (
+        SELECT c.rule, c.parameter, c.total,
+               CASE WHEN EXISTS (SELECT 1 FROM candidates AS x WHERE x.consistent IS NOT NULL)
+                    THEN coalesce(c.consistent, 0) ELSE c.linked END AS score
+          FROM candidates AS c
+         WHERE c.rule <> 'crosswalk' AND c.linked > 0
+           AND (c.rule <> 'offset' OR c.linked >= rule_contenders.min_share * c.total))
+    SELECT e.rule, e.parameter, e.score, e.total
+      FROM eligible AS e
+     WHERE e.score > 0 AND e.score >= (SELECT max(x.score) FROM eligible AS x) - rule_contenders.margin * e.total
+     ORDER BY e.score DESC, array_position(ARRAY['exact', 'normalized', 'number', 'offset'], e.rule),
+              abs(e.parameter::numeric) NULLS FIRST
+$$;
+COMMENT ON FUNCTION @extschema@.rule_contenders(text, text, float8, float8) IS
+    'Internal: the candidate rules of a reference within the ambiguity margin of the best, best first, during reconcile_ids';
+
+-- Whether the rows linked leave a doubt that counting the links to the
+-- row's own account's targets could settle: an offset scores above every
+-- rule without a parameter among the contenders, and another contender,
+-- or such a rule outside them, links rows too.
+CREATE FUNCTION @extschema@.rule_in_doubt(entity text, reference text, min_share float8, margin float8)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(max(c.score) FILTER (WHERE c.rule = 'offset'), -1)
+               > coalesce(max(c.score) FILTER (WHERE c.rule <> 'offset'), -1)
+           AND (count(*) > 1 OR EXISTS (SELECT 1 FROM nz_rules AS r
+                                         WHERE r.entity = rule_in_doubt.entity AND r.reference = rule_in_doubt.reference
+                                           AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0))
+      FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
+$$;
+COMMENT ON FUNCTION @extschema@.rule_in_doubt(text, text, float8, float8) IS
+    'Internal: whether an offset rivals the best rule of a reference closely enough to count links by account, during reconcile_ids';
+
+-- Picks the rule a reference links by, from its candidates in nz_rules,
+-- and records the verdict in their status. A rule without a free
+-- parameter (exact, normalized, number) is preferred: an offset is used
+-- only when it scores more than margin of the rows above it. When only
+-- offsets are left and two of them are within the margin, the data do not
+-- decide: they are marked ambiguous (NOTICE), and only what a rule
+-- without a parameter matches links. Returns the rule and its parameter,
+-- or NULLs.
+CREATE FUNCTION @extschema@.choose_rule(entity text, reference text, min_share float8, margin float8,
+                                        OUT rule text, OUT parameter text)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plain record;
+    rival record;
+    n integer;
+    listed text;
+BEGIN
+    SELECT c.* INTO plain FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
+     WHERE c.rule <> 'offset' LIMIT 1;
+    IF plain.rule IS NOT NULL THEN
+        rule := plain.rule;
+        -- Preferred, but said: an offset that links a few more rows may be
+        -- the true rule on dense IDs.
+        SELECT c.* INTO rival FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
+         WHERE c.rule = 'offset' AND c.score > plain.score LIMIT 1;
+        IF rival.rule IS NOT NULL THEN
+            RAISE NOTICE '%.% links by %, though offset % links % more of its % rows', entity, reference, plain.rule,
+                         rival.parameter, rival.score - plain.score, plain.total
+                USING HINT = 'If the offset is right, declare it in normalize.id_rule_overrides.';
+        END IF;
+    ELSE
+        SELECT count(*), string_agg(format('%s (%s of %s rows)', concat_ws(' ', c.rule, c.parameter), c.score, c.total), ', ')
+          INTO n, listed
+          FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c;
+        IF n = 1 THEN
+            SELECT c.rule, c.parameter INTO rule, parameter
+              FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c;
+        ELSIF n > 1 THEN
+            UPDATE nz_rules AS r SET status = 'ambiguous'
+              FROM normalize.rule_contenders(choose_rule.entity, choose_rule.reference, min_share, margin) AS c
+             WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
+               AND r.rule = c.rule AND r.parameter IS NOT DISTINCT FROM c.parameter;
+            -- The values a rule without a parameter matches are the same
+            -- IDs: they still link, whatever the others are.
+            SELECT r.rule, r.linked, r.total INTO plain FROM nz_rules AS r
+             WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
+               AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0
+             ORDER BY r.linked DESC, array_position(ARRAY['exact', 'normalized', 'number'], r.rule) LIMIT 1;
+            rule := plain.rule;
+            RAISE NOTICE 'the rows of %.% do not decide between %: %', entity, reference, listed,
+                         CASE WHEN plain.rule IS NULL THEN 'nothing links by them'
+                              ELSE format('only the %s of its %s rows the %s rule matches link', plain.linked, plain.total, plain.rule) END
+                USING HINT = format('Declare the right rule in normalize.id_rule_overrides, such as (entity, reference, rule, "offset") = (%L, %L, ''offset'', N), or link the values in normalize.id_crosswalk.',
+                                    entity, reference);
+        END IF;
+    END IF;
+    IF rule IS NOT NULL THEN
+        UPDATE nz_rules AS r SET chosen = true, status = 'used'
+         WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
+           AND r.rule = choose_rule.rule AND r.parameter IS NOT DISTINCT FROM choose_rule.parameter;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.choose_rule(text, text, float8, float8) IS
+    'Internal: picks a reference''s rule from its scored candidates, or marks the close ones ambiguous, during reconcile_ids';
+
 -- Resolves one reference of one entity: scores the rules on its staged raw
 -- values refs (ref_rows rows each) against the targets in temp table
--- `targets` (raw, target_key), picks the best rule that links at least
--- min_share of the rows (with case kept when the target's keys keep it,
--- see key_case), and writes nz_map_<entity>_<reference>: one row per
--- distinct raw value with its target, the rule (crosswalk first), or the
--- reason it has none. Returns the rule used ('' when none).
+-- `targets` (raw, target_key), takes the rule declared for it or picks
+-- one (choose_rule; when the rows linked do not decide and the targets
+-- belong to accounts, by the rows linked to their own account's target,
+-- with account_map the row's account links), and writes
+-- nz_map_<entity>_<reference>: one row per distinct raw value with its
+-- target, the rule (crosswalk first), or the reason it has none. Returns
+-- the rule used ('' when none).
 CREATE FUNCTION @extschema@.resolve_reference(entity text, reference text, refs text[], ref_rows bigint[],
-                                              targets text, min_share float8)
+                                              targets text, min_share float8, margin float8, account_map text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ref record;
-    best record;
+    declared record;
+    best_rule text;
+    best_parameter text;
     map text := format('nz_map_%s_%s', entity, reference);
     target_kind text;
     target_ids text[];
     target_keys text[];
     keep_case boolean;
+    undecided text;
 BEGIN
     PERFORM normalize.require_reference(entity, reference);
-    IF NOT (min_share > 0 AND min_share <= 1) THEN
-        RAISE EXCEPTION 'min_share must be in (0, 1], got %', min_share
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass the share of a column''s rows a rule must link to be used, such as 0.5.';
-    END IF;
+    PERFORM normalize.require_rule_thresholds(min_share, margin);
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
     SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
@@ -69,28 +297,57 @@ BEGIN
                    targets)
        INTO target_ids, target_keys;
     INSERT INTO nz_rules
-    SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false
+    SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false, NULL, 'not used'
       FROM normalize.rule_candidates(ref.entity, ref.reference, refs, ref_rows, target_ids, keep_case) AS c;
 
-    SELECT r.rule, r.parameter INTO best FROM nz_rules AS r
-     WHERE r.entity = ref.entity AND r.reference = ref.reference AND r.rule <> 'crosswalk'
-       AND r.linked > 0 AND r.linked >= min_share * r.total
-     ORDER BY r.linked DESC,
-              array_position(ARRAY['exact', 'normalized', 'number', 'offset'], r.rule),
-              abs(r.parameter::numeric) NULLS FIRST
-     LIMIT 1;
-    IF FOUND THEN
-        UPDATE nz_rules AS r SET chosen = true
+    declared := normalize.declared_rule(entity, reference);
+    IF declared.rule IS NOT NULL THEN
+        best_rule := declared.rule;
+        best_parameter := declared."offset"::text;
+        IF NOT EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity AND r.reference = ref.reference
+                          AND r.rule = best_rule AND r.parameter IS NOT DISTINCT FROM best_parameter) THEN
+            INSERT INTO nz_rules
+            SELECT ref.entity, ref.reference, best_rule, best_parameter,
+                   coalesce(sum(m.rows) FILTER (WHERE m.matches = 1), 0), coalesce(sum(m.rows), 0), false, NULL, 'not used'
+              FROM normalize.match_id_values(CASE WHEN best_rule = 'none' THEN 'exact' ELSE best_rule END,
+                                             coalesce(declared."offset", 0), refs, ref_rows,
+                                             CASE WHEN best_rule = 'none' THEN '{}'::text[] ELSE target_ids END,
+                                             CASE WHEN best_rule = 'none' THEN '{}'::text[] ELSE target_keys END,
+                                             keep_case) AS m;
+        END IF;
+        UPDATE nz_rules AS r SET chosen = true, status = 'declared'
          WHERE r.entity = ref.entity AND r.reference = ref.reference
-           AND r.rule = best.rule AND r.parameter IS NOT DISTINCT FROM best.parameter;
-    ELSIF EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity AND r.reference = ref.reference
-                     AND r.total > 0) THEN
-        RAISE NOTICE 'no rule links at least % of %.%; its rows stay unlinked', min_share, entity, ref.source_column
-            USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
+           AND r.rule = best_rule AND r.parameter IS NOT DISTINCT FROM best_parameter;
+    ELSE
+        -- Counting each rule's links to the row's own account's targets is
+        -- a join per rule: done only when the rows linked leave a doubt.
+        -- The best rule without a parameter is counted too, contender or
+        -- not: an offset may link more rows only by landing on others'.
+        IF account_map <> '' AND normalize.rule_in_doubt(entity, reference, min_share, margin) THEN
+            PERFORM normalize.score_consistency(entity, reference, array_agg(c.rule), array_agg(c.parameter::bigint),
+                                                refs, ref_rows, targets, account_map)
+               FROM (SELECT x.rule, x.parameter FROM normalize.rule_contenders(entity, reference, min_share, margin) AS x
+                     UNION
+                     (SELECT r.rule, r.parameter FROM nz_rules AS r
+                       WHERE r.entity = ref.entity AND r.reference = ref.reference
+                         AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0
+                       ORDER BY r.linked DESC, array_position(ARRAY['exact', 'normalized', 'number'], r.rule) LIMIT 1)) AS c;
+        END IF;
+        SELECT c.rule, c.parameter INTO best_rule, best_parameter
+          FROM normalize.choose_rule(entity, reference, min_share, margin) AS c;
+        IF best_rule IS NULL AND EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity
+                                            AND r.reference = ref.reference AND r.status = 'ambiguous') THEN
+            undecided := 'ambiguous rule';
+        ELSIF best_rule IS NULL AND EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity
+                                               AND r.reference = ref.reference AND r.total > 0) THEN
+            RAISE NOTICE 'no rule links %.%: no offset links % of its rows, and no other rule any', entity,
+                         ref.source_column, min_share
+                USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
+        END IF;
     END IF;
 
     -- Without a rule, nothing to match against.
-    IF best.rule IS NULL THEN
+    IF best_rule IS NULL OR best_rule = 'none' THEN
         target_ids := '{}';
         target_keys := '{}';
     END IF;
@@ -112,22 +369,25 @@ BEGIN
                CASE WHEN x.raw IS NOT NULL AND x.target_key IS NULL THEN 'crosswalk target not found'
                     WHEN x.raw IS NOT NULL THEN NULL
                     WHEN normalize.normalize_id(b.raw) IS NULL THEN 'missing ' || %8$L || ' reference'
-                    WHEN %4$s IS NOT TRUE THEN 'no rule links this column'
+                    WHEN %4$s IS NOT TRUE THEN %10$L
                     WHEN b.matches > 1 THEN 'ambiguous reference'
                     WHEN b.matches = 0 THEN 'no matching ' || %8$L END AS reason
           FROM by_rule AS b
           LEFT JOIN crosswalk AS x ON x.raw = b.raw
         $q$,
-        map, coalesce(best.rule, 'exact'), coalesce(best.parameter::bigint, 0),
-        CASE WHEN best.rule IS NULL THEN 'false' ELSE 'true' END,
+        map, CASE WHEN best_rule IS NULL OR best_rule = 'none' THEN 'exact' ELSE best_rule END,
+        coalesce(best_parameter::bigint, 0),
+        CASE WHEN best_rule IS NULL OR best_rule = 'none' THEN 'false' ELSE 'true' END,
         targets, target_kind, ref.entity, ref.reference,
-        CASE WHEN best.rule IS NULL THEN NULL ELSE concat_ws(' ', best.rule, best.parameter) END)
+        CASE WHEN best_rule IS NULL THEN NULL ELSE concat_ws(' ', best_rule, best_parameter) END,
+        CASE WHEN best_rule = 'none' THEN 'no crosswalk link (rule declared none)'
+             ELSE coalesce(undecided, 'no rule links this column') END)
     USING refs, ref_rows, target_ids, target_keys, keep_case;
     EXECUTE format('ANALYZE %I', map);
-    RETURN coalesce(concat_ws(' ', best.rule, best.parameter), '');
+    RETURN coalesce(concat_ws(' ', best_rule, best_parameter), '');
 END
 $$;
-COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8) IS
+COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8, float8, text) IS
     'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
 
 -- Stages the references of one entity for reconcile_ids: the distinct
@@ -317,7 +577,8 @@ $$;
 COMMENT ON FUNCTION @extschema@.settle_keys(text) IS
     'Internal: adds a normalized table''s primary key, first settling keys shared by several rows (superseded snapshots, duplicates, collisions), during reconcile_ids';
 
-CREATE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5)
+CREATE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5,
+                                          ambiguity_margin float8 DEFAULT 0.1)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
                dropped bigint, superseded bigint, duplicates bigint, account_rule text)
 LANGUAGE plpgsql VOLATILE
@@ -346,8 +607,9 @@ DECLARE
     unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
-    IF orphan_policy IS NULL OR min_share IS NULL THEN
-        RAISE EXCEPTION '% must not be NULL', CASE WHEN orphan_policy IS NULL THEN 'orphan_policy' ELSE 'min_share' END
+    IF orphan_policy IS NULL OR min_share IS NULL OR ambiguity_margin IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN orphan_policy IS NULL THEN 'orphan_policy'
+                                                   WHEN min_share IS NULL THEN 'min_share' ELSE 'ambiguity_margin' END
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Leave the argument out for its default.';
     END IF;
@@ -356,11 +618,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'quarantine keeps orphans aside with the reason, assign links each to an account by a deterministic rule, drop leaves them out.';
     END IF;
-    IF NOT (min_share > 0 AND min_share <= 1) THEN
-        RAISE EXCEPTION 'min_share must be in (0, 1], got %', min_share
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass the share of a column''s rows a rule must link to be used, such as 0.5.';
-    END IF;
+    PERFORM normalize.require_rule_thresholds(min_share, ambiguity_margin);
     PERFORM normalize.require_sources();
     -- Two reconciliations at once would interleave their TRUNCATEs.
     PERFORM pg_advisory_xact_lock(hashtext('normalize.reconcile_ids'));
@@ -461,7 +719,8 @@ BEGIN
         -- The account reference: rule, value map.
         rules := rules || jsonb_build_object(e.entity,
                                              normalize.resolve_reference(e.entity, 'account', account_raw, account_rows,
-                                                                         'nz_targets_customers', min_share));
+                                                                         'nz_targets_customers', min_share,
+                                                                         ambiguity_margin, ''));
 
         IF e.entity = 'devices' THEN
             PERFORM normalize.drop_temp_table('nz_targets_locations');
@@ -481,7 +740,8 @@ BEGIN
             ANALYZE nz_locations_per_account;
             rules := rules || jsonb_build_object('devices.location',
                                                  normalize.resolve_reference('devices', 'location', location_raw, location_rows,
-                                                                             'nz_targets_locations', min_share));
+                                                                             'nz_targets_locations', min_share,
+                                                                             ambiguity_margin, 'nz_map_devices_account'));
             -- The location's account travels with the map, so each device
             -- row needs one join for its location, not two.
             CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
@@ -663,5 +923,5 @@ BEGIN
      ORDER BY ek.position;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.reconcile_ids(text, float8) IS
-    'Links every source row to its account with the best discovered rule (crosswalk first), and rebuilds the normalized tables, the account map and the id map; orphans are quarantined, assigned or dropped';
+COMMENT ON FUNCTION @extschema@.reconcile_ids(text, float8, float8) IS
+    'Links every source row to its account by the crosswalk, then the rule declared in id_rule_overrides or the one the data show (a reference whose rows do not decide between two rules is reported ambiguous and not linked), and rebuilds the normalized tables, the account map and the id map; orphans are quarantined, assigned or dropped';

@@ -26,6 +26,10 @@ INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, th
      'Share of feature-store rows with every required (critical) feature of the catalog present', true),
     ('relationships linked', 'completeness', '>=', 1, 'fail',
      'Share of rows whose foreign key finds its parent (validate_relationships)', true),
+    ('source rows linked', 'completeness', '>=', 0.95, 'warn',
+     'Share of an entity''s source rows (superseded snapshots and duplicates aside) linked by a rule or the crosswalk, and of devices'' location references', true),
+    ('reference rule decided', 'completeness', '>=', 1, 'fail',
+     'Whether the rows of a reference decided its rule (an undecided one links nothing until declared in id_rule_overrides)', true),
     ('key columns of one type', 'type consistency', '<=', 1, 'fail',
      'Distinct types (with collation) among the key columns of the extension''s tables', true),
     ('keys carry their kind', 'type consistency', '>=', 1, 'fail',
@@ -273,6 +277,42 @@ BEGIN
     SELECT 'relationships linked', v.check_name, CASE WHEN v.total > 0 THEN v.linked::float8 / v.total ELSE 1 END,
            v.orphaned, format('%s of %s rows linked', v.linked, v.total)
       FROM normalize.validate_relationships() AS v WHERE v.status IN ('pass', 'fail');
+    -- What should have linked and did: every source row that is not a
+    -- superseded snapshot or a duplicate, and every device's location
+    -- reference. Rows kept aside (orphans, undecided rules) count against.
+    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+    SELECT 'source rows linked', m.entity, count(*) FILTER (WHERE m.status = 'linked')::float8 / nullif(count(*), 0),
+           count(*) FILTER (WHERE m.status <> 'linked'),
+           format('%s of %s rows linked%s', count(*) FILTER (WHERE m.status = 'linked'), count(*),
+                  coalesce('; ' || string_agg(DISTINCT m.status, ', ') FILTER (WHERE m.status <> 'linked'), ''))
+      FROM normalize.id_map AS m
+      JOIN normalize.entity_kinds AS k USING (entity)
+     WHERE m.status NOT IN ('superseded', 'duplicate')
+     GROUP BY m.entity, k.position ORDER BY k.position;
+    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+    SELECT 'source rows linked', 'devices.location',
+           count(*) FILTER (WHERE d.location_key IS NOT NULL AND NOT d.location_assigned)::float8 / nullif(count(*), 0),
+           count(*) FILTER (WHERE d.location_key IS NULL OR d.location_assigned),
+           format('%s of %s location references linked', count(*) FILTER (WHERE d.location_key IS NOT NULL AND NOT d.location_assigned),
+                  count(*))
+      FROM normalize.devices AS d WHERE normalize.normalize_id(d.source_location_ref) IS NOT NULL
+    HAVING count(*) > 0;
+    -- A reference whose rows did not decide between rules links nothing
+    -- by them until the user declares one.
+    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+    SELECT 'reference rule decided', k.entity || '.' || k.reference,
+           CASE WHEN bool_or(r.status = 'ambiguous') THEN 0 ELSE 1 END,
+           (SELECT count(*) FROM normalize.quarantine AS q
+             WHERE q.entity = k.entity AND q.reference = k.reference AND q.reason = 'ambiguous rule'),
+           coalesce('undecided between ' || string_agg(concat_ws(' ', r.rule, r.parameter), ', ' ORDER BY r.linked DESC, r.parameter)
+                                                FILTER (WHERE r.status = 'ambiguous'),
+                    'links by ' || min(concat_ws(' ', r.rule, r.parameter) || CASE WHEN r.status = 'declared' THEN ' (declared)' ELSE '' END)
+                                       FILTER (WHERE r.chosen),
+                    'no rule links it')
+      FROM normalize.reference_kinds AS k
+      JOIN normalize.entity_kinds AS e USING (entity)
+      LEFT JOIN normalize.reconciliation_rules AS r USING (entity, reference)
+     GROUP BY k.entity, k.reference, e.position ORDER BY e.position, k.reference;
 
     -- Type consistency -----------------------------------------------------
     INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
@@ -575,9 +615,12 @@ BEGIN
 
     RETURN QUERY
     SELECT 'Data completeness', '100% of relationships linked', round(n_before, 1),
-           round(100 * (SELECT min(c.observed) FROM nz_report_checks AS c WHERE c.check_name = 'relationships linked')::numeric, 1),
+           round(100 * (SELECT min(c.observed) FROM nz_report_checks AS c
+                         WHERE c.check_name IN ('relationships linked', 'source rows linked'))::numeric, 1),
            'percent', NOT EXISTS (SELECT 1 FROM nz_report_checks AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
-           'before: source rows whose account reference joins a customer ID as it stands; after: the least linked foreign key';
+           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the entities'' source rows, their location references and the foreign keys',
+                     (SELECT 'undecided rules: ' || string_agg(c.entity, ', ') FROM nz_report_checks AS c
+                       WHERE c.check_name = 'reference rule decided' AND c.status <> 'pass'));
     RETURN QUERY
     SELECT 'Value realism', 'all metrics within expected business ranges', v_before,
            round(100.0 * count(*) FILTER (WHERE c.status = 'pass') / nullif(count(*), 0), 1),

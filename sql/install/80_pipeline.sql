@@ -167,7 +167,9 @@ BEGIN
     WHEN 'reconcile' THEN
         SELECT format('%s source rows: %s linked, %s assigned, %s quarantined, %s dropped',
                       sum(r.source_rows), sum(r.linked), sum(r.assigned), sum(r.quarantined), sum(r.dropped))
-          INTO outcome FROM normalize.reconcile_ids(orphan_policy => a ->> 'orphan_policy') AS r;
+          INTO outcome FROM normalize.reconcile_ids(orphan_policy => a ->> 'orphan_policy',
+                                                    min_share => (a ->> 'min_share')::float8,
+                                                    ambiguity_margin => (a ->> 'ambiguity_margin')::float8) AS r;
     WHEN 'repair' THEN
         SELECT format('%s columns checked, %s values replaced, %s kept', count(*), sum(r.replaced), sum(r.kept))
           INTO outcome FROM normalize.repair_values(seed => (a ->> 'seed')::bigint) AS r;
@@ -276,7 +278,8 @@ COMMENT ON VIEW @extschema@.pipeline_status IS
 CREATE PROCEDURE @extschema@.run_pipeline(seed bigint DEFAULT 42, months integer DEFAULT 24,
                                           as_of date DEFAULT CURRENT_DATE,
                                           orphan_policy text DEFAULT 'quarantine',
-                                          restart boolean DEFAULT false)
+                                          restart boolean DEFAULT false, min_share float8 DEFAULT 0.5,
+                                          ambiguity_margin float8 DEFAULT 0.1)
 LANGUAGE plpgsql
 AS $$
 DECLARE
@@ -287,8 +290,9 @@ DECLARE
     failure_detail text;
     failure_hint text;
 BEGIN
-    IF seed IS NULL OR months IS NULL OR as_of IS NULL OR orphan_policy IS NULL OR restart IS NULL THEN
-        RAISE EXCEPTION 'run_pipeline: seed, months, as_of, orphan_policy and restart must not be NULL'
+    IF seed IS NULL OR months IS NULL OR as_of IS NULL OR orphan_policy IS NULL OR restart IS NULL
+       OR min_share IS NULL OR ambiguity_margin IS NULL THEN
+        RAISE EXCEPTION 'run_pipeline: seed, months, as_of, orphan_policy, restart, min_share and ambiguity_margin must not be NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave an argument out for its default.';
     END IF;
     -- Refused before any phase runs, rather than when the history's is
@@ -296,6 +300,7 @@ BEGIN
     IF months OPERATOR(pg_catalog.>=) 1 AND months OPERATOR(pg_catalog.<=) 600 THEN
         PERFORM normalize.require_history_as_of(as_of, months);
     END IF;
+    PERFORM normalize.require_rule_thresholds(min_share, ambiguity_margin);
     -- The first statement of a transaction starts with it: a later one is
     -- inside a transaction block, where the commits after each phase fail.
     IF pg_catalog.statement_timestamp() OPERATOR(pg_catalog.<>) pg_catalog.transaction_timestamp() THEN
@@ -305,7 +310,9 @@ BEGIN
     END IF;
     PERFORM normalize.require_sources();
     run := normalize.pipeline_begin(pg_catalog.jsonb_build_object('seed', seed, 'months', months, 'as_of', as_of,
-                                                                  'orphan_policy', orphan_policy),
+                                                                  'orphan_policy', orphan_policy,
+                                                                  'min_share', min_share,
+                                                                  'ambiguity_margin', ambiguity_margin),
                                     restart);
     COMMIT;
     LOOP
@@ -335,5 +342,5 @@ BEGIN
     COMMIT;
 END
 $$;
-COMMENT ON PROCEDURE @extschema@.run_pipeline(bigint, integer, date, text, boolean) IS
-    'Runs the whole pipeline on the registered sources (reconcile, repair, history, features, training sets, quality checks), committing after each phase; one run at a time; resumes an unfinished run with the same arguments';
+COMMENT ON PROCEDURE @extschema@.run_pipeline(bigint, integer, date, text, boolean, float8, float8) IS
+    'Runs the whole pipeline on the registered sources (reconcile, repair, history, features, training sets, quality checks), committing after each phase; one run at a time; resumes an unfinished run with the same arguments; min_share and ambiguity_margin are reconcile_ids''';
