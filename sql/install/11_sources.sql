@@ -10,12 +10,15 @@ CREATE TABLE @extschema@.source_contract (
     type_class  text NOT NULL CHECK (type_class IN ('id', 'number', 'date', 'text')),
     description text NOT NULL,
     position    integer NOT NULL,
+    category    text,
     PRIMARY KEY (entity, column_name)
 );
 COMMENT ON TABLE @extschema@.source_contract IS
     'The columns each source entity must (required) or may have, by logical name and type class';
 COMMENT ON COLUMN @extschema@.source_contract.type_class IS
     'id: integer or text; number: any numeric type; date: date or timestamp; text: any type';
+COMMENT ON COLUMN @extschema@.source_contract.category IS
+    'For a column of categories, the vocabulary its values are read through (normalize.category_values)';
 
 INSERT INTO @extschema@.source_contract (entity, column_name, required, type_class, position, description) VALUES
     ('customers', 'customer_id', true, 'id', 1, 'The customer''s ID, the account every other entity belongs to'),
@@ -61,6 +64,10 @@ INSERT INTO @extschema@.source_contract (entity, column_name, required, type_cla
     ('campaigns', 'budget', false, 'number', 5, 'Budget'),
     ('campaigns', 'start_date', false, 'date', 6, 'Start of the campaign'),
     ('campaigns', 'snapshot_date', false, 'date', 7, 'The day the row describes');
+UPDATE @extschema@.source_contract AS c SET category = v.category
+  FROM (VALUES ('customers', 'tier', 'customer tier'), ('subscriptions', 'status', 'subscription status'),
+               ('devices', 'status', 'device status'), ('users', 'role', 'user role')) AS v(entity, column_name, category)
+ WHERE c.entity = v.entity AND c.column_name = v.column_name;
 
 CREATE TABLE @extschema@.sources (
     entity        text PRIMARY KEY,
@@ -264,7 +271,10 @@ COMMENT ON FUNCTION @extschema@.use_sources(text, text) IS
 -- The SELECT that reads a registered source by contract column names, with
 -- every column cast to its class's type (ids as text) and absent optional
 -- columns as NULL. Every phase reads sources through it. A timestamptz is
--- taken as a date in the source's time zone, not the session's.
+-- taken as a date in the source's time zone, not the session's, and a
+-- column of categories through its vocabulary (its canonical value, or the
+-- raw one when the vocabulary does not know it: quality_checks reports
+-- those).
 CREATE FUNCTION @extschema@.source_query(entity text)
 RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -273,6 +283,7 @@ AS $$
 DECLARE
     src record;
     cols text;
+    joins text;
 BEGIN
     SELECT s.relation, s.columns, s.time_zone INTO src FROM normalize.sources AS s WHERE s.entity = source_query.entity;
     IF NOT FOUND THEN
@@ -285,11 +296,14 @@ BEGIN
                        AND (SELECT a.atttypid FROM pg_attribute AS a
                              WHERE a.attrelid = src.relation AND a.attname = src.columns ->> c.column_name
                                AND NOT a.attisdropped) = 'timestamptz'::regtype
-                  THEN format('(%s AT TIME ZONE %L)::date AS %I', quote_ident(src.columns ->> c.column_name),
+                  THEN format('(r.%I AT TIME ZONE %L)::date AS %I', src.columns ->> c.column_name,
                               src.time_zone, c.column_name)
+                  WHEN src.columns ? c.column_name AND c.category IS NOT NULL
+                  THEN format('coalesce(%I.value, r.%I::text) AS %I', 'v_' || c.column_name,
+                              src.columns ->> c.column_name, c.column_name)
                   WHEN src.columns ? c.column_name
-                  THEN format('%s::%s AS %I',
-                               quote_ident(src.columns ->> c.column_name),
+                  THEN format('r.%I::%s AS %I',
+                               src.columns ->> c.column_name,
                               CASE c.type_class WHEN 'id' THEN 'text' WHEN 'number' THEN 'numeric'
                                                 WHEN 'date' THEN 'date' ELSE 'text' END,
                               c.column_name)
@@ -297,11 +311,15 @@ BEGIN
                               CASE c.type_class WHEN 'id' THEN 'text' WHEN 'number' THEN 'numeric'
                                                 WHEN 'date' THEN 'date' ELSE 'text' END,
                               c.column_name) END,
-             ', ' ORDER BY c.position)
-      INTO cols
+             ', ' ORDER BY c.position),
+           string_agg(format(' LEFT JOIN normalize.category_lookup AS %I ON %I.category = %L AND %I.spelling = normalize.fold_category(r.%I::text)',
+                             'v_' || c.column_name, 'v_' || c.column_name, c.category, 'v_' || c.column_name,
+                             src.columns ->> c.column_name), '' ORDER BY c.position)
+                 FILTER (WHERE c.category IS NOT NULL AND src.columns ? c.column_name)
+      INTO cols, joins
       FROM normalize.source_contract AS c
      WHERE c.entity = source_query.entity;
-    RETURN format('SELECT %s FROM %s', cols, src.relation);
+    RETURN format('SELECT %s FROM %s AS r%s', cols, src.relation, coalesce(joins, ''));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.source_query(text) IS

@@ -338,8 +338,7 @@ BEGIN
         IF best_rule IS NULL AND EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity
                                             AND r.reference = ref.reference AND r.status = 'ambiguous') THEN
             undecided := 'ambiguous rule';
-        ELSIF best_rule IS NULL AND EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity
-                                               AND r.reference = ref.reference AND r.total > 0) THEN
+        ELSIF best_rule IS NULL AND EXISTS (SELECT 1 FROM unnest(refs) AS v WHERE v IS NOT NULL) THEN
             RAISE NOTICE 'no rule links %.%: no offset links % of its rows, and no other rule any', entity,
                          ref.source_column, min_share
                 USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';

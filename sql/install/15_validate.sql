@@ -153,7 +153,22 @@ BEGIN
           FROM (%3$s) AS s
         $f$, normalize.source_query('customers'), normalize.source_query('subscriptions'),
              normalize.source_query('devices'), normalize.source_query('users'));
+
+    -- Columns of categories: the values no spelling of the vocabulary
+    -- matches (source_query passes them on as they are).
+    FOR e IN SELECT c.* FROM normalize.source_contract AS c JOIN normalize.entity_kinds AS k USING (entity)
+              WHERE c.category IS NOT NULL ORDER BY k.position, c.column_name LOOP
+        RETURN QUERY EXECUTE format($f$
+            SELECT %1$L::text, %2$L || ' values unknown', coalesce(sum(u.rows), 0)::numeric,
+                   coalesce('rows: ' || string_agg(format('%%s (%%s)', u.value, u.rows), ', ' ORDER BY u.rows DESC, u.value COLLATE "C"),
+                            'every value is a known ' || %3$L)
+              FROM (SELECT x.v AS value, count(*) AS rows FROM (SELECT s.%4$I::text AS v FROM (%5$s) AS s) AS x
+                     WHERE x.v IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM normalize.category_values AS c WHERE c.category = %3$L AND c.value = x.v)
+                     GROUP BY x.v) AS u
+            $f$, e.entity, e.column_name, e.category, e.column_name, normalize.source_query(e.entity));
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.assess_sources() IS
-    'The "before" picture of the registered sources: counts, history depth, ID types, how references join as they stand, and the synthetic values the plan lists';
+    'The "before" picture of the registered sources: counts, history depth, ID types, how references join as they stand, the synthetic values the plan lists, and category values the vocabulary does not know';

@@ -384,7 +384,8 @@ VALUES
 -- on. pg_dump keeps user rows only; on restore, CREATE EXTENSION inserts the
 -- shipped rows first and the dump's user rows then replace them by name.
 -- Shared by every table the extension ships rows in and users may edit
--- (profiles, tier mix). The trigger's argument names the key column.
+-- (profiles, tier mix, category vocabulary). The trigger's arguments name
+-- the key columns.
 CREATE FUNCTION @extschema@.mark_user_rows()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -392,8 +393,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        EXECUTE format('DELETE FROM %I.%I WHERE %I = ($1).%I AND shipped',
-                       TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[0])
+        EXECUTE format('DELETE FROM %I.%I WHERE %s AND shipped', TG_TABLE_SCHEMA, TG_TABLE_NAME,
+                       (SELECT string_agg(format('%I = ($1).%I', k, k), ' AND ') FROM unnest(TG_ARGV) AS k))
           USING NEW;
     END IF;
     NEW.shipped := false;
@@ -401,7 +402,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.mark_user_rows() IS
-    'Trigger: rows written by users are theirs, and replace a shipped row with the same key (the trigger argument names the key column)';
+    'Trigger: rows written by users are theirs, and replace a shipped row with the same key (the trigger arguments name the key columns)';
 
 CREATE TRIGGER distribution_profiles_user_rows
     BEFORE INSERT OR UPDATE ON @extschema@.distribution_profiles

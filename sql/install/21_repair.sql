@@ -137,7 +137,9 @@ BEGIN
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
-         WHERE s.mrr > 0 AND s.mrr < 'Infinity' AND coalesce(s.status, 'active') NOT IN ('cancelled', 'canceled', 'churned', 'trial', 'inactive')
+         WHERE s.mrr > 0 AND s.mrr < 'Infinity'
+           AND (s.status IS NULL OR EXISTS (SELECT 1 FROM normalize.category_values AS v
+                                             WHERE v.category = 'subscription status' AND v.value = s.status AND v.paying))
          GROUP BY s.account_key),
     mix AS (
         SELECT m.tier, sum(m.weight) OVER (ORDER BY m.position) / sum(m.weight) OVER () AS upto
@@ -189,13 +191,13 @@ BEGIN
     FOR col IN
         SELECT * FROM (VALUES
             ('devices', 'health_score', 'device_key', 'device',
-             $p$CASE t.status WHEN 'operational' THEN 'health_operational' WHEN 'maintenance' THEN 'health_maintenance'
-                              WHEN 'critical' THEN 'health_critical' ELSE 'device_health' END$p$,
+             $p$coalesce((SELECT v.profile FROM normalize.category_values AS v
+                           WHERE v.category = 'device status' AND v.value = t.status), 'device_health')$p$,
              'drawn from the profile of the device''s status'),
             ('devices', 'uptime', 'device_key', 'device', $p$'device_uptime'$p$, 'drawn from device_uptime'),
             ('users', 'engagement_score', 'user_key', 'user',
-             $p$CASE t.role WHEN 'admin' THEN 'engagement_admin' WHEN 'manager' THEN 'engagement_manager'
-                            ELSE 'engagement_standard' END$p$,
+             $p$coalesce((SELECT v.profile FROM normalize.category_values AS v
+                           WHERE v.category = 'user role' AND v.value = t.role), 'engagement_standard')$p$,
              'drawn from the profile of the user''s role')
         ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
     LOOP

@@ -30,6 +30,8 @@ INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, th
      'Share of an entity''s source rows (superseded snapshots and duplicates aside) linked by a rule or the crosswalk, and of devices'' location references', true),
     ('reference rule decided', 'completeness', '>=', 1, 'fail',
      'Whether the rows of a reference decided its rule (an undecided one links nothing until declared in id_rule_overrides)', true),
+    ('category values known', 'type consistency', '>=', 1, 'warn',
+     'Share of a column of categories (status, role, tier) whose values the vocabulary knows (category_values, category_spellings)', true),
     ('key columns of one type', 'type consistency', '<=', 1, 'fail',
      'Distinct types (with collation) among the key columns of the extension''s tables', true),
     ('keys carry their kind', 'type consistency', '>=', 1, 'fail',
@@ -184,11 +186,18 @@ BEGIN
                        a.mrr::float8 AS x
                   FROM %1$s AS a
                 UNION ALL
-                SELECT 'devices.health_score, ' || d.status, 'health_' || d.status, d.health_score::float8 FROM %2$s AS d
+                SELECT 'devices.health_score, ' || coalesce(d.status, '(none)'),
+                       coalesce((SELECT c.profile FROM normalize.category_values AS c
+                                  WHERE c.category = 'device status' AND c.value = d.status), 'device_health'),
+                       d.health_score::float8
+                  FROM %2$s AS d
                 UNION ALL
                 SELECT 'devices.uptime', 'device_uptime', d.uptime::float8 FROM %2$s AS d
                 UNION ALL
-                SELECT 'users.engagement_score, ' || u.role, 'engagement_' || u.role, u.engagement_score::float8
+                SELECT 'users.engagement_score, ' || coalesce(u.role, '(none)'),
+                       coalesce((SELECT c.profile FROM normalize.category_values AS c
+                                  WHERE c.category = 'user role' AND c.value = u.role), 'engagement_standard'),
+                       u.engagement_score::float8
                   FROM %3$s AS u) AS v
          WHERE v.x IS NOT NULL
            AND EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = v.profile)
@@ -234,6 +243,7 @@ DECLARE
     r record;
     q record;
     cond text;
+    n bigint;
     have_features boolean;
     have_training boolean;
 BEGIN
@@ -315,6 +325,24 @@ BEGIN
      GROUP BY k.entity, k.reference, e.position ORDER BY e.position, k.reference;
 
     -- Type consistency -----------------------------------------------------
+    -- Columns of categories: a value the vocabulary does not know was kept
+    -- as spelled, and no phase knows what it means.
+    FOR e IN SELECT c.entity, c.column_name, c.category, k.table_name,
+                    -- repair keeps the tier as read in tier_observed
+                    CASE WHEN c.column_name = 'tier' THEN 'coalesce(t.tier_observed, t.tier)'
+                         ELSE format('t.%I', c.column_name) END AS col
+               FROM normalize.source_contract AS c JOIN normalize.entity_kinds AS k USING (entity)
+              WHERE c.category IS NOT NULL ORDER BY k.position, c.column_name LOOP
+        EXECUTE format('SELECT count(*) FROM normalize.%I AS t WHERE %s IS NOT NULL', e.table_name, e.col) INTO n;
+        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
+        SELECT 'category values known', format('%s.%s', e.table_name, e.column_name),
+               CASE WHEN n > 0 THEN 1 - coalesce(sum(u.rows), 0)::float8 / n ELSE 1 END, coalesce(sum(u.rows), 0),
+               coalesce((array_agg(u.value ORDER BY u.rows DESC, u.value COLLATE "C"))[1:5], '{}'),
+               format('%s of %s values known as a %s%s', n - coalesce(sum(u.rows), 0), n, e.category,
+                      coalesce('; unknown: ' || string_agg(format('%s (%s)', u.value, u.rows), ', '
+                                                           ORDER BY u.rows DESC, u.value COLLATE "C"), ''))
+          FROM normalize.unknown_categories(format('normalize.%I', e.table_name)::regclass, e.col, e.category) AS u;
+    END LOOP;
     INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
     WITH k AS (
         SELECT c.relname || '.' || a.attname AS col,

@@ -214,6 +214,34 @@ std::string normalize_id(std::string_view raw, IdStyle style) {
     return out;
 }
 
+std::size_t fold_category(std::string_view raw, char* out, IdStyle style) {
+    std::size_t n = 0;
+    bool pending_separator = false;
+    for (std::size_t i = 0; i < raw.size();) {
+        const BlankAt b = blank_at(raw, i, style);
+        if (b.kind == Blank::zero_width) {
+            i += b.len;
+        } else if (b.kind == Blank::space || raw[i] == '_' || raw[i] == '-') {
+            pending_separator = n > 0;
+            i += b.kind == Blank::space ? b.len : 1;
+        } else {
+            if (pending_separator)
+                out[n++] = ' ';
+            pending_separator = false;
+            const std::size_t len = copy_lowered(raw, i, style, out + n);
+            n += len;
+            i += len;
+        }
+    }
+    return n;
+}
+
+std::string fold_category(std::string_view raw, IdStyle style) {
+    std::string out(raw.size(), '\0');
+    out.resize(fold_category(raw, out.data(), style));
+    return out;
+}
+
 IdParts parse_id(std::string_view raw, IdStyle style) {
     IdParts parts;
     const std::string_view s = trim(raw, style);

@@ -43,6 +43,14 @@ struct IdStyle {
 std::size_t normalize_id(std::string_view raw, char* out, IdStyle style = {});
 std::string normalize_id(std::string_view raw, IdStyle style = {});
 
+// A category's spelling as the vocabulary compares it ('Past_Due ',
+// 'PAST-DUE' -> 'past due'): blanks (as for IDs), underscores and hyphens
+// trimmed at the ends and each inner run of them one blank, zero-width
+// characters removed, letters lower-cased (as for IDs; style.keep_case is
+// ignored). Never longer than raw.
+std::size_t fold_category(std::string_view raw, char* out, IdStyle style = {});
+std::string fold_category(std::string_view raw, IdStyle style = {});
+
 // An ID read as an optional non-significant prefix and a number:
 // 'ACCT-0042' -> prefix "ACCT-", number 42, 4 digits. Blanks and braces at
 // the ends are ignored. Not valid when the ID does not end in a digit run

@@ -52,6 +52,15 @@ NZ_FUNCTION(nz_normalize_id)
     return finish_text(fcinfo, out, core::normalize_id(raw, VARDATA(out), style));
 }
 
+// fold_category(value) -> text: the spelling as the category vocabulary
+// compares it
+NZ_FUNCTION(nz_fold_category)
+{
+    const std::string_view raw = text_arg(fcinfo, 0);
+    text* out = new_text(raw.size());
+    return finish_text(fcinfo, out, core::fold_category(raw, VARDATA(out), normalize::glue::database_id_style(false)));
+}
+
 // id_number(raw) -> bigint, NULL when the ID is not a (prefixed) number
 NZ_FUNCTION(nz_id_number)
 {

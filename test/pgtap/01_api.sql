@@ -52,6 +52,8 @@ INSERT INTO expected_functions VALUES
     ('reconcile_ids(text,double precision,double precision)', 'f', 'v', false, 'u'),
     ('register_source(text,regclass,jsonb,text)', 'f', 'v', true, 'u'),
     ('require_time_zone(text)', 'f', 's', true, 's'),
+    ('fold_category(text)', 'f', 'i', true, 's'),
+    ('unknown_categories(regclass,text,text)', 'f', 's', true, 'u'),
     ('require_sources()', 'f', 's', false, 'u'),
     ('resolve_reference(text,text,text[],bigint[],text,double precision,double precision,text)', 'f', 'v', true, 'u'),
     ('require_rule_thresholds(double precision,double precision)', 'f', 'i', true, 's'),
@@ -176,13 +178,14 @@ SELECT set_eq(
              ('quality_thresholds', 'WHERE NOT shipped'),
              ('accounts', ''), ('locations', ''), ('subscriptions', ''), ('devices', ''), ('users', ''), ('campaigns', ''),
              ('account_map', ''), ('unlinked_rows', ''), ('quarantine', ''), ('key_collisions', ''), ('key_case', ''),
-             ('id_rule_overrides', ''),
+             ('id_rule_overrides', ''), ('category_values', 'WHERE NOT shipped'),
+             ('category_spellings', 'WHERE NOT shipped'),
              ('reconciliation_rules', ''), ('repair_summary', ''), ('history_info', ''), ('account_snapshots', ''),
              ('device_days', ''), ('user_weeks', ''), ('lifecycle_events', ''), ('customer_feature_store', ''),
              ('device_feature_store', ''), ('user_feature_store', ''), ('training_info', ''), ('churn_samples', ''),
              ('clv_samples', ''), ('device_health_samples', ''), ('pipeline_runs', ''), ('pipeline_phases', ''),
              ('pipeline_runs_run_id_seq', '')$$,
-    'pg_dump keeps the user''s profiles, registered sources, crosswalk, declared rules, tier mix, device types and quality thresholds, and every result');
+    'pg_dump keeps the user''s profiles, registered sources, crosswalk, declared rules, category vocabulary, tier mix, device types and quality thresholds, and every result');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -161,5 +161,21 @@ TEST(StableKey, WritesIntoTheCallersBuffer) {
     EXPECT_EQ(stable_key("account", " ", buf), 0u);
 }
 
+TEST(FoldCategory, SpellingsOfOneValueAgree) {
+    for (const char* spelling : {"past_due", "PAST-DUE", " Past  Due ", "past__due", "_past due-", "Past\xC2\xA0" "due"})
+        EXPECT_EQ(fold_category(spelling), "past due") << spelling;
+    EXPECT_EQ(fold_category("Cancelled"), "cancelled");
+    EXPECT_EQ(fold_category("ÉCHU"), "échu");
+    EXPECT_EQ(fold_category("in\xE2\x80\x8B" "active"), "inactive");
+}
+
+TEST(FoldCategory, KeepsWhatTellsValuesApart) {
+    EXPECT_NE(fold_category("Tier 1"), fold_category("Tier 2"));
+    EXPECT_EQ(fold_category("Tier 1"), "tier 1");
+    EXPECT_EQ(fold_category("re.active"), "re.active");
+    EXPECT_EQ(fold_category(" - _ "), "");
+    EXPECT_EQ(fold_category(""), "");
+}
+
 }  // namespace
 }  // namespace normalize::core
