@@ -227,7 +227,10 @@ SELECT count(*) FROM normalize.generate_histories('normalize.accounts', 24, '471
 -- Bad input
 SELECT * FROM normalize.build_history(0);
 SELECT * FROM normalize.build_history(10000);
+-- Without as_of (or with NULL) the history ends at the latest snapshot
+-- of the normalized tables, here 2025-06-18.
 SELECT * FROM normalize.build_history(24, NULL);
+SELECT as_of FROM normalize.history_info;
 SELECT * FROM normalize.build_history(24, '2025-06-18', NULL);
 SELECT * FROM normalize.build_history(24, 'infinity');
 -- The later phases compute on timestamp, whose range is narrower than

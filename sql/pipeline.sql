@@ -65,6 +65,20 @@ SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 CALL normalize.run_pipeline(as_of => '5874897-12-31', months => 12);
 CALL normalize.run_pipeline(as_of => 'infinity');
 SELECT count(*) - (SELECT n FROM runs_before) AS new_runs FROM normalize.pipeline_runs;
+-- A failed run resumes only on the inputs it started with: after a change
+-- to a source, the same call starts over, and the old run is superseded.
+CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18');
+SELECT count(*) - (SELECT n FROM runs_before) AS new_runs FROM normalize.pipeline_runs;
+INSERT INTO pipeline_raw.customers (customer_id, name, snapshot_date) VALUES (100000, 'late arrival', '2025-06-18');
+CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18');
+SELECT count(*) - (SELECT n FROM runs_before) AS new_runs FROM normalize.pipeline_runs;
+SELECT r.status, r.error FROM normalize.pipeline_runs AS r ORDER BY r.run_id DESC LIMIT 2;
+-- Without as_of, the history ends at the sources' latest snapshot.
+CALL normalize.run_pipeline(seed => 42, months => 0);
+SELECT r.arguments ->> 'as_of' AS as_of FROM normalize.pipeline_runs AS r ORDER BY r.run_id DESC LIMIT 1;
+SELECT normalize.latest_snapshot('sources'), normalize.latest_snapshot('normalized');
+SELECT normalize.latest_snapshot('raw');
+DELETE FROM pipeline_raw.customers WHERE customer_id = 100000;
 -- Its steps refuse a run that does not exist.
 SELECT normalize.pipeline_fail(-1, 'history', 'boom');
 SELECT normalize.pipeline_finish(-1);

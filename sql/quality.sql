@@ -30,7 +30,7 @@ INSERT INTO normalize.quality_thresholds (check_name, category, comparison, thre
 VALUES ('my check', 'style', '>=', 1, 'not a category');
 -- The pipeline's arguments.
 CALL normalize.run_pipeline(seed => NULL);
-CALL normalize.run_pipeline(as_of => NULL);
+CALL normalize.run_pipeline(months => NULL);
 SELECT normalize.pipeline_run_phase(1, 'deploy');
 SELECT normalize.pipeline_run_phase(-1, 'repair');
 SELECT normalize.pipeline_next_phase(-1) AS no_phase_of_no_run;

@@ -7,7 +7,7 @@
 # running cluster and NZ_PG_BIN.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
-echo "1..12"
+echo "1..15"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS nz_dump_src" -c "DROP DATABASE IF EXISTS nz_dump_dst" \
       -c "CREATE DATABASE nz_dump_src" 2>/dev/null
 psql_ -d nz_dump_src >/dev/null <<'SQL'
@@ -20,6 +20,9 @@ SELECT count(*) FROM normalize.create_demo_source('dump_raw');
 SELECT count(*) FROM normalize.use_sources('dump_raw');
 INSERT INTO normalize.id_crosswalk (entity, raw_value, target_id) VALUES ('subscriptions', '10000150', '7');
 UPDATE normalize.quality_thresholds SET threshold = 0.995 WHERE check_name = 'mrr within its tier''s range';
+INSERT INTO normalize.category_values (category, value, paying) VALUES ('subscription status', 'grace', true);
+INSERT INTO normalize.category_spellings (category, spelling, value) VALUES ('subscription status', 'Grace Period', 'grace');
+INSERT INTO normalize.placeholder_values (table_name, column_name, value) VALUES ('devices', 'uptime', -1);
 SQL
 psql_ -d nz_dump_src -c "CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18')" 2>/dev/null
 # Every result table, as text in key order.
@@ -49,7 +52,10 @@ check "an edited tier weight is kept" "0.6" "$(q "SELECT weight FROM normalize.t
 check "an edited device type is kept" "0.009|5" "$(q "SELECT (SELECT failure_rate FROM normalize.device_types WHERE device_type = 'gateway') || '|' || count(*) FROM normalize.device_types")"
 check "registered sources are kept" "6" "$(q "SELECT count(*) FROM normalize.sources")"
 check "the crosswalk is kept" "7" "$(q "SELECT target_id FROM normalize.id_crosswalk WHERE raw_value = '10000150'")"
-check "an edited quality threshold is kept" "0.995|19" "$(q "SELECT (SELECT threshold FROM normalize.quality_thresholds WHERE check_name = 'mrr within its tier''s range') || '|' || count(*) FROM normalize.quality_thresholds")"
+check "the demo's declared rule is kept" "offset|10000000|dump_raw.subscriptions" "$(q "SELECT rule || '|' || \"offset\" || '|' || source FROM normalize.id_rule_overrides")"
+check "a user's category value and spelling are kept, the shipped ones once each" "grace|t|Grace Period|18|17" "$(q "SELECT (SELECT value || '|' || paying FROM normalize.category_values WHERE NOT shipped) || '|' || (SELECT spelling FROM normalize.category_spellings WHERE NOT shipped) || '|' || (SELECT count(*) FROM normalize.category_values) || '|' || (SELECT count(*) FROM normalize.category_spellings)")"
+check "a user's placeholder value is kept" "devices|uptime|-1|2" "$(q "SELECT (SELECT table_name || '|' || column_name || '|' || value FROM normalize.placeholder_values WHERE NOT shipped) || '|' || count(*) FROM normalize.placeholder_values")"
+check "an edited quality threshold is kept" "0.995|22" "$(q "SELECT (SELECT threshold FROM normalize.quality_thresholds WHERE check_name = 'mrr within its tier''s range') || '|' || count(*) FROM normalize.quality_thresholds")"
 check "every result is kept, byte for byte: normalized tables, maps, history, features, training sets" "$before" "$(results nz_dump_dst)"
 check "the pipeline's run log is kept" "1|done|6" "$(q "SELECT r.run_id || '|' || r.status || '|' || (SELECT count(*) FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id AND p.status = 'done') FROM normalize.pipeline_runs AS r")"
 check "the run log's sequence is kept: the next run is run 2" "1|true" "$(q "SELECT last_value || '|' || is_called FROM normalize.pipeline_runs_run_id_seq")"

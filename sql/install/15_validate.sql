@@ -19,11 +19,17 @@ AS $$
         SELECT 'devices.account_key -> accounts', 2, count(*), count(a.account_key)
           FROM normalize.devices AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'devices.location_key -> locations', 3, count(x.location_key), count(l.location_key)
+        -- A device that names a location should have one: a location link
+        -- lost (no match, another account's) counts against, so that
+        -- losing them all cannot pass as "nothing to check".
+        SELECT 'devices.location_key -> locations', 3,
+               count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
+               count(l.location_key)
           FROM normalize.devices AS x LEFT JOIN normalize.locations AS l USING (location_key)
         UNION ALL
         SELECT 'devices.location_key -> a location of the device''s own account', 4,
-               count(x.location_key), count(l.location_key)
+               count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
+               count(l.location_key)
           FROM normalize.devices AS x
           LEFT JOIN normalize.locations AS l ON l.location_key = x.location_key AND l.account_key = x.account_key
         UNION ALL
@@ -52,7 +58,7 @@ AS $$
     ) AS v ORDER BY v.ord
 $$;
 COMMENT ON FUNCTION @extschema@.validate_relationships() IS
-    'One row per relationship of the normalized tables (total, linked, orphaned, pass/fail), and per source how many rows reached them';
+    'One row per relationship of the normalized tables (total: the rows that should link, a device that names a location included; linked, orphaned, pass/fail), and per source how many rows reached them';
 
 CREATE FUNCTION @extschema@.assess_sources()
 RETURNS TABLE (entity text, metric text, value numeric, detail text)

@@ -94,6 +94,122 @@ $$;
 COMMENT ON FUNCTION @extschema@.tier_for_mrr(numeric) IS
     'The tier an amount of monthly revenue falls in, read from the lower bounds of the mrr_tier_1..3 profiles';
 
+-- Values that stand for "unknown" in a column, declared by the user (or
+-- shipped: no revenue recorded is $0), and values declared real that
+-- detection must keep (placeholder false). Kept by pg_dump.
+CREATE TABLE @extschema@.placeholder_values (
+    table_name  text NOT NULL,
+    column_name text NOT NULL,
+    value       numeric NOT NULL,
+    placeholder boolean NOT NULL DEFAULT true,
+    note        text NOT NULL DEFAULT '',
+    shipped     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (table_name, column_name, value),
+    CHECK ((table_name, column_name) IN (('accounts', 'mrr'), ('devices', 'health_score'), ('devices', 'uptime'),
+                                         ('users', 'engagement_score')))
+);
+COMMENT ON TABLE @extschema@.placeholder_values IS
+    'Values of a repaired column that are placeholders wherever they appear (placeholder), or real values detection must keep (not placeholder)';
+INSERT INTO @extschema@.placeholder_values (table_name, column_name, value, placeholder, note, shipped) VALUES
+    ('accounts', 'mrr', 0, true, 'no revenue recorded (the plan''s "$0 MRR"); derived from paying subscriptions, else drawn', true);
+CREATE TRIGGER placeholder_values_user_rows
+    BEFORE INSERT OR UPDATE ON @extschema@.placeholder_values
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.mark_user_rows('table_name', 'column_name', 'value');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.placeholder_values', 'WHERE NOT shipped');
+
+-- Whether a handful of distinct values fill every step of their precision
+-- between the least and the greatest (95, 96, 97, 98, 99): a measurement
+-- rounded coarsely, not a placeholder. 0.20 and 0.52 leave 31 steps empty.
+CREATE FUNCTION @extschema@.fills_its_grid(vals numeric[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(DISTINCT v) > 1
+           AND (max(v) - min(v)) * power(10::numeric, max(scale(trim_scale(v)))) + 1 = count(DISTINCT v)
+      FROM unnest(vals) AS v
+     WHERE v IS NOT NULL
+$$;
+COMMENT ON FUNCTION @extschema@.fills_its_grid(numeric[]) IS
+    'Internal: whether distinct values fill every step of their precision between their least and greatest (a coarse measurement rather than placeholders)';
+
+-- What repair reads in one observed column: why the whole column is a
+-- placeholder (column_finding, unless its few values fill their grid), or
+-- else the values that are placeholders row by row (declared ones, and one
+-- value holding half the rows or more while the others take three values
+-- or more: the 0 or 50 that stands in for "unknown"); and whether the
+-- values left are on a 0-1 scale where 0-100 is expected (scores only).
+CREATE FUNCTION @extschema@.scan_placeholders(table_name text, column_name text, score boolean,
+                                              OUT finding text, OUT placeholders numeric[], OUT kept numeric[],
+                                              OUT unit_scale boolean, OUT n bigint, OUT n_distinct bigint,
+                                              OUT mean numeric)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    dominant record;
+BEGIN
+    IF (table_name, column_name) NOT IN (('accounts', 'mrr'), ('devices', 'health_score'), ('devices', 'uptime'),
+                                         ('users', 'engagement_score')) THEN
+        RAISE EXCEPTION 'no repaired column %.%', table_name, column_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The repaired columns are accounts.mrr, devices.health_score, devices.uptime and users.engagement_score.';
+    END IF;
+    SELECT coalesce(array_agg(p.value) FILTER (WHERE p.placeholder), '{}'), coalesce(array_agg(p.value) FILTER (WHERE NOT p.placeholder), '{}')
+      INTO placeholders, kept
+      FROM normalize.placeholder_values AS p
+     WHERE p.table_name = scan_placeholders.table_name AND p.column_name = scan_placeholders.column_name;
+    EXECUTE format($q$
+        WITH c AS (SELECT t.%1$I AS x, count(*) AS rows FROM normalize.%2$I AS t GROUP BY t.%1$I)
+        SELECT sum(c.rows)::bigint AS n, coalesce(sum(c.rows) FILTER (WHERE c.x IS NULL), 0)::bigint AS n_null,
+               coalesce(sum(c.rows) FILTER (WHERE c.x = 0), 0)::bigint AS n_zero, count(c.x) AS n_distinct,
+               sum(c.x * c.rows) / nullif(sum(c.rows) FILTER (WHERE c.x IS NOT NULL), 0) AS mean,
+               array_agg(c.x) FILTER (WHERE c.x IS NOT NULL) AS vals
+          FROM c$q$, column_name || '_observed', table_name)
+      INTO s;
+    n := coalesce(s.n, 0);
+    n_distinct := s.n_distinct;
+    mean := s.mean;
+    finding := normalize.column_finding(n, s.n_null, s.n_zero, s.n_distinct, false);
+    IF finding LIKE 'only % distinct values' AND normalize.fills_its_grid(s.vals) THEN
+        finding := NULL;
+    END IF;
+    IF finding IS NULL THEN
+        EXECUTE format($q$
+            WITH c AS (SELECT t.%1$I AS x, count(*) AS rows FROM normalize.%2$I AS t
+                        WHERE t.%1$I IS NOT NULL GROUP BY t.%1$I)
+            SELECT c.x, c.rows, sum(c.rows) OVER () AS total, count(*) OVER () AS values
+              FROM c ORDER BY c.rows DESC, c.x LIMIT 1$q$, column_name || '_observed', table_name)
+          INTO dominant;
+        IF dominant.rows * 2 >= dominant.total AND dominant.values - 1 >= 3 AND NOT dominant.x = ANY (kept)
+           AND NOT dominant.x = ANY (placeholders) THEN
+            placeholders := placeholders || dominant.x;
+        END IF;
+    END IF;
+    IF finding IS NULL AND cardinality(placeholders) > 0 THEN
+        SELECT array_agg(v ORDER BY v) INTO placeholders FROM unnest(placeholders) AS v;
+        EXECUTE format('SELECT count(*) FROM normalize.%I AS t WHERE t.%I = ANY ($1)', table_name, column_name || '_observed')
+           INTO s USING placeholders;
+        IF s.count > 0 THEN
+            finding := format('placeholder %s in %s of %s rows', array_to_string(placeholders, ', '), s.count, n);
+        END IF;
+    END IF;
+    IF score AND finding IS NULL THEN
+        EXECUTE format($q$
+            SELECT count(DISTINCT t.%1$I) >= 3 AND max(t.%1$I) <= 1 AND min(t.%1$I) >= 0
+              FROM normalize.%2$I AS t WHERE NOT t.%1$I = ANY ($1)$q$, column_name || '_observed', table_name)
+          INTO unit_scale USING placeholders;
+    END IF;
+    unit_scale := coalesce(unit_scale, false);
+    IF unit_scale THEN
+        finding := 'on a 0-1 scale';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.scan_placeholders(text, text, boolean) IS
+    'Internal: what repair_values finds in an observed column: a whole-column finding, the placeholder values row by row (declared, or one dominant value), and whether scores are on a 0-1 scale';
+
 CREATE FUNCTION @extschema@.repair_values(seed bigint DEFAULT 42)
 RETURNS SETOF @extschema@.repair_summary
 LANGUAGE plpgsql VOLATILE
@@ -101,7 +217,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     col record;
-    finding text;
+    scan record;
+    whole boolean;
     stats record;
 BEGIN
     IF seed IS NULL THEN
@@ -123,17 +240,16 @@ BEGIN
      WHERE health_score_source = 'observed' AND uptime_source = 'observed';
     UPDATE normalize.users SET engagement_score_observed = engagement_score WHERE engagement_score_source = 'observed';
 
-    -- Accounts: revenue is the sum of the account's paying subscriptions
-    -- where there are any (derived); otherwise, when the observed column is
-    -- degenerate, the tier is drawn from tier_mix and the revenue from that
-    -- tier's profile (generated). The tier follows from the revenue. A
-    -- numeric NaN or Infinity is no revenue (NaN compares above every
-    -- number, so "> 0" alone would keep it).
-    SELECT count(*) AS n, count(*) FILTER (WHERE mrr_observed IS NULL) AS n_null,
-           count(*) FILTER (WHERE mrr_observed = 0) AS n_zero, count(DISTINCT mrr_observed) AS n_distinct,
-           avg(mrr_observed) AS mean
-      INTO stats FROM normalize.accounts;
-    finding := normalize.column_finding(stats.n, stats.n_null, stats.n_zero, stats.n_distinct, false);
+    -- Accounts: an observed revenue is kept unless it is a placeholder (the
+    -- whole column degenerate, or the value declared or found one: $0 is,
+    -- as shipped); a placeholder is replaced by the sum of the account's
+    -- paying subscriptions where there are any (derived), else the tier is
+    -- drawn from tier_mix and the revenue from that tier's profile
+    -- (generated). The tier follows from the revenue. A numeric NaN or
+    -- Infinity is no revenue (NaN compares above every number, so "> 0"
+    -- alone would keep it).
+    scan := normalize.scan_placeholders('accounts', 'mrr', false);
+    whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
@@ -146,7 +262,9 @@ BEGIN
           FROM normalize.tier_mix AS m),
     decided AS (
         SELECT a.account_key, p.mrr AS paying_mrr,
-               CASE WHEN finding IS NULL AND a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity' THEN 'observed'
+               CASE WHEN a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+                         AND (a.mrr_observed = ANY (scan.kept)
+                              OR (NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders))) THEN 'observed'
                     WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
           FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
     drawn AS (
@@ -170,11 +288,12 @@ BEGIN
                                        ELSE CASE WHEN a.tier_observed IS NULL THEN 'derived' ELSE 'observed' END END
       FROM drawn AS x WHERE x.account_key = a.account_key;
     INSERT INTO normalize.repair_summary
-    SELECT 'accounts', 'mrr', coalesce(finding, 'plausible'),
-           CASE WHEN finding IS NULL THEN 'kept observed values'
-                ELSE 'sum of paying subscriptions where known, else drawn from the tier''s profile' END,
-           stats.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
-           stats.n_distinct, round(stats.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
+    SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
+           CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
+                ELSE 'kept observed values; placeholders (' || array_to_string(scan.placeholders, ', ')
+                     || ') and missing ones: sum of paying subscriptions where known, else drawn from the tier''s profile' END,
+           scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
+           scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
       FROM normalize.accounts AS a;
     SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
     INSERT INTO normalize.repair_summary
@@ -185,9 +304,8 @@ BEGIN
            stats.n_distinct, NULL, count(DISTINCT a.tier), NULL
       FROM normalize.accounts AS a;
 
-    -- Device and user scores: a degenerate column is drawn again as a whole
-    -- from the profile of each row's context; otherwise only missing values
-    -- and values outside 0-100 are.
+    -- Device and user scores, drawn from the profile of each row's context
+    -- where they are placeholders.
     FOR col IN
         SELECT * FROM (VALUES
             ('devices', 'health_score', 'device_key', 'device',
@@ -201,35 +319,44 @@ BEGIN
              'drawn from the profile of the user''s role')
         ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
     LOOP
-        EXECUTE format($q$
-            SELECT count(*) AS n, count(*) FILTER (WHERE %1$I IS NULL) AS n_null,
-                   count(*) FILTER (WHERE %1$I = 0) AS n_zero, count(DISTINCT %1$I) AS n_distinct,
-                   avg(%1$I) AS mean
-              FROM normalize.%2$I$q$, col.column_name || '_observed', col.table_name)
-          INTO stats;
-        finding := normalize.column_finding(stats.n, stats.n_null, stats.n_zero, stats.n_distinct, false);
+        -- Row by row: a value is kept (observed) unless it is missing,
+        -- outside 0-100, a placeholder value, or in a column that is one as
+        -- a whole; values declared real are kept whatever the column. Scores
+        -- on a 0-1 scale are multiplied by 100 (rescaled).
+        scan := normalize.scan_placeholders(col.table_name, col.column_name, true);
+        whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %' AND NOT scan.unit_scale;
         EXECUTE format($q$
             UPDATE normalize.%1$I AS t
-               SET %2$I = CASE WHEN %5$L::text IS NULL AND t.%3$I BETWEEN 0 AND 100 THEN t.%3$I
-                               ELSE round(normalize.draw(%6$s, t.%7$I, %8$s, %9$L, %2$L)::numeric, 2) END,
-                   %4$I = CASE WHEN %5$L::text IS NULL AND t.%3$I BETWEEN 0 AND 100 THEN 'observed'
-                               ELSE 'generated' END
+               SET %2$I = CASE x.source WHEN 'observed' THEN t.%3$I WHEN 'rescaled' THEN round(t.%3$I * 100, 2)
+                               ELSE round(normalize.draw(%5$s, t.%6$I, %7$s, %8$L, %2$L)::numeric, 2) END,
+                   %4$I = x.source
+              FROM (SELECT s.ctid AS row_id,
+                           CASE WHEN s.%3$I IS NULL THEN 'generated'
+                                WHEN s.%3$I = ANY ($1) THEN 'observed'
+                                WHEN $3 OR s.%3$I = ANY ($2) OR NOT s.%3$I BETWEEN 0 AND 100 THEN 'generated'
+                                WHEN $4 THEN 'rescaled'
+                                ELSE 'observed' END AS source
+                      FROM normalize.%1$I AS s) AS x
+             WHERE x.row_id = t.ctid
             $q$, col.table_name, col.column_name, col.column_name || '_observed', col.column_name || '_source',
-                 finding, col.profile_sql, col.key_column, seed, col.kind);
+                 col.profile_sql, col.key_column, seed, col.kind)
+        USING scan.kept, scan.placeholders, whole, scan.unit_scale;
         EXECUTE format($q$
             INSERT INTO normalize.repair_summary
             SELECT %1$L, %2$L, %3$L, %4$L, %5$s, count(*) FILTER (WHERE %6$I = 'generated'),
-                   count(*) FILTER (WHERE %6$I = 'observed'), %7$s, round(%8$s::numeric, 2),
+                   count(*) FILTER (WHERE %6$I <> 'generated'), %7$s, round(%8$s::numeric, 2),
                    count(DISTINCT %2$I), round(avg(%2$I), 2)
               FROM normalize.%1$I$q$,
-            col.table_name, col.column_name, coalesce(finding, 'plausible'),
-            CASE WHEN finding IS NULL THEN 'kept values in 0-100; missing or out-of-range ones ' || col.how
-                 ELSE col.how END,
-            stats.n, col.column_name || '_source', stats.n_distinct, coalesce(stats.mean::text, 'NULL'));
+            col.table_name, col.column_name, coalesce(scan.finding, 'plausible'),
+            CASE WHEN whole THEN col.how
+                 WHEN scan.unit_scale THEN 'multiplied by 100 (rescaled); missing or out-of-range values ' || col.how
+                 WHEN scan.finding IS NOT NULL THEN 'placeholder, missing and out-of-range values ' || col.how || '; the others kept'
+                 ELSE 'kept values in 0-100; missing or out-of-range ones ' || col.how END,
+            scan.n, col.column_name || '_source', scan.n_distinct, coalesce(scan.mean::text, 'NULL'));
     END LOOP;
 
     RETURN QUERY SELECT * FROM normalize.repair_summary ORDER BY table_name, column_name;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.repair_values(bigint) IS
-    'Replaces degenerate values of the normalized tables with keyed draws from the profiles (MRR by tier, health by status, engagement by role, uptime), keeping the observed values and their provenance';
+    'Replaces placeholder values of the normalized tables, row by row (a degenerate column, declared placeholder values, a dominant value, missing or out-of-range ones), with keyed draws from the profiles (MRR by tier, health by status, engagement by role, uptime) or the paying subscriptions, keeping real values and their provenance; scores on a 0-1 scale are rescaled';

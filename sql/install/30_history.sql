@@ -150,7 +150,45 @@ $$;
 COMMENT ON FUNCTION @extschema@.require_history_as_of(date, integer) IS
     'Internal: true if as_of can end a stored history of that many months, else an error naming the range';
 
-CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT CURRENT_DATE,
+-- The latest snapshot date of the registered sources (origin 'sources') or
+-- of the normalized tables ('normalized'): where a history ends unless the
+-- user says otherwise. An error when no row carries one.
+CREATE FUNCTION @extschema@.latest_snapshot(origin text)
+RETURNS date
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    latest date;
+    candidate date;
+    e record;
+BEGIN
+    IF origin NOT IN ('sources', 'normalized') THEN
+        RAISE EXCEPTION 'origin must be sources or normalized, got "%"', origin
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'sources reads the registered raw tables, normalized the reconciled ones.';
+    END IF;
+    FOR e IN SELECT k.* FROM normalize.entity_kinds AS k
+               JOIN normalize.sources AS s USING (entity) ORDER BY k.position LOOP
+        IF origin = 'sources' THEN
+            EXECUTE format('SELECT max(s.snapshot_date) FROM (%s) AS s', normalize.source_query(e.entity)) INTO candidate;
+        ELSE
+            EXECUTE format('SELECT max(t.snapshot_date) FROM normalize.%I AS t', e.table_name) INTO candidate;
+        END IF;
+        latest := greatest(latest, candidate);
+    END LOOP;
+    IF latest IS NULL OR NOT isfinite(latest) THEN
+        RAISE EXCEPTION 'the % carry no snapshot date to end the history at', CASE origin WHEN 'sources' THEN 'registered sources' ELSE 'normalized tables' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass as_of, the last day of the history, such as ''2025-06-18''.';
+    END IF;
+    RETURN latest;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.latest_snapshot(text) IS
+    'The latest snapshot date of the registered sources (origin sources) or of the normalized tables (normalized), where a history ends by default';
+
+CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
                                          seed bigint DEFAULT 42,
                                          entities text[] DEFAULT ARRAY['account', 'device', 'user'])
 RETURNS TABLE (table_name text, rows bigint)
@@ -159,13 +197,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     unrepaired bigint;
+    unusable text;
 BEGIN
-    IF months IS NULL OR as_of IS NULL OR seed IS NULL OR entities IS NULL THEN
+    IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
-              CASE WHEN months IS NULL THEN 'months' WHEN as_of IS NULL THEN 'as_of'
-                   WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
+              CASE WHEN months IS NULL THEN 'months' WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
     END IF;
+    -- Without as_of, the history ends at the latest snapshot of the data,
+    -- not on the day the function happens to run.
+    as_of := coalesce(as_of, normalize.latest_snapshot('normalized'));
     -- Accounts always: everything else hangs off them. Leaving devices or
     -- users out keeps their history empty (their features and roll-ups are
     -- then NULL), for when only the accounts' history is wanted at scale.
@@ -188,11 +229,20 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
     END IF;
-    SELECT count(*) INTO unrepaired FROM normalize.accounts WHERE NOT (mrr > 0) OR mrr IS NULL OR tier IS NULL;
-    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.devices
-     WHERE NOT (health_score BETWEEN 0 AND 100) OR health_score IS NULL;
-    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.users
-     WHERE NOT (engagement_score BETWEEN 0 AND 100) OR engagement_score IS NULL;
+    -- What is unusable, table by table, with an example: the hint then
+    -- says whether repair has yet to run or kept the values as real.
+    SELECT sum(u.n), string_agg(format('%s %s (such as %s)', u.n, u.what, u.example), '; ')
+      INTO unrepaired, unusable
+      FROM (SELECT count(*) AS n, 'accounts without a positive MRR or a tier' AS what, min(a.account_key) AS example
+              FROM normalize.accounts AS a WHERE NOT (a.mrr > 0) OR a.mrr IS NULL OR a.tier IS NULL
+            UNION ALL
+            SELECT count(*), 'devices without a health score in 0-100', min(d.device_key)
+              FROM normalize.devices AS d WHERE NOT (d.health_score BETWEEN 0 AND 100) OR d.health_score IS NULL
+            UNION ALL
+            SELECT count(*), 'users without an engagement score in 0-100', min(u.user_key)
+              FROM normalize.users AS u WHERE NOT (u.engagement_score BETWEEN 0 AND 100) OR u.engagement_score IS NULL) AS u
+     WHERE u.n > 0;
+    unrepaired := coalesce(unrepaired, 0);
     IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
         RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -201,7 +251,11 @@ BEGIN
     IF unrepaired > 0 THEN
         RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Run normalize.repair_values() first: the history ends at each account''s repaired state.';
+                  DETAIL = unusable || '.',
+                  HINT = CASE WHEN NOT EXISTS (SELECT 1 FROM normalize.repair_summary)
+                              THEN 'Run normalize.repair_values() first: the history ends at each account''s repaired state.'
+                              ELSE 'normalize.repair_values() kept these values as observed (see normalize.repair_summary): '
+                                   'declare them placeholders in normalize.placeholder_values and repair again, or correct the source.' END;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
 

@@ -27,7 +27,7 @@ INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, th
     ('relationships linked', 'completeness', '>=', 1, 'fail',
      'Share of rows whose foreign key finds its parent (validate_relationships)', true),
     ('source rows linked', 'completeness', '>=', 0.95, 'warn',
-     'Share of an entity''s source rows (superseded snapshots and duplicates aside) linked by a rule or the crosswalk, and of devices'' location references', true),
+     'Share of an entity''s source rows (superseded snapshots and duplicates aside) linked by a rule or the crosswalk', true),
     ('reference rule decided', 'completeness', '>=', 1, 'fail',
      'Whether the rows of a reference decided its rule (an undecided one links nothing until declared in id_rule_overrides)', true),
     ('category values known', 'type consistency', '>=', 1, 'warn',
@@ -288,8 +288,9 @@ BEGIN
            v.orphaned, format('%s of %s rows linked', v.linked, v.total)
       FROM normalize.validate_relationships() AS v WHERE v.status IN ('pass', 'fail');
     -- What should have linked and did: every source row that is not a
-    -- superseded snapshot or a duplicate, and every device's location
-    -- reference. Rows kept aside (orphans, undecided rules) count against.
+    -- superseded snapshot or a duplicate (a device's location reference is
+    -- validate_relationships'). Rows kept aside (orphans, undecided rules)
+    -- count against.
     INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
     SELECT 'source rows linked', m.entity, count(*) FILTER (WHERE m.status = 'linked')::float8 / nullif(count(*), 0),
            count(*) FILTER (WHERE m.status <> 'linked'),
@@ -299,14 +300,6 @@ BEGIN
       JOIN normalize.entity_kinds AS k USING (entity)
      WHERE m.status NOT IN ('superseded', 'duplicate')
      GROUP BY m.entity, k.position ORDER BY k.position;
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
-    SELECT 'source rows linked', 'devices.location',
-           count(*) FILTER (WHERE d.location_key IS NOT NULL AND NOT d.location_assigned)::float8 / nullif(count(*), 0),
-           count(*) FILTER (WHERE d.location_key IS NULL OR d.location_assigned),
-           format('%s of %s location references linked', count(*) FILTER (WHERE d.location_key IS NOT NULL AND NOT d.location_assigned),
-                  count(*))
-      FROM normalize.devices AS d WHERE normalize.normalize_id(d.source_location_ref) IS NOT NULL
-    HAVING count(*) > 0;
     -- A reference whose rows did not decide between rules links nothing
     -- by them until the user declares one.
     INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
@@ -598,8 +591,18 @@ DECLARE
     n_required bigint;
     set_missing bigint;
     set_cells bigint;
+    last_run record;
 BEGIN
     PERFORM normalize.require_sources();
+    -- "Before" is read from the sources as they are now, "after" from the
+    -- tables the last run built: said when those are not the same inputs.
+    SELECT r.run_id, r.inputs INTO last_run FROM normalize.pipeline_runs AS r
+     WHERE r.status = 'done' ORDER BY r.run_id DESC LIMIT 1;
+    IF last_run.inputs IS NOT NULL AND last_run.inputs <> normalize.input_fingerprint() THEN
+        RAISE NOTICE 'the sources or the settings changed since run % built these tables: "before" describes the sources as they are now',
+                     last_run.run_id
+            USING HINT = 'CALL normalize.run_pipeline() again for a report of one run''s inputs.';
+    END IF;
     SELECT * INTO h FROM normalize.history_info;
     PERFORM normalize.drop_temp_table('nz_report_checks');
     CREATE TEMP TABLE nz_report_checks ON COMMIT DROP AS SELECT * FROM normalize.quality_checks();
@@ -646,7 +649,7 @@ BEGIN
            round(100 * (SELECT min(c.observed) FROM nz_report_checks AS c
                          WHERE c.check_name IN ('relationships linked', 'source rows linked'))::numeric, 1),
            'percent', NOT EXISTS (SELECT 1 FROM nz_report_checks AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
-           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the entities'' source rows, their location references and the foreign keys',
+           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the entities'' source rows and the relationships (a device naming a location should have one)',
                      (SELECT 'undecided rules: ' || string_agg(c.entity, ', ') FROM nz_report_checks AS c
                        WHERE c.check_name = 'reference rule decided' AND c.status <> 'pass'));
     RETURN QUERY

@@ -10,10 +10,13 @@ CREATE TABLE @extschema@.pipeline_runs (
     started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     finished_at timestamptz,
     backend_pid integer NOT NULL DEFAULT pg_backend_pid(),
-    error       text
+    error       text,
+    inputs      text
 );
 COMMENT ON TABLE @extschema@.pipeline_runs IS
     'One row per CALL normalize.run_pipeline(): its arguments, status and, if it failed, why; a resumed run keeps its row';
+COMMENT ON COLUMN @extschema@.pipeline_runs.inputs IS
+    'input_fingerprint() when the run started: it resumes only while its inputs are unchanged';
 
 CREATE TABLE @extschema@.pipeline_phases (
     run_id      bigint NOT NULL REFERENCES @extschema@.pipeline_runs ON DELETE CASCADE,
@@ -62,12 +65,50 @@ RETURN (SELECT l.pid FROM pg_locks AS l
 COMMENT ON FUNCTION @extschema@.pipeline_lock_holder() IS
     'Internal: the process ID of the session that holds run_pipeline''s lock in this database, or NULL';
 
+-- What a run reads, in one digest: the registrations, the rows of every
+-- registered relation, and the tables of settings the phases follow. A
+-- run resumes only while it is unchanged. Read in fixed settings, so that
+-- the session's TimeZone or DateStyle does not change the text hashed.
+CREATE FUNCTION @extschema@.input_fingerprint()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 3
+AS $$
+DECLARE
+    s record;
+    part text;
+    parts text[] := '{}';
+BEGIN
+    FOR s IN SELECT x.* FROM normalize.sources AS x ORDER BY x.entity LOOP
+        EXECUTE format('SELECT count(*) || '':'' || coalesce(sum(hashtextextended(r::text, 0)), 0) FROM %s AS r',
+                       s.relation)
+           INTO part;
+        parts := parts || format('%s %s %s %s %s', s.entity, s.relation::text, s.columns, s.time_zone, part);
+    END LOOP;
+    FOREACH part IN ARRAY ARRAY['id_crosswalk', 'id_rule_overrides', 'category_values', 'category_spellings',
+                                'distribution_profiles', 'tier_mix', 'device_types', 'quality_thresholds'] LOOP
+        EXECUTE format('SELECT %L || '' '' || coalesce(string_agg(t::text, E''\n'' ORDER BY t::text COLLATE "C"), '''') FROM normalize.%I AS t',
+                       part, part)
+           INTO part;
+        parts := parts || part;
+    END LOOP;
+    RETURN md5(array_to_string(parts, E'\n'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.input_fingerprint() IS
+    'A digest of what a pipeline run reads: the registered sources (registration and rows) and the tables of settings; a run resumes only while it is unchanged';
+
 -- Takes the pipeline's lock for this session, then starts a run or resumes
 -- the last one. A run resumes when it did not finish (failed, or still
 -- marked running by a CALL that ended with an error or a session that is
 -- gone: holding the lock, no other run can be under way) and was called
--- with the same arguments; otherwise, or with restart, a new run starts from
--- the first phase. Returns the run's id.
+-- with the same arguments on the same inputs (input_fingerprint);
+-- otherwise, or with restart, a new run starts from the first phase.
+-- Returns the run's id.
 CREATE FUNCTION @extschema@.pipeline_begin(arguments jsonb, restart boolean)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT
@@ -77,6 +118,7 @@ DECLARE
     holder integer;
     last record;
     run bigint;
+    fingerprint text;
 BEGIN
     IF NOT normalize.pipeline_lock() THEN
         holder := normalize.pipeline_lock_holder();
@@ -87,7 +129,12 @@ BEGIN
     END IF;
 
     SELECT * INTO last FROM normalize.pipeline_runs AS r ORDER BY r.run_id DESC LIMIT 1;
-    IF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments THEN
+    fingerprint := normalize.input_fingerprint();
+    IF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments
+       AND last.inputs IS DISTINCT FROM fingerprint THEN
+        RAISE NOTICE 'run_pipeline: the sources or the settings changed since run % started; starting over', last.run_id
+            USING HINT = 'Resuming would mix tables built from the old inputs with the new.';
+    ELSIF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments THEN
         run := last.run_id;
         UPDATE normalize.pipeline_runs AS r
            SET status = 'running', finished_at = NULL, error = NULL, backend_pid = pg_backend_pid()
@@ -99,7 +146,7 @@ BEGIN
               ORDER BY p.position LIMIT 1);
         RETURN run;
     END IF;
-    INSERT INTO normalize.pipeline_runs (arguments, status) VALUES (pipeline_begin.arguments, 'running')
+    INSERT INTO normalize.pipeline_runs (arguments, status, inputs) VALUES (pipeline_begin.arguments, 'running', fingerprint)
     RETURNING run_id INTO run;
     IF last.run_id IS NOT NULL AND last.status <> 'done' THEN
         UPDATE normalize.pipeline_runs AS r SET status = 'failed', finished_at = coalesce(r.finished_at, clock_timestamp()),
@@ -276,7 +323,7 @@ COMMENT ON VIEW @extschema@.pipeline_status IS
 -- The body only calls the functions above, whose paths are pinned, with
 -- qualified names.
 CREATE PROCEDURE @extschema@.run_pipeline(seed bigint DEFAULT 42, months integer DEFAULT 24,
-                                          as_of date DEFAULT CURRENT_DATE,
+                                          as_of date DEFAULT NULL,
                                           orphan_policy text DEFAULT 'quarantine',
                                           restart boolean DEFAULT false, min_share float8 DEFAULT 0.5,
                                           ambiguity_margin float8 DEFAULT 0.1)
@@ -290,10 +337,16 @@ DECLARE
     failure_detail text;
     failure_hint text;
 BEGIN
-    IF seed IS NULL OR months IS NULL OR as_of IS NULL OR orphan_policy IS NULL OR restart IS NULL
+    IF seed IS NULL OR months IS NULL OR orphan_policy IS NULL OR restart IS NULL
        OR min_share IS NULL OR ambiguity_margin IS NULL THEN
-        RAISE EXCEPTION 'run_pipeline: seed, months, as_of, orphan_policy, restart, min_share and ambiguity_margin must not be NULL'
+        RAISE EXCEPTION 'run_pipeline: seed, months, orphan_policy, restart, min_share and ambiguity_margin must not be NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave an argument out for its default.';
+    END IF;
+    -- Without as_of, the history ends at the sources' latest snapshot, not
+    -- on the day the pipeline happens to run.
+    IF as_of IS NULL THEN
+        PERFORM normalize.require_sources();
+        as_of := normalize.latest_snapshot('sources');
     END IF;
     -- Refused before any phase runs, rather than when the history's is
     -- reached (an invalid months is the history phase's to report).

@@ -75,9 +75,12 @@ INSERT INTO expected_functions VALUES
     ('require_range(text,numeric,numeric,numeric,text)', 'f', 'i', false, 's'),
     ('column_finding(bigint,bigint,bigint,bigint,boolean)', 'f', 'i', false, 's'),
     ('repair_values(bigint)', 'f', 'v', false, 'u'),
+    ('fills_its_grid(numeric[])', 'f', 'i', true, 's'),
+    ('scan_placeholders(text,text,boolean)', 'f', 's', true, 'u'),
     ('tier_for_mrr(numeric)', 'f', 's', true, 's'),
     ('generate_history(text,text,double precision,integer,date,bigint,date,double precision,double precision)', 'f', 's', false, 's'),
     ('build_history(integer,date,bigint,text[])', 'f', 'v', false, 'u'),
+    ('latest_snapshot(text)', 'f', 's', true, 'u'),
     ('generate_device_history(text,double precision,integer,date,bigint,double precision,double precision)', 'f', 'i', false, 's'),
     ('generate_user_history(text,text,double precision,integer,date,bigint,date,text[])', 'f', 'i', false, 's'),
     ('generate_histories(regclass,integer,date,bigint,double precision,double precision)', 'f', 's', false, 'r'),
@@ -114,6 +117,7 @@ INSERT INTO expected_functions VALUES
     ('pipeline_unlock()', 'f', 'v', true, 'u'),
     ('pipeline_lock_holder()', 'f', 'v', false, 's'),
     ('pipeline_begin(jsonb,boolean)', 'f', 'v', true, 'u'),
+    ('input_fingerprint()', 'f', 's', false, 'u'),
     ('pipeline_next_phase(bigint)', 'f', 'v', true, 'u'),
     ('pipeline_run_phase(bigint,text)', 'f', 'v', true, 'u'),
     ('pipeline_fail(bigint,text,text)', 'f', 'v', true, 'u'),
@@ -179,13 +183,13 @@ SELECT set_eq(
              ('accounts', ''), ('locations', ''), ('subscriptions', ''), ('devices', ''), ('users', ''), ('campaigns', ''),
              ('account_map', ''), ('unlinked_rows', ''), ('quarantine', ''), ('key_collisions', ''), ('key_case', ''),
              ('id_rule_overrides', ''), ('category_values', 'WHERE NOT shipped'),
-             ('category_spellings', 'WHERE NOT shipped'),
+             ('category_spellings', 'WHERE NOT shipped'), ('placeholder_values', 'WHERE NOT shipped'),
              ('reconciliation_rules', ''), ('repair_summary', ''), ('history_info', ''), ('account_snapshots', ''),
              ('device_days', ''), ('user_weeks', ''), ('lifecycle_events', ''), ('customer_feature_store', ''),
              ('device_feature_store', ''), ('user_feature_store', ''), ('training_info', ''), ('churn_samples', ''),
              ('clv_samples', ''), ('device_health_samples', ''), ('pipeline_runs', ''), ('pipeline_phases', ''),
              ('pipeline_runs_run_id_seq', '')$$,
-    'pg_dump keeps the user''s profiles, registered sources, crosswalk, declared rules, category vocabulary, tier mix, device types and quality thresholds, and every result');
+    'pg_dump keeps the user''s profiles, registered sources, crosswalk, declared rules, category vocabulary, placeholder values, tier mix, device types and quality thresholds, and every result');
 
 SELECT * FROM finish();
 ROLLBACK;

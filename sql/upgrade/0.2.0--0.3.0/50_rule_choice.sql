@@ -1345,7 +1345,7 @@ COMMENT ON FUNCTION @extschema@.pipeline_run_phase(bigint, text) IS
 
 DROP PROCEDURE @extschema@.run_pipeline(bigint, integer, date, text, boolean);
 CREATE PROCEDURE @extschema@.run_pipeline(seed bigint DEFAULT 42, months integer DEFAULT 24,
-                                          as_of date DEFAULT CURRENT_DATE,
+                                          as_of date DEFAULT NULL,
                                           orphan_policy text DEFAULT 'quarantine',
                                           restart boolean DEFAULT false, min_share float8 DEFAULT 0.5,
                                           ambiguity_margin float8 DEFAULT 0.1)
@@ -1359,10 +1359,16 @@ DECLARE
     failure_detail text;
     failure_hint text;
 BEGIN
-    IF seed IS NULL OR months IS NULL OR as_of IS NULL OR orphan_policy IS NULL OR restart IS NULL
+    IF seed IS NULL OR months IS NULL OR orphan_policy IS NULL OR restart IS NULL
        OR min_share IS NULL OR ambiguity_margin IS NULL THEN
-        RAISE EXCEPTION 'run_pipeline: seed, months, as_of, orphan_policy, restart, min_share and ambiguity_margin must not be NULL'
+        RAISE EXCEPTION 'run_pipeline: seed, months, orphan_policy, restart, min_share and ambiguity_margin must not be NULL'
             USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave an argument out for its default.';
+    END IF;
+    -- Without as_of, the history ends at the sources' latest snapshot, not
+    -- on the day the pipeline happens to run.
+    IF as_of IS NULL THEN
+        PERFORM normalize.require_sources();
+        as_of := normalize.latest_snapshot('sources');
     END IF;
     -- Refused before any phase runs, rather than when the history's is
     -- reached (an invalid months is the history phase's to report).
@@ -1418,7 +1424,7 @@ COMMENT ON PROCEDURE @extschema@.run_pipeline(bigint, integer, date, text, boole
 ALTER TABLE @extschema@.quality_thresholds DISABLE TRIGGER quality_thresholds_user_rows;
 INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, threshold, severity, description, shipped) VALUES
     ('source rows linked', 'completeness', '>=', 0.95, 'warn',
-     'Share of an entity''s source rows (superseded snapshots and duplicates aside) linked by a rule or the crosswalk, and of devices'' location references', true),
+     'Share of an entity''s source rows (superseded snapshots and duplicates aside) linked by a rule or the crosswalk', true),
     ('reference rule decided', 'completeness', '>=', 1, 'fail',
      'Whether the rows of a reference decided its rule (an undecided one links nothing until declared in id_rule_overrides)', true);
 ALTER TABLE @extschema@.quality_thresholds ENABLE TRIGGER quality_thresholds_user_rows;
@@ -1444,8 +1450,18 @@ DECLARE
     n_required bigint;
     set_missing bigint;
     set_cells bigint;
+    last_run record;
 BEGIN
     PERFORM normalize.require_sources();
+    -- "Before" is read from the sources as they are now, "after" from the
+    -- tables the last run built: said when those are not the same inputs.
+    SELECT r.run_id, r.inputs INTO last_run FROM normalize.pipeline_runs AS r
+     WHERE r.status = 'done' ORDER BY r.run_id DESC LIMIT 1;
+    IF last_run.inputs IS NOT NULL AND last_run.inputs <> normalize.input_fingerprint() THEN
+        RAISE NOTICE 'the sources or the settings changed since run % built these tables: "before" describes the sources as they are now',
+                     last_run.run_id
+            USING HINT = 'CALL normalize.run_pipeline() again for a report of one run''s inputs.';
+    END IF;
     SELECT * INTO h FROM normalize.history_info;
     PERFORM normalize.drop_temp_table('nz_report_checks');
     CREATE TEMP TABLE nz_report_checks ON COMMIT DROP AS SELECT * FROM normalize.quality_checks();
@@ -1492,7 +1508,7 @@ BEGIN
            round(100 * (SELECT min(c.observed) FROM nz_report_checks AS c
                          WHERE c.check_name IN ('relationships linked', 'source rows linked'))::numeric, 1),
            'percent', NOT EXISTS (SELECT 1 FROM nz_report_checks AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
-           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the entities'' source rows, their location references and the foreign keys',
+           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the entities'' source rows and the relationships (a device naming a location should have one)',
                      (SELECT 'undecided rules: ' || string_agg(c.entity, ', ') FROM nz_report_checks AS c
                        WHERE c.check_name = 'reference rule decided' AND c.status <> 'pass'));
     RETURN QUERY

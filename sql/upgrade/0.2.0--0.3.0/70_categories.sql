@@ -570,8 +570,9 @@ BEGIN
            v.orphaned, format('%s of %s rows linked', v.linked, v.total)
       FROM normalize.validate_relationships() AS v WHERE v.status IN ('pass', 'fail');
     -- What should have linked and did: every source row that is not a
-    -- superseded snapshot or a duplicate, and every device's location
-    -- reference. Rows kept aside (orphans, undecided rules) count against.
+    -- superseded snapshot or a duplicate (a device's location reference is
+    -- validate_relationships'). Rows kept aside (orphans, undecided rules)
+    -- count against.
     INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
     SELECT 'source rows linked', m.entity, count(*) FILTER (WHERE m.status = 'linked')::float8 / nullif(count(*), 0),
            count(*) FILTER (WHERE m.status <> 'linked'),
@@ -581,14 +582,6 @@ BEGIN
       JOIN normalize.entity_kinds AS k USING (entity)
      WHERE m.status NOT IN ('superseded', 'duplicate')
      GROUP BY m.entity, k.position ORDER BY k.position;
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
-    SELECT 'source rows linked', 'devices.location',
-           count(*) FILTER (WHERE d.location_key IS NOT NULL AND NOT d.location_assigned)::float8 / nullif(count(*), 0),
-           count(*) FILTER (WHERE d.location_key IS NULL OR d.location_assigned),
-           format('%s of %s location references linked', count(*) FILTER (WHERE d.location_key IS NOT NULL AND NOT d.location_assigned),
-                  count(*))
-      FROM normalize.devices AS d WHERE normalize.normalize_id(d.source_location_ref) IS NOT NULL
-    HAVING count(*) > 0;
     -- A reference whose rows did not decide between rules links nothing
     -- by them until the user declares one.
     INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)

@@ -1,0 +1,314 @@
+-- Inputs and defaults (issue 18, classes 5 and 10): a pipeline run records
+-- a digest of what it reads (input_fingerprint) and resumes only while it
+-- is unchanged; as_of defaults to the latest snapshot of the data instead
+-- of the current date; validate_relationships counts a device that names
+-- a location among those that should link to one.
+
+ALTER TABLE @extschema@.pipeline_runs ADD COLUMN inputs text;
+COMMENT ON COLUMN @extschema@.pipeline_runs.inputs IS
+    'input_fingerprint() when the run started: it resumes only while its inputs are unchanged';
+
+CREATE FUNCTION @extschema@.input_fingerprint()
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 3
+AS $$
+DECLARE
+    s record;
+    part text;
+    parts text[] := '{}';
+BEGIN
+    FOR s IN SELECT x.* FROM normalize.sources AS x ORDER BY x.entity LOOP
+        EXECUTE format('SELECT count(*) || '':'' || coalesce(sum(hashtextextended(r::text, 0)), 0) FROM %s AS r',
+                       s.relation)
+           INTO part;
+        parts := parts || format('%s %s %s %s %s', s.entity, s.relation::text, s.columns, s.time_zone, part);
+    END LOOP;
+    FOREACH part IN ARRAY ARRAY['id_crosswalk', 'id_rule_overrides', 'category_values', 'category_spellings',
+                                'distribution_profiles', 'tier_mix', 'device_types', 'quality_thresholds'] LOOP
+        EXECUTE format('SELECT %L || '' '' || coalesce(string_agg(t::text, E''\n'' ORDER BY t::text COLLATE "C"), '''') FROM normalize.%I AS t',
+                       part, part)
+           INTO part;
+        parts := parts || part;
+    END LOOP;
+    RETURN md5(array_to_string(parts, E'\n'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.input_fingerprint() IS
+    'A digest of what a pipeline run reads: the registered sources (registration and rows) and the tables of settings; a run resumes only while it is unchanged';
+
+CREATE OR REPLACE FUNCTION @extschema@.pipeline_begin(arguments jsonb, restart boolean)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    holder integer;
+    last record;
+    run bigint;
+    fingerprint text;
+BEGIN
+    IF NOT normalize.pipeline_lock() THEN
+        holder := normalize.pipeline_lock_holder();
+        RAISE EXCEPTION 'normalize.run_pipeline is already running in this database'
+            USING ERRCODE = 'lock_not_available',
+                  DETAIL = format('Session %s holds the pipeline''s lock.', coalesce(holder::text, '(unknown)')),
+                  HINT = 'Wait for it to finish: SELECT * FROM normalize.pipeline_status shows how far it got.';
+    END IF;
+
+    SELECT * INTO last FROM normalize.pipeline_runs AS r ORDER BY r.run_id DESC LIMIT 1;
+    fingerprint := normalize.input_fingerprint();
+    IF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments
+       AND last.inputs IS DISTINCT FROM fingerprint THEN
+        RAISE NOTICE 'run_pipeline: the sources or the settings changed since run % started; starting over', last.run_id
+            USING HINT = 'Resuming would mix tables built from the old inputs with the new.';
+    ELSIF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments THEN
+        run := last.run_id;
+        UPDATE normalize.pipeline_runs AS r
+           SET status = 'running', finished_at = NULL, error = NULL, backend_pid = pg_backend_pid()
+         WHERE r.run_id = run;
+        UPDATE normalize.pipeline_phases AS p SET status = 'pending', error = NULL
+         WHERE p.run_id = run AND p.status <> 'done';
+        RAISE NOTICE 'run_pipeline: resuming run % from phase %', run,
+            (SELECT p.phase FROM normalize.pipeline_phases AS p WHERE p.run_id = run AND p.status <> 'done'
+              ORDER BY p.position LIMIT 1);
+        RETURN run;
+    END IF;
+    INSERT INTO normalize.pipeline_runs (arguments, status, inputs) VALUES (pipeline_begin.arguments, 'running', fingerprint)
+    RETURNING run_id INTO run;
+    IF last.run_id IS NOT NULL AND last.status <> 'done' THEN
+        UPDATE normalize.pipeline_runs AS r SET status = 'failed', finished_at = coalesce(r.finished_at, clock_timestamp()),
+               error = coalesce(r.error, 'superseded by run ' || run || ' before it finished')
+         WHERE r.run_id = last.run_id;
+        UPDATE normalize.pipeline_phases AS p SET status = 'failed', error = 'the run stopped in this phase'
+         WHERE p.run_id = last.run_id AND p.status = 'running';
+    END IF;
+    INSERT INTO normalize.pipeline_phases (run_id, position, phase)
+    SELECT run, p.position, p.phase
+      FROM unnest(ARRAY['reconcile', 'repair', 'history', 'features', 'training', 'quality'])
+           WITH ORDINALITY AS p(phase, position);
+    RAISE NOTICE 'run_pipeline: run % started', run;
+    RETURN run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_begin(jsonb, boolean) IS
+    'Internal: takes run_pipeline''s lock and starts a run, or resumes the last unfinished one with the same arguments';
+
+CREATE FUNCTION @extschema@.latest_snapshot(origin text)
+RETURNS date
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    latest date;
+    candidate date;
+    e record;
+BEGIN
+    IF origin NOT IN ('sources', 'normalized') THEN
+        RAISE EXCEPTION 'origin must be sources or normalized, got "%"', origin
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'sources reads the registered raw tables, normalized the reconciled ones.';
+    END IF;
+    FOR e IN SELECT k.* FROM normalize.entity_kinds AS k
+               JOIN normalize.sources AS s USING (entity) ORDER BY k.position LOOP
+        IF origin = 'sources' THEN
+            EXECUTE format('SELECT max(s.snapshot_date) FROM (%s) AS s', normalize.source_query(e.entity)) INTO candidate;
+        ELSE
+            EXECUTE format('SELECT max(t.snapshot_date) FROM normalize.%I AS t', e.table_name) INTO candidate;
+        END IF;
+        latest := greatest(latest, candidate);
+    END LOOP;
+    IF latest IS NULL OR NOT isfinite(latest) THEN
+        RAISE EXCEPTION 'the % carry no snapshot date to end the history at', CASE origin WHEN 'sources' THEN 'registered sources' ELSE 'normalized tables' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass as_of, the last day of the history, such as ''2025-06-18''.';
+    END IF;
+    RETURN latest;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.latest_snapshot(text) IS
+    'The latest snapshot date of the registered sources (origin sources) or of the normalized tables (normalized), where a history ends by default';
+
+CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
+                                         seed bigint DEFAULT 42,
+                                         entities text[] DEFAULT ARRAY['account', 'device', 'user'])
+RETURNS TABLE (table_name text, rows bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unrepaired bigint;
+BEGIN
+    IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN months IS NULL THEN 'months' WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    -- Without as_of, the history ends at the latest snapshot of the data,
+    -- not on the day the function happens to run.
+    as_of := coalesce(as_of, normalize.latest_snapshot('normalized'));
+    -- Accounts always: everything else hangs off them. Leaving devices or
+    -- users out keeps their history empty (their features and roll-ups are
+    -- then NULL), for when only the accounts' history is wanted at scale.
+    IF NOT (entities <@ ARRAY['account', 'device', 'user'] AND 'account' = ANY (entities)) THEN
+        RAISE EXCEPTION 'entities must hold ''account'' and may hold ''device'' and ''user'', got %', entities
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it out for all three, or pass ARRAY[''account''] for the accounts'' history alone.';
+    END IF;
+    IF months < 1 OR months > 600 THEN
+        RAISE EXCEPTION 'months must be between 1 and 600, got %', months
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Ask for the length of the history in months, such as 24.';
+    END IF;
+    IF NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite date, got %', as_of
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the last day of the history, such as current_date.';
+    END IF;
+    PERFORM normalize.require_history_as_of(as_of, months);
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there are no normalized accounts to build a history for'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
+    END IF;
+    SELECT count(*) INTO unrepaired FROM normalize.accounts WHERE NOT (mrr > 0) OR mrr IS NULL OR tier IS NULL;
+    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.devices
+     WHERE NOT (health_score BETWEEN 0 AND 100) OR health_score IS NULL;
+    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.users
+     WHERE NOT (engagement_score BETWEEN 0 AND 100) OR engagement_score IS NULL;
+    IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
+        RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Insert one, such as (''*'', 0.12, 0.004).';
+    END IF;
+    IF unrepaired > 0 THEN
+        RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.repair_values() first: the history ends at each account''s repaired state.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
+
+    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.user_weeks, normalize.lifecycle_events,
+             normalize.history_info, normalize.customer_feature_store, normalize.device_feature_store,
+             normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    INSERT INTO normalize.history_info (months, window_start, as_of, seed)
+    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
+    INSERT INTO normalize.account_snapshots
+    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+           h.late_payments, h.failed_payments, h.status, h.event
+      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
+    -- The simulator marks each month's event; a signup in the window's
+    -- first month is one the snapshots alone could not show.
+    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'account', s.account_key, s.month, s.event,
+           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
+      FROM normalize.account_snapshots AS s
+     WHERE s.event IS NOT NULL;
+    -- Devices, daily over the same window, ending at their repaired health,
+    -- wearing as their type does.
+    IF 'device' = ANY (entities) THEN
+        INSERT INTO normalize.device_days
+        SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+          FROM normalize.devices AS d
+         CROSS JOIN LATERAL (
+               SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                WHERE t.device_type IN (d.device_type, '*')
+                ORDER BY t.device_type = '*' LIMIT 1) AS wear
+         CROSS JOIN LATERAL normalize.generate_device_history(
+                   d.device_key, d.health_score::float8,
+                   (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
+                   as_of, seed, wear.degradation, wear.failure_rate) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+          FROM normalize.device_days AS x
+         CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+         WHERE e.happened;
+    END IF;
+    -- Users, weekly over the same window, ending at their repaired engagement.
+    IF 'user' = ANY (entities) THEN
+        INSERT INTO normalize.user_weeks
+        SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+          FROM normalize.users AS u
+         CROSS JOIN LATERAL normalize.generate_user_history(
+                   u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
+                   ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
+                   as_of, seed) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                                 'features_adopted', w.features_adopted)
+          FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    END IF;
+    RETURN QUERY
+    SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
+    UNION ALL
+    SELECT 'device_days', count(*) FROM normalize.device_days
+    UNION ALL
+    SELECT 'user_weeks', count(*) FROM normalize.user_weeks
+    UNION ALL
+    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
+
+CREATE OR REPLACE FUNCTION @extschema@.validate_relationships()
+RETURNS TABLE (check_name text, total bigint, linked bigint, orphaned bigint, status text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Every foreign key of the normalized tables, checked by a join rather
+    -- than trusted to the constraint, so a disabled or dropped key shows.
+    SELECT v.check_name, v.total, v.linked, v.orphaned, v.status FROM (
+    SELECT c.ord, c.check_name, c.total, c.linked, c.total - c.linked AS orphaned,
+           CASE WHEN c.linked = c.total THEN 'pass' ELSE 'fail' END AS status
+      FROM (
+        SELECT 'subscriptions.account_key -> accounts' AS check_name, 1 AS ord,
+               count(*) AS total, count(a.account_key) AS linked
+          FROM normalize.subscriptions AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'devices.account_key -> accounts', 2, count(*), count(a.account_key)
+          FROM normalize.devices AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        -- A device that names a location should have one: a location link
+        -- lost (no match, another account's) counts against, so that
+        -- losing them all cannot pass as "nothing to check".
+        SELECT 'devices.location_key -> locations', 3,
+               count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
+               count(l.location_key)
+          FROM normalize.devices AS x LEFT JOIN normalize.locations AS l USING (location_key)
+        UNION ALL
+        SELECT 'devices.location_key -> a location of the device''s own account', 4,
+               count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
+               count(l.location_key)
+          FROM normalize.devices AS x
+          LEFT JOIN normalize.locations AS l ON l.location_key = x.location_key AND l.account_key = x.account_key
+        UNION ALL
+        SELECT 'users.account_key -> accounts', 5, count(*), count(a.account_key)
+          FROM normalize.users AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'locations.account_key -> accounts', 6, count(*), count(a.account_key)
+          FROM normalize.locations AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'campaigns.account_key -> accounts', 7, count(*), count(a.account_key)
+          FROM normalize.campaigns AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'account_map.account_key -> accounts', 8, count(*), count(a.account_key)
+          FROM normalize.account_map AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+      ) AS c
+    UNION ALL
+    -- What became of the source rows: linked or assigned rows are in the
+    -- normalized tables; the rest are quarantined, dropped or superseded.
+    SELECT 100 + e.position, format('source %s rows in the normalized tables', m.entity), count(*),
+           count(*) FILTER (WHERE m.status IN ('linked', 'assigned')),
+           count(*) FILTER (WHERE m.status IN ('quarantined', 'dropped')),
+           'info'
+      FROM normalize.id_map AS m
+      JOIN normalize.entity_kinds AS e USING (entity)
+     GROUP BY m.entity, e.position
+    ) AS v ORDER BY v.ord
+$$;
+COMMENT ON FUNCTION @extschema@.validate_relationships() IS
+    'One row per relationship of the normalized tables (total: the rows that should link, a device that names a location included; linked, orphaned, pass/fail), and per source how many rows reached them';
