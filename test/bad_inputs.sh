@@ -396,6 +396,15 @@ def prelude_targets():
             'CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;')
 
 
+RULES_STAGED = {'entity': 'subscriptions', 'reference': 'account', 'min_share': '0.5', 'margin': '0.1',
+                '_prelude': 'CREATE TEMP TABLE nz_rules ON COMMIT DROP AS SELECT * FROM normalize.reconciliation_rules;'}
+# The targets of devices.location_id with their accounts, and the accounts'
+# raw IDs, as reconcile_ids stages them.
+LOCATIONS_STAGED = ('CREATE TEMP TABLE bi_locations ON COMMIT DROP AS '
+                    'SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l; '
+                    'CREATE TEMP TABLE bi_accounts ON COMMIT DROP AS '
+                    'SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a; '
+                    'CREATE TEMP TABLE nz_rules ON COMMIT DROP AS SELECT * FROM normalize.reconciliation_rules;')
 SPLIT_INPUT = ("CREATE TEMP TABLE nz_split_input ON COMMIT DROP AS "
                "SELECT a.account_key::varchar AS key, a.tier AS stratum, 0.5::float8 AS u, date '2025-06-01' AS as_of "
                "FROM normalize.accounts AS a;")
@@ -431,7 +440,8 @@ HAND = {
     'source_query': [{'entity': 'subscriptions'}], 'require_entity': [{'entity': 'subscriptions'}],
     'stage_entity': [{'entity': 'devices'}],
     'settle_keys': [{'entity': 'campaigns',
-                     '_prelude': 'ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;'}],
+                     '_prelude': "ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey; "
+                                 "DELETE FROM normalize.key_case WHERE entity = 'campaigns';"}],
     'require_reference': [{'entity': 'devices', 'reference': 'location'}],
     'stage_reference': [{'entity': 'subscriptions', 'reference': 'account'}],
     'rule_candidates': [{'entity': 'subscriptions', 'reference': 'account',
@@ -443,8 +453,23 @@ HAND = {
                                 {'offset': '10000000', 'refs': ['10000001', '10000002'], 'ref_rows': ['1', '2'],
                                  'target_ids': ['1', '2'], 'target_keys': ['account:1', 'account:2']}),
     'resolve_reference': [{'entity': 'subscriptions', 'reference': 'account', 'refs': ['10000001', '10000002'],
-                           'ref_rows': ['1', '2'], 'targets': 'bi_targets', 'min_share': '0.5',
+                           'ref_rows': ['1', '2'], 'targets': 'bi_targets', 'min_share': '0.5', 'margin': '0.1',
+                           'account_map': '',
                            '_prelude': prelude_targets()}],
+    'case_variants': [{'entity': 'subscriptions'}], 'settle_key_case': [{'entity': 'subscriptions'}],
+    'try_primary_key': [{'tbl': 'campaigns', 'key': 'campaign_key',
+                         '_prelude': 'ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;'}],
+    'declared_rule': [{'entity': 'subscriptions', 'reference': 'account'}],
+    'reference_targets': [{'entity': 'subscriptions', 'reference': 'account'}],
+    'rule_contenders': [RULES_STAGED], 'rule_in_doubt': [RULES_STAGED], 'choose_rule': [RULES_STAGED],
+    'score_consistency': [{'entity': 'devices', 'reference': 'location', 'rules': ['exact', 'offset'],
+                           'offsets': ['0', '1000'], 'refs': ['1', '2'], 'ref_rows': ['1', '1'],
+                           'targets': 'bi_locations', 'account_map': 'bi_accounts', '_prelude': LOCATIONS_STAGED}],
+    'require_time_zone': [{'time_zone': 'America/Adak'}],
+    'unknown_categories': [{'tbl': 'saas_raw.subscriptions', 'value_sql': 'status', 'category': 'subscription status'}],
+    'latest_snapshot': variants('origin', ['sources', 'normalized']),
+    'scan_placeholders': variants('column_name', ['health_score', 'uptime'], {'table_name': 'devices', 'score': 'true'}),
+    'fills_its_grid': [{'vals': ['95', '96', '97']}],
     'drop_temp_table': [{'name': 'bi_tmp', '_prelude': 'CREATE TEMP TABLE bi_tmp (x integer);'}],
     'column_finding': [{'n': '100', 'n_null': '5', 'n_zero': '50', 'n_distinct': '2', 'categorical': 'false'}],
     'tier_for_mrr': [{'mrr': '1500'}],

@@ -53,12 +53,14 @@ check "an edited device type is kept" "0.009|5" "$(q "SELECT (SELECT failure_rat
 check "registered sources are kept" "6" "$(q "SELECT count(*) FROM normalize.sources")"
 check "the crosswalk is kept" "7" "$(q "SELECT target_id FROM normalize.id_crosswalk WHERE raw_value = '10000150'")"
 check "the demo's declared rule is kept" "offset|10000000|dump_raw.subscriptions" "$(q "SELECT rule || '|' || \"offset\" || '|' || source FROM normalize.id_rule_overrides")"
-check "a user's category value and spelling are kept, the shipped ones once each" "grace|t|Grace Period|18|17" "$(q "SELECT (SELECT value || '|' || paying FROM normalize.category_values WHERE NOT shipped) || '|' || (SELECT spelling FROM normalize.category_spellings WHERE NOT shipped) || '|' || (SELECT count(*) FROM normalize.category_values) || '|' || (SELECT count(*) FROM normalize.category_spellings)")"
+check "a user's category value and spelling are kept, the shipped ones once each" "grace|true|Grace Period|18|17" "$(q "SELECT (SELECT value || '|' || paying FROM normalize.category_values WHERE NOT shipped) || '|' || (SELECT spelling FROM normalize.category_spellings WHERE NOT shipped) || '|' || (SELECT count(*) FROM normalize.category_values) || '|' || (SELECT count(*) FROM normalize.category_spellings)")"
 check "a user's placeholder value is kept" "devices|uptime|-1|2" "$(q "SELECT (SELECT table_name || '|' || column_name || '|' || value FROM normalize.placeholder_values WHERE NOT shipped) || '|' || count(*) FROM normalize.placeholder_values")"
 check "an edited quality threshold is kept" "0.995|22" "$(q "SELECT (SELECT threshold FROM normalize.quality_thresholds WHERE check_name = 'mrr within its tier''s range') || '|' || count(*) FROM normalize.quality_thresholds")"
 check "every result is kept, byte for byte: normalized tables, maps, history, features, training sets" "$before" "$(results nz_dump_dst)"
 check "the pipeline's run log is kept" "1|done|6" "$(q "SELECT r.run_id || '|' || r.status || '|' || (SELECT count(*) FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id AND p.status = 'done') FROM normalize.pipeline_runs AS r")"
 check "the run log's sequence is kept: the next run is run 2" "1|true" "$(q "SELECT last_value || '|' || is_called FROM normalize.pipeline_runs_run_id_seq")"
-check "the restored results pass every quality check" "68|0" "$(q "SELECT count(*) || '|' || count(*) FILTER (WHERE status <> 'pass') FROM normalize.quality_checks()")"
+checks_sql="SELECT count(*) || '|' || count(*) FILTER (WHERE status <> 'pass') FROM normalize.quality_checks()"
+check "the restored results pass every quality check, as many as before" \
+      "$(psql_ -d nz_dump_src -Atc "$checks_sql" | sed 's/|.*/|0/')" "$(q "$checks_sql")"
 psql_ -d postgres -c "DROP DATABASE nz_dump_src" -c "DROP DATABASE nz_dump_dst"
 [ "$failed" -eq 0 ]

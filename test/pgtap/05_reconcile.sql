@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(53);
+SELECT plan(54);
 
 -- The normalized schema: keys, foreign keys, types.
 SELECT has_table('normalize', t, 'normalized table ' || t)
@@ -148,6 +148,20 @@ SELECT set_eq($$SELECT entity || '.' || reference, rule FROM normalize.suggest_i
                        ('devices.account', 'number'), ('devices.location', 'exact'),
                        ('users.account', 'normalized'), ('campaigns.account', 'number')$$,
               'messy: the best rule of every reference is found');
+-- Its customer IDs are dense (5000-5059): offsets 700000 and 700001 link
+-- as many rows, and the data do not decide between them. Nothing is linked
+-- by a guess; the subscriptions are reported, and the user declares the
+-- offset.
+SELECT count(*) FROM normalize.reconcile_ids() \gset
+SELECT results_eq($$SELECT (SELECT count(*) FROM normalize.reconciliation_rules
+                             WHERE entity = 'subscriptions' AND status = 'ambiguous') > 1,
+                           (SELECT count(*) FROM normalize.subscriptions WHERE account_rule = 'offset'),
+                           (SELECT count(*) FROM normalize.unlinked_rows WHERE entity = 'subscriptions')$$,
+                  $$VALUES (true, 0::bigint, 200::bigint)$$,
+                  'messy: dense offsets are reported ambiguous, and no subscription is linked by a guess');
+INSERT INTO normalize.id_rule_overrides (entity, reference, rule, "offset", source)
+VALUES ('subscriptions', 'account', 'offset', 700000, 'tap_messy.subscriptions')
+ON CONFLICT (entity, reference) DO UPDATE SET rule = excluded.rule, "offset" = excluded."offset", source = excluded.source;
 SELECT count(*) FROM normalize.reconcile_ids() \gset
 SELECT is(s.right_links, s.linkable, 'messy: every linkable row is linked to its true customer') FROM pg_temp.score('tap_messy.ground_truth') AS s;
 SELECT is(s.wrong_links, 0::bigint, 'messy: no row is linked to a wrong customer') FROM pg_temp.score('tap_messy.ground_truth') AS s;

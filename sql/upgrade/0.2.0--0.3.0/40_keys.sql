@@ -342,8 +342,7 @@ DECLARE
     tbl text;
     key text;
     removed_rows bigint;
-    merged record;
-    conflicts record;
+    shared record;
 BEGIN
     PERFORM normalize.require_entity(entity);
     SELECT k.table_name, k.kind || '_key' INTO tbl, key FROM normalize.entity_kinds AS k WHERE k.entity = settle_keys.entity;
@@ -403,24 +402,24 @@ BEGIN
         SELECT count(*) FROM removed
         $q$, tbl, key, entity)
        INTO removed_rows;
-    SELECT count(*) FILTER (WHERE c.resolution = 'most complete row kept') AS n,
-           (array_agg(c.source_ids ORDER BY c.entity_key) FILTER (WHERE c.resolution = 'most complete row kept'))[1] AS example
-      INTO conflicts FROM normalize.key_collisions AS c WHERE c.entity = settle_keys.entity;
-    IF conflicts.n > 0 THEN
-        RAISE NOTICE '% % of % % shared by rows that differ on one snapshot date (such as %); the most complete row of each was kept',
-                     conflicts.n, CASE WHEN conflicts.n = 1 THEN 'key' ELSE 'keys' END, entity,
-                     CASE WHEN conflicts.n = 1 THEN 'is' ELSE 'are' END, array_to_string(conflicts.example, ', ')
-            USING HINT = 'normalize.key_collisions lists them and normalize.quarantine the rows left out; correct the source, or add a snapshot date, to decide otherwise.';
-    END IF;
-    SELECT count(*) AS n, (array_agg(c.source_ids ORDER BY c.entity_key))[1] AS example
-      INTO merged FROM normalize.key_collisions AS c
-     WHERE c.entity = settle_keys.entity AND c.resolution = 'latest snapshot kept';
-    IF merged.n > 0 THEN
-        RAISE NOTICE '% % of % % IDs spelled differently in different snapshots (such as %); the latest snapshot of each was kept',
-                     merged.n, CASE WHEN merged.n = 1 THEN 'key' ELSE 'keys' END, entity,
-                     CASE WHEN merged.n = 1 THEN 'joins' ELSE 'join' END, array_to_string(merged.example, ', ')
-            USING HINT = 'normalize.key_collisions lists them; if they are different entities, give them IDs that differ by more than case, blanks or zero padding.';
-    END IF;
+    FOR shared IN
+        SELECT c.resolution, count(*) AS n,
+               (array_agg(array_to_string(c.source_ids, ', ') ORDER BY c.entity_key))[1] AS example
+          FROM normalize.key_collisions AS c WHERE c.entity = settle_keys.entity
+         GROUP BY c.resolution ORDER BY c.resolution DESC
+    LOOP
+        IF shared.resolution = 'most complete row kept' THEN
+            RAISE NOTICE '% % of % % shared by rows that differ on one snapshot date (such as %); the most complete row of each was kept',
+                         shared.n, CASE WHEN shared.n = 1 THEN 'key' ELSE 'keys' END, entity,
+                         CASE WHEN shared.n = 1 THEN 'is' ELSE 'are' END, shared.example
+                USING HINT = 'normalize.key_collisions lists them and normalize.quarantine the rows left out; correct the source, or give the rows distinct snapshot dates, to decide otherwise.';
+        ELSE
+            RAISE NOTICE '% % of % % IDs spelled differently in different snapshots (such as %); the latest snapshot of each was kept',
+                         shared.n, CASE WHEN shared.n = 1 THEN 'key' ELSE 'keys' END, entity,
+                         CASE WHEN shared.n = 1 THEN 'joins' ELSE 'join' END, shared.example
+                USING HINT = 'normalize.key_collisions lists them; if they are different entities, give them IDs that differ by more than case, blanks or zero padding.';
+        END IF;
+    END LOOP;
     EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I PRIMARY KEY (%I)', tbl, tbl || '_pkey', key);
     RETURN removed_rows;
 END

@@ -134,9 +134,15 @@ COMMENT ON FUNCTION @extschema@.score_consistency(text, text, text[], bigint[], 
 
 CREATE FUNCTION @extschema@.rule_contenders(entity text, reference text, min_share float8, margin float8)
 RETURNS TABLE (rule text, parameter text, score bigint, total bigint)
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: nz_rules is made afresh by each reconcile_ids,
+    -- and before PostgreSQL 18 a SQL function called from PL/pgSQL keeps
+    -- its plans for the whole transaction, so a second reconcile_ids in
+    -- one transaction would read the dropped table.
+    RETURN QUERY
     WITH candidates AS (
         SELECT r.* FROM nz_rules AS r
          WHERE r.entity = rule_contenders.entity AND r.reference = rule_contenders.reference),
@@ -151,22 +157,27 @@ AS $$
       FROM eligible AS e
      WHERE e.score > 0 AND e.score >= (SELECT max(x.score) FROM eligible AS x) - rule_contenders.margin * e.total
      ORDER BY e.score DESC, array_position(ARRAY['exact', 'normalized', 'number', 'offset'], e.rule),
-              abs(e.parameter::numeric) NULLS FIRST
+              abs(e.parameter::numeric) NULLS FIRST;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.rule_contenders(text, text, float8, float8) IS
     'Internal: the candidate rules of a reference within the ambiguity margin of the best, best first, during reconcile_ids';
 
 CREATE FUNCTION @extschema@.rule_in_doubt(entity text, reference text, min_share float8, margin float8)
 RETURNS boolean
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL for the reason rule_contenders is.
+    RETURN (
     SELECT coalesce(max(c.score) FILTER (WHERE c.rule = 'offset'), -1)
                > coalesce(max(c.score) FILTER (WHERE c.rule <> 'offset'), -1)
            AND (count(*) > 1 OR EXISTS (SELECT 1 FROM nz_rules AS r
                                          WHERE r.entity = rule_in_doubt.entity AND r.reference = rule_in_doubt.reference
                                            AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0))
-      FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
+      FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c);
+END
 $$;
 COMMENT ON FUNCTION @extschema@.rule_in_doubt(text, text, float8, float8) IS
     'Internal: whether an offset rivals the best rule of a reference closely enough to count links by account, during reconcile_ids';
@@ -1506,9 +1517,15 @@ BEGIN
     RETURN QUERY
     SELECT 'Data completeness', '100% of relationships linked', round(n_before, 1),
            round(100 * (SELECT min(c.observed) FROM nz_report_checks AS c
-                         WHERE c.check_name IN ('relationships linked', 'source rows linked'))::numeric, 1),
+                         WHERE c.check_name = 'relationships linked')::numeric, 1),
            'percent', NOT EXISTS (SELECT 1 FROM nz_report_checks AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
-           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the entities'' source rows and the relationships (a device naming a location should have one)',
+           -- The rows that could not be linked are not in the relationships;
+           -- said here, so that 100% never hides them.
+           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one)',
+                     (SELECT format('source rows linked: %s%% (least: %s; the others are listed in normalize.unlinked_rows)',
+                                    round(100 * min(c.observed)::numeric, 1),
+                                    (array_agg(c.entity ORDER BY c.observed, c.entity))[1])
+                        FROM nz_report_checks AS c WHERE c.check_name = 'source rows linked'),
                      (SELECT 'undecided rules: ' || string_agg(c.entity, ', ') FROM nz_report_checks AS c
                        WHERE c.check_name = 'reference rule decided' AND c.status <> 'pass'));
     RETURN QUERY

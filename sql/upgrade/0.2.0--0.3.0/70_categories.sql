@@ -322,7 +322,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     col record;
-    finding text;
+    scan record;
+    whole boolean;
     stats record;
 BEGIN
     IF seed IS NULL THEN
@@ -344,17 +345,16 @@ BEGIN
      WHERE health_score_source = 'observed' AND uptime_source = 'observed';
     UPDATE normalize.users SET engagement_score_observed = engagement_score WHERE engagement_score_source = 'observed';
 
-    -- Accounts: revenue is the sum of the account's paying subscriptions
-    -- where there are any (derived); otherwise, when the observed column is
-    -- degenerate, the tier is drawn from tier_mix and the revenue from that
-    -- tier's profile (generated). The tier follows from the revenue. A
-    -- numeric NaN or Infinity is no revenue (NaN compares above every
-    -- number, so "> 0" alone would keep it).
-    SELECT count(*) AS n, count(*) FILTER (WHERE mrr_observed IS NULL) AS n_null,
-           count(*) FILTER (WHERE mrr_observed = 0) AS n_zero, count(DISTINCT mrr_observed) AS n_distinct,
-           avg(mrr_observed) AS mean
-      INTO stats FROM normalize.accounts;
-    finding := normalize.column_finding(stats.n, stats.n_null, stats.n_zero, stats.n_distinct, false);
+    -- Accounts: an observed revenue is kept unless it is a placeholder (the
+    -- whole column degenerate, or the value declared or found one: $0 is,
+    -- as shipped); a placeholder is replaced by the sum of the account's
+    -- paying subscriptions where there are any (derived), else the tier is
+    -- drawn from tier_mix and the revenue from that tier's profile
+    -- (generated). The tier follows from the revenue. A numeric NaN or
+    -- Infinity is no revenue (NaN compares above every number, so "> 0"
+    -- alone would keep it).
+    scan := normalize.scan_placeholders('accounts', 'mrr', false);
+    whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
@@ -367,7 +367,9 @@ BEGIN
           FROM normalize.tier_mix AS m),
     decided AS (
         SELECT a.account_key, p.mrr AS paying_mrr,
-               CASE WHEN finding IS NULL AND a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity' THEN 'observed'
+               CASE WHEN a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+                         AND (a.mrr_observed = ANY (scan.kept)
+                              OR (NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders))) THEN 'observed'
                     WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
           FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
     drawn AS (
@@ -391,11 +393,12 @@ BEGIN
                                        ELSE CASE WHEN a.tier_observed IS NULL THEN 'derived' ELSE 'observed' END END
       FROM drawn AS x WHERE x.account_key = a.account_key;
     INSERT INTO normalize.repair_summary
-    SELECT 'accounts', 'mrr', coalesce(finding, 'plausible'),
-           CASE WHEN finding IS NULL THEN 'kept observed values'
-                ELSE 'sum of paying subscriptions where known, else drawn from the tier''s profile' END,
-           stats.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
-           stats.n_distinct, round(stats.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
+    SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
+           CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
+                ELSE 'kept observed values; placeholders (' || array_to_string(scan.placeholders, ', ')
+                     || ') and missing ones: sum of paying subscriptions where known, else drawn from the tier''s profile' END,
+           scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
+           scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
       FROM normalize.accounts AS a;
     SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
     INSERT INTO normalize.repair_summary
@@ -406,9 +409,8 @@ BEGIN
            stats.n_distinct, NULL, count(DISTINCT a.tier), NULL
       FROM normalize.accounts AS a;
 
-    -- Device and user scores: a degenerate column is drawn again as a whole
-    -- from the profile of each row's context; otherwise only missing values
-    -- and values outside 0-100 are.
+    -- Device and user scores, drawn from the profile of each row's context
+    -- where they are placeholders.
     FOR col IN
         SELECT * FROM (VALUES
             ('devices', 'health_score', 'device_key', 'device',
@@ -422,38 +424,47 @@ BEGIN
              'drawn from the profile of the user''s role')
         ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
     LOOP
-        EXECUTE format($q$
-            SELECT count(*) AS n, count(*) FILTER (WHERE %1$I IS NULL) AS n_null,
-                   count(*) FILTER (WHERE %1$I = 0) AS n_zero, count(DISTINCT %1$I) AS n_distinct,
-                   avg(%1$I) AS mean
-              FROM normalize.%2$I$q$, col.column_name || '_observed', col.table_name)
-          INTO stats;
-        finding := normalize.column_finding(stats.n, stats.n_null, stats.n_zero, stats.n_distinct, false);
+        -- Row by row: a value is kept (observed) unless it is missing,
+        -- outside 0-100, a placeholder value, or in a column that is one as
+        -- a whole; values declared real are kept whatever the column. Scores
+        -- on a 0-1 scale are multiplied by 100 (rescaled).
+        scan := normalize.scan_placeholders(col.table_name, col.column_name, true);
+        whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %' AND NOT scan.unit_scale;
         EXECUTE format($q$
             UPDATE normalize.%1$I AS t
-               SET %2$I = CASE WHEN %5$L::text IS NULL AND t.%3$I BETWEEN 0 AND 100 THEN t.%3$I
-                               ELSE round(normalize.draw(%6$s, t.%7$I, %8$s, %9$L, %2$L)::numeric, 2) END,
-                   %4$I = CASE WHEN %5$L::text IS NULL AND t.%3$I BETWEEN 0 AND 100 THEN 'observed'
-                               ELSE 'generated' END
+               SET %2$I = CASE x.source WHEN 'observed' THEN t.%3$I WHEN 'rescaled' THEN round(t.%3$I * 100, 2)
+                               ELSE round(normalize.draw(%5$s, t.%6$I, %7$s, %8$L, %2$L)::numeric, 2) END,
+                   %4$I = x.source
+              FROM (SELECT s.ctid AS row_id,
+                           CASE WHEN s.%3$I IS NULL THEN 'generated'
+                                WHEN s.%3$I = ANY ($1) THEN 'observed'
+                                WHEN $3 OR s.%3$I = ANY ($2) OR NOT s.%3$I BETWEEN 0 AND 100 THEN 'generated'
+                                WHEN $4 THEN 'rescaled'
+                                ELSE 'observed' END AS source
+                      FROM normalize.%1$I AS s) AS x
+             WHERE x.row_id = t.ctid
             $q$, col.table_name, col.column_name, col.column_name || '_observed', col.column_name || '_source',
-                 finding, col.profile_sql, col.key_column, seed, col.kind);
+                 col.profile_sql, col.key_column, seed, col.kind)
+        USING scan.kept, scan.placeholders, whole, scan.unit_scale;
         EXECUTE format($q$
             INSERT INTO normalize.repair_summary
             SELECT %1$L, %2$L, %3$L, %4$L, %5$s, count(*) FILTER (WHERE %6$I = 'generated'),
-                   count(*) FILTER (WHERE %6$I = 'observed'), %7$s, round(%8$s::numeric, 2),
+                   count(*) FILTER (WHERE %6$I <> 'generated'), %7$s, round(%8$s::numeric, 2),
                    count(DISTINCT %2$I), round(avg(%2$I), 2)
               FROM normalize.%1$I$q$,
-            col.table_name, col.column_name, coalesce(finding, 'plausible'),
-            CASE WHEN finding IS NULL THEN 'kept values in 0-100; missing or out-of-range ones ' || col.how
-                 ELSE col.how END,
-            stats.n, col.column_name || '_source', stats.n_distinct, coalesce(stats.mean::text, 'NULL'));
+            col.table_name, col.column_name, coalesce(scan.finding, 'plausible'),
+            CASE WHEN whole THEN col.how
+                 WHEN scan.unit_scale THEN 'multiplied by 100 (rescaled); missing or out-of-range values ' || col.how
+                 WHEN scan.finding IS NOT NULL THEN 'placeholder, missing and out-of-range values ' || col.how || '; the others kept'
+                 ELSE 'kept values in 0-100; missing or out-of-range ones ' || col.how END,
+            scan.n, col.column_name || '_source', scan.n_distinct, coalesce(scan.mean::text, 'NULL'));
     END LOOP;
 
     RETURN QUERY SELECT * FROM normalize.repair_summary ORDER BY table_name, column_name;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.repair_values(bigint) IS
-    'Replaces degenerate values of the normalized tables with keyed draws from the profiles (MRR by tier, health by status, engagement by role, uptime), keeping the observed values and their provenance';
+    'Replaces placeholder values of the normalized tables, row by row (a degenerate column, declared placeholder values, a dominant value, missing or out-of-range ones), with keyed draws from the profiles (MRR by tier, health by status, engagement by role, uptime) or the paying subscriptions, keeping real values and their provenance; scores on a 0-1 scale are rescaled';
 
 CREATE OR REPLACE FUNCTION @extschema@.profile_values(origin text)
 RETURNS TABLE (label text, profile text, value float8)

@@ -142,6 +142,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     unrepaired bigint;
+    unusable text;
 BEGIN
     IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
@@ -173,11 +174,20 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
     END IF;
-    SELECT count(*) INTO unrepaired FROM normalize.accounts WHERE NOT (mrr > 0) OR mrr IS NULL OR tier IS NULL;
-    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.devices
-     WHERE NOT (health_score BETWEEN 0 AND 100) OR health_score IS NULL;
-    SELECT unrepaired + count(*) INTO unrepaired FROM normalize.users
-     WHERE NOT (engagement_score BETWEEN 0 AND 100) OR engagement_score IS NULL;
+    -- What is unusable, table by table, with an example: the hint then
+    -- says whether repair has yet to run or kept the values as real.
+    SELECT sum(u.n), string_agg(format('%s %s (such as %s)', u.n, u.what, u.example), '; ')
+      INTO unrepaired, unusable
+      FROM (SELECT count(*) AS n, 'accounts without a positive MRR or a tier' AS what, min(a.account_key) AS example
+              FROM normalize.accounts AS a WHERE NOT (a.mrr > 0) OR a.mrr IS NULL OR a.tier IS NULL
+            UNION ALL
+            SELECT count(*), 'devices without a health score in 0-100', min(d.device_key)
+              FROM normalize.devices AS d WHERE NOT (d.health_score BETWEEN 0 AND 100) OR d.health_score IS NULL
+            UNION ALL
+            SELECT count(*), 'users without an engagement score in 0-100', min(u.user_key)
+              FROM normalize.users AS u WHERE NOT (u.engagement_score BETWEEN 0 AND 100) OR u.engagement_score IS NULL) AS u
+     WHERE u.n > 0;
+    unrepaired := coalesce(unrepaired, 0);
     IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
         RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -186,7 +196,11 @@ BEGIN
     IF unrepaired > 0 THEN
         RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Run normalize.repair_values() first: the history ends at each account''s repaired state.';
+                  DETAIL = unusable || '.',
+                  HINT = CASE WHEN NOT EXISTS (SELECT 1 FROM normalize.repair_summary)
+                              THEN 'Run normalize.repair_values() first: the history ends at each account''s repaired state.'
+                              ELSE 'normalize.repair_values() kept these values as observed (see normalize.repair_summary): '
+                                   'declare them placeholders in normalize.placeholder_values and repair again, or correct the source.' END;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
 
