@@ -22,7 +22,7 @@ DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--$(PREVIOUS)
 
 # pg_regress inputs are listed, never globbed, so an install script is
 # never run as a test.
-REGRESS      = generators generator_errors profiles ks_test boundary reconcile keys rule_choice time_zones categories placeholders demo_source repair history features training quality pipeline
+REGRESS      = generators generator_errors profiles ks_test boundary reconcile keys rule_choice time_zones categories placeholders demo_source repair history features training quality pipeline optional_entities
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 PG_CONFIG   ?= pg_config

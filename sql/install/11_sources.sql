@@ -239,19 +239,23 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = schema_name) THEN
         RAISE EXCEPTION 'schema "%" does not exist', schema_name
             USING ERRCODE = 'invalid_schema_name',
-                  HINT = 'Pass the schema that holds the six raw tables, such as the one normalize.create_demo_source() made.';
+                  HINT = 'Pass the schema that holds the raw tables, such as the one normalize.create_demo_source() made.';
     END IF;
-    FOREACH e IN ARRAY ARRAY['customers', 'subscriptions', 'devices', 'users', 'locations', 'campaigns'] LOOP
-        IF to_regclass(format('%I.%I', schema_name, e)) IS NULL THEN
-            missing := missing || e;
-        END IF;
-    END LOOP;
-    IF cardinality(missing) > 0 THEN
-        RAISE EXCEPTION 'schema "%" lacks the tables %', schema_name, array_to_string(missing, ', ')
+    IF to_regclass(format('%I.customers', schema_name)) IS NULL THEN
+        RAISE EXCEPTION 'schema "%" has no table customers', schema_name
             USING ERRCODE = 'undefined_table',
+                  DETAIL = 'Every other entity hangs off the customers.',
                   HINT = 'Register tables with other names one by one with normalize.register_source(entity, relation, columns).';
     END IF;
-    FOREACH e IN ARRAY ARRAY['customers', 'subscriptions', 'devices', 'users', 'locations', 'campaigns'] LOOP
+    -- The schema's tables replace every registration: an entity it lacks is
+    -- no longer registered (its phases' outputs stay empty), rather than
+    -- read from another schema left registered by an earlier call.
+    FOR e IN SELECT k.entity FROM normalize.entity_kinds AS k ORDER BY k.position LOOP
+        IF to_regclass(format('%I.%I', schema_name, e)) IS NULL THEN
+            missing := missing || e;
+            DELETE FROM normalize.sources AS s WHERE s.entity = e;
+            CONTINUE;
+        END IF;
         entity := e;
         relation := format('%I.%I', schema_name, e)::regclass;
         PERFORM normalize.register_source(e, relation, '{}', use_sources.time_zone);
@@ -263,10 +267,31 @@ BEGIN
            AND NOT (SELECT s.columns FROM normalize.sources AS s WHERE s.entity = e) ? c.column_name;
         RETURN NEXT;
     END LOOP;
+    IF cardinality(missing) > 0 THEN
+        RAISE NOTICE 'schema "%" has no table %: not registered', schema_name, array_to_string(missing, ', ')
+            USING DETAIL = 'The pipeline runs on what is registered; the outputs built from these entities stay empty, and the readiness report says so.',
+                  HINT = 'Register a table of another name with normalize.register_source(entity, relation, columns).';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.use_sources(text, text) IS
-    'Registers the six raw tables of a schema (customers, subscriptions, devices, users, locations, campaigns) that follow the source contract, their timestamptz columns read as dates in time_zone';
+    'Registers the raw tables of a schema named as the entities (customers, which it needs, and any of subscriptions, devices, users, locations, campaigns) that follow the source contract, their timestamptz columns read as dates in time_zone; an entity without a table is no longer registered';
+
+-- Takes an entity's source out of the registrations: the phases then run
+-- without it.
+CREATE FUNCTION @extschema@.unregister_source(entity text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    DELETE FROM normalize.sources AS s WHERE s.entity = unregister_source.entity;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.unregister_source(text) IS
+    'Removes the registration of an entity''s source (true if there was one); the pipeline then runs without that entity';
 
 -- The SELECT that reads a registered source by contract column names, with
 -- every column cast to its class's type (ids as text) and absent optional

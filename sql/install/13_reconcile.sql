@@ -29,17 +29,46 @@ CREATE TABLE @extschema@.entity_kinds (
     kind      text NOT NULL UNIQUE,
     id_column text NOT NULL,
     position  integer NOT NULL,
-    table_name text NOT NULL UNIQUE
+    table_name text NOT NULL UNIQUE,
+    required  boolean NOT NULL,
+    feature_entity text UNIQUE,
+    base_view text UNIQUE,
+    cadence   integer CHECK (cadence > 0),
+    smallest_window integer CHECK (smallest_window > 0),
+    CHECK ((feature_entity IS NULL) = (base_view IS NULL) AND (feature_entity IS NULL) = (cadence IS NULL)
+           AND (feature_entity IS NULL) = (smallest_window IS NULL))
 );
 COMMENT ON TABLE @extschema@.entity_kinds IS
-    'Each source entity, the kind its stable keys carry, its ID column, and its normalized table';
+    'The entity vocabulary: each source entity, the kind its stable keys carry, its ID column, its normalized table, whether a run needs its source, and the features built on it';
+COMMENT ON COLUMN @extschema@.entity_kinds.required IS
+    'Every other entity hangs off the customers; a source without some of the others is run on what it has';
+COMMENT ON COLUMN @extschema@.entity_kinds.feature_entity IS
+    'The entity of the feature catalog, views and stores built on it (customer_features, ...), if any';
+COMMENT ON COLUMN @extschema@.entity_kinds.base_view IS
+    'The view of one row per entity and period of history that its features are computed from';
+COMMENT ON COLUMN @extschema@.entity_kinds.cadence IS
+    'Periods of the base view between two feature cutoffs (devices: 7 days)';
+COMMENT ON COLUMN @extschema@.entity_kinds.smallest_window IS
+    'The shortest feature window, in periods of the base view';
 INSERT INTO @extschema@.entity_kinds VALUES
-    ('customers', 'account', 'customer_id', 1, 'accounts'),
-    ('locations', 'location', 'location_id', 2, 'locations'),
-    ('subscriptions', 'subscription', 'subscription_id', 3, 'subscriptions'),
-    ('devices', 'device', 'device_id', 4, 'devices'),
-    ('users', 'user', 'user_id', 5, 'users'),
-    ('campaigns', 'campaign', 'campaign_id', 6, 'campaigns');
+    ('customers', 'account', 'customer_id', 1, 'accounts', true, 'customer', 'customer_feature_base', 1, 3),
+    ('locations', 'location', 'location_id', 2, 'locations', false, NULL, NULL, NULL, NULL),
+    ('subscriptions', 'subscription', 'subscription_id', 3, 'subscriptions', false, NULL, NULL, NULL, NULL),
+    ('devices', 'device', 'device_id', 4, 'devices', false, 'device', 'device_feature_base', 7, 7),
+    ('users', 'user', 'user_id', 5, 'users', false, 'user', 'user_feature_base', 1, 4),
+    ('campaigns', 'campaign', 'campaign_id', 6, 'campaigns', false, NULL, NULL, NULL, NULL);
+
+-- Whether an entity has a registered source: the phases skip what a source
+-- does not have, and say so, rather than read an empty table as "none".
+CREATE FUNCTION @extschema@.is_registered(entity text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = is_registered.entity)
+$$;
+COMMENT ON FUNCTION @extschema@.is_registered(text) IS
+    'Whether a source is registered for an entity (customers, subscriptions, devices, users, locations, campaigns)';
 
 -- The internal steps of reconciliation take an entity (and a reference)
 -- by name; these refuse names that are not in the tables above.
@@ -380,10 +409,11 @@ DECLARE
 BEGIN
     SELECT string_agg(e.entity, ', ' ORDER BY e.position) INTO missing
       FROM normalize.entity_kinds AS e
-     WHERE NOT EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = e.entity);
+     WHERE e.required AND NOT EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = e.entity);
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'no source is registered for %', missing
             USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Every other entity hangs off the customers; the others are optional.',
                   HINT = 'Register the raw tables first with normalize.use_sources(schema) or normalize.register_source(entity, relation, columns).';
     END IF;
     -- A registered relation may have been dropped or altered since.
@@ -394,4 +424,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.require_sources() IS
-    'Internal: raises a clear error unless all six sources are registered and still match the contract';
+    'Internal: raises a clear error unless a customers source is registered and every registered source still matches the contract';

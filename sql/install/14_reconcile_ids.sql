@@ -669,7 +669,9 @@ BEGIN
              normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
              normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
 
-    FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
+    -- Entities without a source are skipped: their tables stay empty, and
+    -- the report says they were not available.
+    FOR e IN SELECT * FROM normalize.entity_kinds AS k WHERE normalize.is_registered(k.entity) ORDER BY k.position LOOP
         -- Nothing carried over from the previous entity.
         account_raw := NULL; account_rows := NULL;
         location_raw := NULL; location_rows := NULL;
@@ -732,7 +734,19 @@ BEGIN
                                                                          'nz_targets_customers', min_share,
                                                                          ambiguity_margin, ''));
 
-        IF e.entity = 'devices' THEN
+        IF e.entity = 'devices' AND NOT normalize.is_registered('locations') THEN
+            -- No locations to link to: the devices keep their raw location
+            -- reference, and no link is counted as lost.
+            PERFORM normalize.drop_temp_table('nz_map_devices_location');
+            CREATE TEMP TABLE nz_map_devices_location ON COMMIT DROP AS
+                SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
+                       NULL::text AS reason, NULL::varchar AS target_account
+                 WHERE false;
+            PERFORM normalize.drop_temp_table('nz_locations_per_account');
+            CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
+                SELECT NULL::varchar AS account_key, NULL::varchar AS target_key, NULL::bigint AS idx, NULL::bigint AS n
+                 WHERE false;
+        ELSIF e.entity = 'devices' THEN
             PERFORM normalize.drop_temp_table('nz_targets_locations');
             CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
                 SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key
@@ -801,8 +815,9 @@ BEGIN
                    CASE WHEN lm.target_account = r1.account_key THEN lm.rule END AS location_rule,
                    CASE WHEN lm.target_key IS NOT NULL AND lm.target_account IS DISTINCT FROM r1.account_key
                         THEN 'location of another account'
-                        WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL THEN coalesce(lm.reason, 'no matching location')
-                   END AS location_reason$l$, orphan_policy) ELSE '' END,
+                        WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL AND %2$L
+                        THEN coalesce(lm.reason, 'no matching location')
+                   END AS location_reason$l$, orphan_policy, normalize.is_registered('locations')) ELSE '' END,
             CASE WHEN e.entity = 'devices' THEN $l$
                    LEFT JOIN nz_map_devices_location AS lm ON lm.raw = r1.location_id$l$ ELSE '' END);
 
@@ -876,6 +891,9 @@ BEGIN
         RAISE DEBUG 'reconcile_ids: % in % ms', e.entity, round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
     END LOOP;
 
+    -- The tables of entities without a source stay empty, keyed as always.
+    PERFORM normalize.try_primary_key(k.table_name, k.kind || '_key')
+       FROM normalize.entity_kinds AS k WHERE NOT normalize.is_registered(k.entity) ORDER BY k.position;
     ALTER TABLE normalize.locations ADD CONSTRAINT locations_account_fk
         FOREIGN KEY (account_key) REFERENCES normalize.accounts;
     ALTER TABLE normalize.subscriptions ADD CONSTRAINT subscriptions_account_fk
@@ -896,7 +914,7 @@ BEGIN
     SELECT 'customers', a.source_id, a.account_key, 'primary', 1 FROM normalize.accounts AS a;
     FOR e IN SELECT k.entity FROM normalize.reference_kinds AS k
                JOIN normalize.entity_kinds AS ek USING (entity)
-              WHERE k.reference = 'account' ORDER BY ek.position LOOP
+              WHERE k.reference = 'account' AND normalize.is_registered(k.entity) ORDER BY ek.position LOOP
         EXECUTE format('INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
                         SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
                        e.entity, format('nz_map_%s_account', e.entity));

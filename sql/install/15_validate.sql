@@ -12,39 +12,42 @@ AS $$
     SELECT c.ord, c.check_name, c.total, c.linked, c.total - c.linked AS orphaned,
            CASE WHEN c.linked = c.total THEN 'pass' ELSE 'fail' END AS status
       FROM (
-        SELECT 'subscriptions.account_key -> accounts' AS check_name, 1 AS ord,
+        SELECT 'subscriptions.account_key -> accounts' AS check_name, 1 AS ord, '{subscriptions}'::text[] AS needs,
                count(*) AS total, count(a.account_key) AS linked
           FROM normalize.subscriptions AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'devices.account_key -> accounts', 2, count(*), count(a.account_key)
+        SELECT 'devices.account_key -> accounts', 2, '{devices}', count(*), count(a.account_key)
           FROM normalize.devices AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
         -- A device that names a location should have one: a location link
         -- lost (no match, another account's) counts against, so that
         -- losing them all cannot pass as "nothing to check".
-        SELECT 'devices.location_key -> locations', 3,
+        SELECT 'devices.location_key -> locations', 3, '{devices,locations}',
                count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
                count(l.location_key)
           FROM normalize.devices AS x LEFT JOIN normalize.locations AS l USING (location_key)
         UNION ALL
-        SELECT 'devices.location_key -> a location of the device''s own account', 4,
+        SELECT 'devices.location_key -> a location of the device''s own account', 4, '{devices,locations}',
                count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
                count(l.location_key)
           FROM normalize.devices AS x
           LEFT JOIN normalize.locations AS l ON l.location_key = x.location_key AND l.account_key = x.account_key
         UNION ALL
-        SELECT 'users.account_key -> accounts', 5, count(*), count(a.account_key)
+        SELECT 'users.account_key -> accounts', 5, '{users}', count(*), count(a.account_key)
           FROM normalize.users AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'locations.account_key -> accounts', 6, count(*), count(a.account_key)
+        SELECT 'locations.account_key -> accounts', 6, '{locations}', count(*), count(a.account_key)
           FROM normalize.locations AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'campaigns.account_key -> accounts', 7, count(*), count(a.account_key)
+        SELECT 'campaigns.account_key -> accounts', 7, '{campaigns}', count(*), count(a.account_key)
           FROM normalize.campaigns AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'account_map.account_key -> accounts', 8, count(*), count(a.account_key)
+        SELECT 'account_map.account_key -> accounts', 8, '{}', count(*), count(a.account_key)
           FROM normalize.account_map AS x LEFT JOIN normalize.accounts AS a USING (account_key)
       ) AS c
+     -- A relationship of an entity without a source is not there to check
+     -- (the readiness report names what was not registered).
+     WHERE NOT EXISTS (SELECT 1 FROM unnest(c.needs) AS n WHERE NOT normalize.is_registered(n))
     UNION ALL
     -- What became of the source rows: linked or assigned rows are in the
     -- normalized tables; the rest are quarantined, dropped or superseded.
@@ -58,7 +61,7 @@ AS $$
     ) AS v ORDER BY v.ord
 $$;
 COMMENT ON FUNCTION @extschema@.validate_relationships() IS
-    'One row per relationship of the normalized tables (total: the rows that should link, a device that names a location included; linked, orphaned, pass/fail), and per source how many rows reached them';
+    'One row per relationship of the normalized tables whose entities have sources (total: the rows that should link, a device that names a location included; linked, orphaned, pass/fail), and per source how many rows reached them';
 
 CREATE FUNCTION @extschema@.assess_sources()
 RETURNS TABLE (entity text, metric text, value numeric, detail text)
@@ -70,7 +73,11 @@ DECLARE
     q text;
 BEGIN
     PERFORM normalize.require_sources();
-    FOR e IN SELECT * FROM normalize.entity_kinds ORDER BY position LOOP
+    FOR e IN SELECT * FROM normalize.entity_kinds AS k ORDER BY k.position LOOP
+        IF NOT normalize.is_registered(e.entity) THEN
+            RETURN QUERY SELECT e.entity, 'rows'::text, NULL::numeric, 'not registered'::text;
+            CONTINUE;
+        END IF;
         q := normalize.source_query(e.entity);
         RETURN QUERY EXECUTE format($f$
             SELECT %1$L, 'rows', count(*)::numeric, NULL::text FROM (%2$s) AS s
@@ -90,7 +97,9 @@ BEGIN
     -- Account references: their type, their range, and how many match a
     -- customer ID as they stand (what a naive join would link).
     FOR e IN SELECT k.* FROM normalize.reference_kinds AS k
-               JOIN normalize.entity_kinds AS ek USING (entity) ORDER BY ek.position, k.reference LOOP
+               JOIN normalize.entity_kinds AS ek USING (entity)
+              WHERE normalize.is_registered(k.entity) AND normalize.is_registered(k.target_entity)
+              ORDER BY ek.position, k.reference LOOP
         RETURN QUERY EXECUTE format($f$
             WITH r AS (SELECT s.%3$I AS raw FROM (%1$s) AS s),
                  t AS (SELECT DISTINCT s.%5$I::text AS raw FROM (%4$s) AS s)
@@ -132,7 +141,7 @@ BEGIN
                                                           FROM t AS u WHERE u.type_name = t.type_name) || ')', '; ')
       FROM t;
 
-    -- The synthetic values the plan lists.
+    -- The synthetic values the plan lists, of the entities registered.
     RETURN QUERY EXECUTE format($f$
         SELECT 'customers', 'distinct tiers', count(DISTINCT s.tier)::numeric, string_agg(DISTINCT s.tier, ', ')
           FROM (%1$s) AS s
@@ -140,30 +149,41 @@ BEGIN
         SELECT 'customers', 'share with zero MRR', round(100.0 * count(*) FILTER (WHERE s.mrr = 0) / nullif(count(*), 0), 1),
                'percent of customers'
           FROM (%1$s) AS s
-        UNION ALL
-        SELECT 'subscriptions', 'rows with positive MRR', count(*) FILTER (WHERE s.mrr > 0)::numeric, NULL
-          FROM (%2$s) AS s
-        UNION ALL
-        SELECT 'devices', 'mean health score', round(avg(s.health_score), 2),
-               count(DISTINCT s.health_score) || ' distinct values: ' ||
-               (SELECT string_agg(v::text, ', ' ORDER BY v) FROM (SELECT DISTINCT x.health_score AS v FROM (%3$s) AS x
-                                                                   ORDER BY 1 LIMIT 5) AS d)
-          FROM (%3$s) AS s
-        UNION ALL
-        SELECT 'users', 'mean engagement score', round(avg(s.engagement_score), 2),
-               count(DISTINCT s.engagement_score) || ' distinct values'
-          FROM (%4$s) AS s
-        UNION ALL
-        SELECT 'devices', 'share without a location', round(100.0 * count(*) FILTER (WHERE s.location_id IS NULL) / nullif(count(*), 0), 1),
-               'percent of devices'
-          FROM (%3$s) AS s
-        $f$, normalize.source_query('customers'), normalize.source_query('subscriptions'),
-             normalize.source_query('devices'), normalize.source_query('users'));
+        $f$, normalize.source_query('customers'));
+    IF normalize.is_registered('subscriptions') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'subscriptions', 'rows with positive MRR', count(*) FILTER (WHERE s.mrr > 0)::numeric, NULL
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('subscriptions'));
+    END IF;
+    IF normalize.is_registered('devices') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'devices', 'mean health score', round(avg(s.health_score), 2),
+                   count(DISTINCT s.health_score) || ' distinct values: ' ||
+                   (SELECT string_agg(v::text, ', ' ORDER BY v) FROM (SELECT DISTINCT x.health_score AS v FROM (%1$s) AS x
+                                                                       ORDER BY 1 LIMIT 5) AS d)
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('devices'));
+    END IF;
+    IF normalize.is_registered('users') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'users', 'mean engagement score', round(avg(s.engagement_score), 2),
+                   count(DISTINCT s.engagement_score) || ' distinct values'
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('users'));
+    END IF;
+    IF normalize.is_registered('devices') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'devices', 'share without a location', round(100.0 * count(*) FILTER (WHERE s.location_id IS NULL) / nullif(count(*), 0), 1),
+                   'percent of devices'
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('devices'));
+    END IF;
 
     -- Columns of categories: the values no spelling of the vocabulary
     -- matches (source_query passes them on as they are).
     FOR e IN SELECT c.* FROM normalize.source_contract AS c JOIN normalize.entity_kinds AS k USING (entity)
-              WHERE c.category IS NOT NULL ORDER BY k.position, c.column_name LOOP
+              WHERE c.category IS NOT NULL AND normalize.is_registered(c.entity) ORDER BY k.position, c.column_name LOOP
         RETURN QUERY EXECUTE format($f$
             SELECT %1$L::text, %2$L || ' values unknown', coalesce(sum(u.rows), 0)::numeric,
                    coalesce('rows: ' || string_agg(format('%%s (%%s)', u.value, u.rows), ', ' ORDER BY u.rows DESC, u.value COLLATE "C"),

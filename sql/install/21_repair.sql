@@ -318,6 +318,8 @@ BEGIN
                            WHERE v.category = 'user role' AND v.value = t.role), 'engagement_standard')$p$,
              'drawn from the profile of the user''s role')
         ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
+        -- An entity without a source has no values to judge or repair.
+        WHERE normalize.is_registered(v.table_name)
     LOOP
         -- Row by row: a value is kept (observed) unless it is missing,
         -- outside 0-100, a placeholder value, or in a column that is one as

@@ -20,13 +20,12 @@ DECLARE
     shifts text;
     aligned text;
 BEGIN
-    CASE entity
-        WHEN 'customer' THEN base := 'customer_feature_base'; key := 'account_key'; cadence := 1; smallest := 3;
-        WHEN 'device' THEN base := 'device_feature_base'; key := 'device_key'; cadence := 7; smallest := 7;
-        WHEN 'user' THEN base := 'user_feature_base'; key := 'user_key'; cadence := 1; smallest := 4;
-        ELSE RAISE EXCEPTION 'entity must be customer, device or user, got "%"', entity
-                 USING ERRCODE = 'invalid_parameter_value';
-    END CASE;
+    SELECT k.base_view, k.kind || '_key', k.cadence, k.smallest_window INTO base, key, cadence, smallest
+      FROM normalize.entity_kinds AS k WHERE k.feature_entity = feature_view_sql.entity;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity must be customer, device or user, got "%"', entity
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT string_agg(format('count(%1$I) OVER c AS %2$I, sum(%1$I) OVER c AS %3$I, sum(%1$I * %1$I) OVER c AS %4$I, '
                              'sum(t * %1$I) OVER c AS %5$I, min(%1$I) OVER s AS %6$I, max(%1$I) OVER s AS %7$I',
                              m, '_n_' || m, '_s1_' || m, '_s2_' || m, '_sx_' || m, '_bmin_' || m, '_bmax_' || m),

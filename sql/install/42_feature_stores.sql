@@ -7,8 +7,8 @@ DO $do$
 DECLARE
     e record;
 BEGIN
-    FOR e IN SELECT * FROM (VALUES ('customer', 'account_key'), ('device', 'device_key'), ('user', 'user_key'))
-                           AS v(entity, key) LOOP
+    FOR e IN SELECT k.feature_entity AS entity, k.kind || '_key' AS key FROM @extschema@.entity_kinds AS k
+              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
         EXECUTE format('CREATE TABLE @extschema@.%1$I AS SELECT * FROM @extschema@.%2$I WITH NO DATA',
                        e.entity || '_feature_store', e.entity || '_features');
         EXECUTE format('ALTER TABLE @extschema@.%I ADD PRIMARY KEY (%I, as_of)', e.entity || '_feature_store', e.key);
@@ -27,6 +27,9 @@ SET work_mem = '256MB'
 -- takes longer than running them.
 SET jit = off
 AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM normalize.history_info) THEN
         RAISE EXCEPTION 'there is no history to compute features from'
@@ -36,21 +39,18 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
     TRUNCATE normalize.customer_feature_store, normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
              normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
-    INSERT INTO normalize.customer_feature_store SELECT * FROM normalize.customer_features;
-    INSERT INTO normalize.device_feature_store SELECT * FROM normalize.device_features;
-    INSERT INTO normalize.user_feature_store SELECT * FROM normalize.user_features;
-    ANALYZE normalize.customer_feature_store;
-    ANALYZE normalize.device_feature_store;
-    ANALYZE normalize.user_feature_store;
-    RETURN QUERY
-    SELECT 'customer_feature_store'::text, (SELECT count(*) FROM normalize.customer_feature_store),
-           (SELECT count(*)::integer FROM normalize.feature_catalog AS c WHERE c.entity = 'customer')
-    UNION ALL
-    SELECT 'device_feature_store', (SELECT count(*) FROM normalize.device_feature_store),
-           (SELECT count(*)::integer FROM normalize.feature_catalog AS c WHERE c.entity = 'device')
-    UNION ALL
-    SELECT 'user_feature_store', (SELECT count(*) FROM normalize.user_feature_store),
-           (SELECT count(*)::integer FROM normalize.feature_catalog AS c WHERE c.entity = 'user');
+    FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
+              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
+        table_name := e.feature_entity || '_feature_store';
+        -- An entity without a source has no history: its store stays empty.
+        IF normalize.is_registered(e.entity) THEN
+            EXECUTE format('INSERT INTO normalize.%I SELECT * FROM normalize.%I', table_name, e.feature_entity || '_features');
+            EXECUTE format('ANALYZE normalize.%I', table_name);
+        END IF;
+        EXECUTE format('SELECT count(*) FROM normalize.%I', table_name) INTO rows;
+        SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
+        RETURN NEXT;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.refresh_features() IS
@@ -68,8 +68,8 @@ DECLARE
     counts bigint[];
     total bigint;
 BEGIN
-    FOR e IN SELECT * FROM (VALUES ('customer', 'customer_feature_store'), ('device', 'device_feature_store'),
-                                   ('user', 'user_feature_store')) AS v(entity, store) LOOP
+    FOR e IN SELECT k.feature_entity AS entity, k.feature_entity || '_feature_store' AS store
+               FROM normalize.entity_kinds AS k WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
         EXECUTE format('SELECT count(*), ARRAY[%s] FROM normalize.%I',
                        (SELECT string_agg(format('count(*) FILTER (WHERE %I IS NULL)', c.feature), ', '
                                           ORDER BY c.position)

@@ -8,8 +8,8 @@ DO $do$
 DECLARE
     e record;
 BEGIN
-    FOR e IN SELECT * FROM (VALUES ('customer', 'account_key', 'account'), ('device', 'device_key', 'device'),
-                                   ('user', 'user_key', 'user')) AS v(entity, key, noun) LOOP
+    FOR e IN SELECT k.feature_entity AS entity, k.kind || '_key' AS key, k.kind AS noun
+               FROM @extschema@.entity_kinds AS k WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
         EXECUTE format($f$
             CREATE FUNCTION @extschema@.%1$I(as_of date)
             RETURNS SETOF @extschema@.%2$I

@@ -30,6 +30,8 @@ INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, th
      'Share of an entity''s source rows (superseded snapshots and duplicates aside) linked by a rule or the crosswalk', true),
     ('reference rule decided', 'completeness', '>=', 1, 'fail',
      'Whether the rows of a reference decided its rule (an undecided one links nothing until declared in id_rule_overrides)', true),
+    ('optional sources registered', 'completeness', '>=', 1, 'warn',
+     'Share of the optional entities (all but the customers) with a registered source; the others'' tables, features and training sets are empty', true),
     ('category values known', 'type consistency', '>=', 1, 'warn',
      'Share of a column of categories (status, role, tier) whose values the vocabulary knows (category_values, category_spellings)', true),
     ('key columns of one type', 'type consistency', '<=', 1, 'fail',
@@ -173,8 +175,12 @@ BEGIN
     IF origin = 'sources' THEN
         PERFORM normalize.require_sources();
         accounts := format('(%s)', normalize.source_query('customers'));
-        devices := format('(%s)', normalize.source_query('devices'));
-        users := format('(%s)', normalize.source_query('users'));
+        -- An entity without a source has no values (its normalized table,
+        -- read with no rows, gives the columns).
+        devices := CASE WHEN normalize.is_registered('devices') THEN format('(%s)', normalize.source_query('devices'))
+                        ELSE '(SELECT * FROM normalize.devices WHERE false)' END;
+        users := CASE WHEN normalize.is_registered('users') THEN format('(%s)', normalize.source_query('users'))
+                      ELSE '(SELECT * FROM normalize.users WHERE false)' END;
     ELSIF origin <> 'normalized' THEN
         RAISE EXCEPTION 'origin must be normalized or sources, got "%"', origin
             USING ERRCODE = 'invalid_parameter_value',
@@ -227,97 +233,127 @@ $$;
 COMMENT ON FUNCTION @extschema@.quality_count(text, text, text) IS
     'Internal: rows, failing rows and a sample of failing keys of one row-level quality check';
 
-CREATE FUNCTION @extschema@.quality_checks()
-RETURNS TABLE (category text, entity text, check_name text, observed float8, threshold float8, status text,
-               failing_rows bigint, sample_keys text[], detail text)
+-- One finding of a quality check, before its threshold is applied. ok is
+-- the verdict where the check decides it itself (band checks, missing
+-- inputs); otherwise observed is compared with the threshold. undecided:
+-- too little data to say, reported as a warning.
+CREATE TYPE @extschema@.quality_finding AS (
+    check_name text, entity text, observed float8, failing_rows bigint, sample_keys text[], detail text,
+    ok boolean, undecided boolean);
+COMMENT ON TYPE @extschema@.quality_finding IS
+    'Internal: one finding of a step of quality_checks, before its threshold is applied';
+
+-- The feature entities whose source is registered (an entity without one
+-- has no history, so nothing of it is checked).
+CREATE FUNCTION @extschema@.checked_feature_entities()
+RETURNS TABLE (entity text, key text, store text, base_view text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.feature_entity, k.kind || '_key', k.feature_entity || '_feature_store', k.base_view
+      FROM normalize.entity_kinds AS k
+     WHERE k.feature_entity IS NOT NULL AND normalize.is_registered(k.entity)
+     ORDER BY k.position
+$$;
+COMMENT ON FUNCTION @extschema@.checked_feature_entities() IS
+    'Internal: the feature entities (customer, device, user) whose source is registered, with their key, store and base view';
+
+-- Completeness: critical features present, relationships and source rows
+-- linked, reference rules decided.
+CREATE FUNCTION @extschema@.quality_completeness()
+RETURNS SETOF @extschema@.quality_finding
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
--- The leakage checks join the base views, whose expressions are many:
--- compiling them costs more than running them.
-SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
-    h record;
     e record;
-    r record;
     q record;
     cond text;
-    n bigint;
-    have_features boolean;
-    have_training boolean;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
-        RAISE EXCEPTION 'there is nothing to check: the normalized tables are empty'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Run normalize.reconcile_ids() first, or CALL normalize.run_pipeline().';
-    END IF;
-    SELECT * INTO h FROM normalize.history_info;
-    have_features := EXISTS (SELECT 1 FROM normalize.customer_feature_store);
-    have_training := EXISTS (SELECT 1 FROM normalize.training_info);
-
-    PERFORM normalize.drop_temp_table('nz_checks');
-    -- ok: the verdict where the check decides it itself (band checks, and
-    -- missing inputs); otherwise observed is compared with the threshold.
-    -- undecided: too little data to say, reported as a warning.
-    CREATE TEMP TABLE nz_checks (
-        id bigserial, check_name text, entity text, observed float8, failing_rows bigint, sample_keys text[],
-        detail text, ok boolean, undecided boolean NOT NULL DEFAULT false) ON COMMIT DROP;
-
-    -- Completeness ---------------------------------------------------------
-    FOR e IN SELECT x.entity, x.key FROM (VALUES ('customer', 'account_key'), ('device', 'device_key'),
-                                                 ('user', 'user_key')) AS x(entity, key) LOOP
-        IF NOT have_features THEN
-            INSERT INTO nz_checks (check_name, entity, detail, ok)
-            VALUES ('critical features present', e.entity || ' features',
-                    'no features yet: run normalize.refresh_features()', false);
+    FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+        IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+            RETURN NEXT ROW('critical features present', e.entity || ' features', NULL, NULL, NULL,
+                            'no features yet: run normalize.refresh_features()', false, false)::"normalize".quality_finding;
             CONTINUE;
         END IF;
         SELECT string_agg(format('%I IS NULL', c.feature), ' OR ') INTO cond
           FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
-        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', e.entity || '_feature_store'),
+        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', e.store),
                                                      format('%I || '' @ '' || as_of', e.key), coalesce(cond, 'false'));
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-        VALUES ('critical features present', e.entity || ' features',
-                CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total END, q.failing_rows, q.sample_keys,
-                format('%s rows; %s required features', q.total,
-                       (SELECT count(*) FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required)));
+        RETURN NEXT ROW('critical features present', e.entity || ' features',
+                        CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total END, q.failing_rows, q.sample_keys,
+                        format('%s rows; %s required features', q.total,
+                               (SELECT count(*) FROM normalize.feature_catalog AS c
+                                 WHERE c.entity = e.entity AND c.required)), NULL, false)::"normalize".quality_finding;
     END LOOP;
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+    RETURN QUERY
     SELECT 'relationships linked', v.check_name, CASE WHEN v.total > 0 THEN v.linked::float8 / v.total ELSE 1 END,
-           v.orphaned, format('%s of %s rows linked', v.linked, v.total)
+           v.orphaned, NULL::text[], format('%s of %s rows linked', v.linked, v.total), NULL::boolean, false
       FROM normalize.validate_relationships() AS v WHERE v.status IN ('pass', 'fail');
     -- What should have linked and did: every source row that is not a
     -- superseded snapshot or a duplicate (a device's location reference is
     -- validate_relationships'). Rows kept aside (orphans, undecided rules)
     -- count against.
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+    RETURN QUERY
     SELECT 'source rows linked', m.entity, count(*) FILTER (WHERE m.status = 'linked')::float8 / nullif(count(*), 0),
-           count(*) FILTER (WHERE m.status <> 'linked'),
+           count(*) FILTER (WHERE m.status <> 'linked'), NULL::text[],
            format('%s of %s rows linked%s', count(*) FILTER (WHERE m.status = 'linked'), count(*),
-                  coalesce('; ' || string_agg(DISTINCT m.status, ', ') FILTER (WHERE m.status <> 'linked'), ''))
+                  coalesce('; ' || string_agg(DISTINCT m.status, ', ') FILTER (WHERE m.status <> 'linked'), '')),
+           NULL::boolean, false
       FROM normalize.id_map AS m
       JOIN normalize.entity_kinds AS k USING (entity)
      WHERE m.status NOT IN ('superseded', 'duplicate')
      GROUP BY m.entity, k.position ORDER BY k.position;
     -- A reference whose rows did not decide between rules links nothing
     -- by them until the user declares one.
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+    RETURN QUERY
     SELECT 'reference rule decided', k.entity || '.' || k.reference,
-           CASE WHEN bool_or(r.status = 'ambiguous') THEN 0 ELSE 1 END,
-           (SELECT count(*) FROM normalize.quarantine AS q
-             WHERE q.entity = k.entity AND q.reference = k.reference AND q.reason = 'ambiguous rule'),
+           CASE WHEN bool_or(r.status = 'ambiguous') THEN 0 ELSE 1 END::float8,
+           (SELECT count(*) FROM normalize.quarantine AS x
+             WHERE x.entity = k.entity AND x.reference = k.reference AND x.reason = 'ambiguous rule'),
+           NULL::text[],
            coalesce('undecided between ' || string_agg(concat_ws(' ', r.rule, r.parameter), ', ' ORDER BY r.linked DESC, r.parameter)
                                                 FILTER (WHERE r.status = 'ambiguous'),
                     'links by ' || min(concat_ws(' ', r.rule, r.parameter) || CASE WHEN r.status = 'declared' THEN ' (declared)' ELSE '' END)
                                        FILTER (WHERE r.chosen),
-                    'no rule links it')
+                    'no rule links it'),
+           NULL::boolean, false
       FROM normalize.reference_kinds AS k
       JOIN normalize.entity_kinds AS e USING (entity)
       LEFT JOIN normalize.reconciliation_rules AS r USING (entity, reference)
+     WHERE normalize.is_registered(k.entity) AND normalize.is_registered(k.target_entity)
      GROUP BY k.entity, k.reference, e.position ORDER BY e.position, k.reference;
+    -- The entities the source does not have: their tables, features and
+    -- training sets are empty, which nothing else would say.
+    RETURN QUERY
+    SELECT 'optional sources registered', 'sources',
+           count(*) FILTER (WHERE normalize.is_registered(k.entity))::float8 / count(*),
+           count(*) FILTER (WHERE NOT normalize.is_registered(k.entity)), NULL::text[],
+           coalesce('not registered: ' || string_agg(k.entity, ', ' ORDER BY k.position)
+                                              FILTER (WHERE NOT normalize.is_registered(k.entity))
+                    || '; their tables, features and training sets are empty',
+                    'every entity has a source'),
+           NULL::boolean, false
+      FROM normalize.entity_kinds AS k WHERE NOT k.required;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_completeness() IS
+    'Internal: the completeness findings of quality_checks';
 
-    -- Type consistency -----------------------------------------------------
+-- Type consistency: category values known, key columns of one type, keys
+-- that carry their kind, feature types that match the catalog.
+CREATE FUNCTION @extschema@.quality_type_consistency()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+    q record;
+    n bigint;
+BEGIN
     -- Columns of categories: a value the vocabulary does not know was kept
     -- as spelled, and no phase knows what it means.
     FOR e IN SELECT c.entity, c.column_name, c.category, k.table_name,
@@ -325,18 +361,20 @@ BEGIN
                     CASE WHEN c.column_name = 'tier' THEN 'coalesce(t.tier_observed, t.tier)'
                          ELSE format('t.%I', c.column_name) END AS col
                FROM normalize.source_contract AS c JOIN normalize.entity_kinds AS k USING (entity)
-              WHERE c.category IS NOT NULL ORDER BY k.position, c.column_name LOOP
+              WHERE c.category IS NOT NULL AND normalize.is_registered(c.entity)
+              ORDER BY k.position, c.column_name LOOP
         EXECUTE format('SELECT count(*) FROM normalize.%I AS t WHERE %s IS NOT NULL', e.table_name, e.col) INTO n;
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
+        RETURN QUERY
         SELECT 'category values known', format('%s.%s', e.table_name, e.column_name),
-               CASE WHEN n > 0 THEN 1 - coalesce(sum(u.rows), 0)::float8 / n ELSE 1 END, coalesce(sum(u.rows), 0),
+               CASE WHEN n > 0 THEN 1 - coalesce(sum(u.rows), 0)::float8 / n ELSE 1 END, coalesce(sum(u.rows), 0)::bigint,
                coalesce((array_agg(u.value ORDER BY u.rows DESC, u.value COLLATE "C"))[1:5], '{}'),
                format('%s of %s values known as a %s%s', n - coalesce(sum(u.rows), 0), n, e.category,
                       coalesce('; unknown: ' || string_agg(format('%s (%s)', u.value, u.rows), ', '
-                                                           ORDER BY u.rows DESC, u.value COLLATE "C"), ''))
+                                                           ORDER BY u.rows DESC, u.value COLLATE "C"), '')),
+               NULL::boolean, false
           FROM normalize.unknown_categories(format('normalize.%I', e.table_name)::regclass, e.col, e.category) AS u;
     END LOOP;
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
+    RETURN QUERY
     WITH k AS (
         SELECT c.relname || '.' || a.attname AS col,
                format_type(a.atttypid, a.atttypmod) || coalesce(' COLLATE "' || co.collname || '"', '') AS type_name
@@ -347,23 +385,25 @@ BEGIN
            AND a.attnum > 0 AND NOT a.attisdropped AND a.attname ~ '_key$'),
     t AS (SELECT k.type_name, count(*) AS n FROM k GROUP BY k.type_name),
     main AS (SELECT t.type_name FROM t ORDER BY t.n DESC, t.type_name LIMIT 1)
-    SELECT 'key columns of one type', 'all tables', (SELECT count(*) FROM t),
+    SELECT 'key columns of one type', 'all tables', (SELECT count(*) FROM t)::float8,
            (SELECT count(*) FROM k WHERE k.type_name <> (SELECT type_name FROM main)),
            ARRAY(SELECT k.col FROM k WHERE k.type_name <> (SELECT type_name FROM main) ORDER BY 1 LIMIT 5),
-           (SELECT string_agg(t.type_name || ' (' || t.n || ' columns)', '; ' ORDER BY t.n DESC) FROM t);
-    FOR e IN SELECT k.entity, k.kind, CASE k.entity WHEN 'customers' THEN 'accounts' ELSE k.entity END AS tbl
-               FROM normalize.entity_kinds AS k ORDER BY k.position LOOP
-        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', e.tbl), format('%I', e.kind || '_key'),
+           (SELECT string_agg(t.type_name || ' (' || t.n || ' columns)', '; ' ORDER BY t.n DESC) FROM t),
+           NULL::boolean, false;
+    FOR e IN SELECT k.kind, k.table_name FROM normalize.entity_kinds AS k
+              WHERE normalize.is_registered(k.entity) ORDER BY k.position LOOP
+        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', e.table_name), format('%I', e.kind || '_key'),
                                                      format('left(%I, %s) <> %L', e.kind || '_key',
                                                             length(e.kind) + 1, e.kind || ':'));
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-        VALUES ('keys carry their kind', e.tbl, CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total ELSE 1 END,
-                q.failing_rows, q.sample_keys, format('%s keys, each to start with %L', q.total, e.kind || ':'));
+        RETURN NEXT ROW('keys carry their kind', e.table_name,
+                        CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total ELSE 1 END,
+                        q.failing_rows, q.sample_keys, format('%s keys, each to start with %L', q.total, e.kind || ':'),
+                        NULL, false)::"normalize".quality_finding;
     END LOOP;
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-    SELECT 'feature types match the catalog', m.entity || ' features', count(*) FILTER (WHERE m.mismatch),
+    RETURN QUERY
+    SELECT 'feature types match the catalog', m.entity || ' features', (count(*) FILTER (WHERE m.mismatch))::float8,
            count(*) FILTER (WHERE m.mismatch), (array_agg(m.feature ORDER BY m.position) FILTER (WHERE m.mismatch))[1:5],
-           count(*) || ' features in the catalog'
+           count(*) || ' features in the catalog', NULL::boolean, false
       FROM (SELECT c.entity, c.feature::text AS feature, c.position,
                    a.attname IS NULL OR format_type(a.atttypid, a.atttypmod)
                                         <> CASE c.data_type WHEN 'float8' THEN 'double precision' ELSE 'text' END AS mismatch
@@ -372,13 +412,27 @@ BEGIN
                 ON a.attrelid = format('normalize.%I', c.entity || '_feature_store')::regclass
                AND a.attname = c.feature AND a.attnum > 0 AND NOT a.attisdropped) AS m
      GROUP BY m.entity;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_type_consistency() IS
+    'Internal: the type-consistency findings of quality_checks';
 
-    -- Distributions: what repair_values generated or kept, against the
-    -- profiles it draws from.
-    INSERT INTO nz_checks (check_name, entity, observed, detail, undecided)
-    SELECT 'fits its profile', d.label, (d.ks).p_value,
+-- Distributions: what repair_values generated or kept, against the
+-- profiles it draws from; MRR within its tier's range; scores in 0-100.
+CREATE FUNCTION @extschema@.quality_distributions()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    r record;
+    q record;
+BEGIN
+    RETURN QUERY
+    SELECT 'fits its profile', d.label, (d.ks).p_value, NULL::bigint, NULL::text[],
            format('%s values against %s: D = %s', (d.ks).n, d.profile, round((d.ks).statistic::numeric, 4)),
-           (d.ks).n < 5
+           NULL::boolean, (d.ks).n < 5
       FROM (SELECT v.label, v.profile, normalize.ks_test(v.value, v.profile) AS ks
               FROM normalize.profile_values('normalized') AS v
              GROUP BY v.label, v.profile) AS d
@@ -387,81 +441,113 @@ BEGIN
         '(SELECT a.account_key, a.mrr, p.lower, p.upper FROM normalize.accounts AS a
             JOIN normalize.distribution_profiles AS p ON p.name = ''mrr_'' || lower(replace(a.tier, '' '', ''_''))) AS x',
         'account_key', 'NOT (x.mrr >= coalesce(x.lower, ''-infinity'') AND x.mrr <= coalesce(x.upper, ''infinity''))');
-    INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-    VALUES ('mrr within its tier''s range', 'accounts', CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total END,
-            q.failing_rows, q.sample_keys, format('%s accounts with a tier profile', q.total));
+    RETURN NEXT ROW('mrr within its tier''s range', 'accounts', CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total END,
+                    q.failing_rows, q.sample_keys, format('%s accounts with a tier profile', q.total), NULL, false)::"normalize".quality_finding;
     FOR r IN SELECT * FROM (VALUES ('devices', 'health_score', 'device_key'), ('devices', 'uptime', 'device_key'),
                                    ('users', 'engagement_score', 'user_key'), ('device_days', 'health', 'device_key'),
                                    ('user_weeks', 'engagement', 'user_key')) AS x(tbl, col, key) LOOP
         SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', r.tbl), format('%I', r.key),
                                                      format('NOT (%1$I >= 0 AND %1$I <= 100)', r.col));
         IF q.total > 0 THEN
-            INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-            VALUES ('scores within 0-100', r.tbl || '.' || r.col, 1 - q.failing_rows::float8 / q.total,
-                    q.failing_rows, q.sample_keys, format('%s values', q.total));
+            RETURN NEXT ROW('scores within 0-100', r.tbl || '.' || r.col, 1 - q.failing_rows::float8 / q.total,
+                            q.failing_rows, q.sample_keys, format('%s values', q.total), NULL, false)::"normalize".quality_finding;
         END IF;
     END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_distributions() IS
+    'Internal: the distribution findings of quality_checks';
 
-    -- Temporal consistency -------------------------------------------------
+-- Temporal consistency of the history: nothing after churn, no gaps, the
+-- months covered.
+CREATE FUNCTION @extschema@.quality_temporal()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    r record;
+    q record;
+BEGIN
+    SELECT * INTO h FROM normalize.history_info;
     IF h IS NULL THEN
-        INSERT INTO nz_checks (check_name, entity, detail, ok)
-        SELECT x.c, 'history', 'no history yet: run normalize.build_history()', false
+        RETURN QUERY
+        SELECT x.c, 'history', NULL::float8, NULL::bigint, NULL::text[], 'no history yet: run normalize.build_history()',
+               false, false
           FROM unnest(ARRAY['no snapshots after churn', 'no events after churn', 'no gaps', 'history covers the months']) AS x(c);
-    ELSE
-        SELECT * INTO q FROM normalize.quality_count(
-            '(SELECT s.account_key FROM normalize.account_snapshots AS s
-                JOIN (SELECT c.account_key, min(c.month) AS churned FROM normalize.account_snapshots AS c
-                       WHERE c.status = ''churned'' GROUP BY c.account_key) AS c
-                  ON c.account_key = s.account_key AND s.month > c.churned) AS x', 'account_key', 'true');
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-        VALUES ('no snapshots after churn', 'account_snapshots', q.failing_rows, q.failing_rows, q.sample_keys,
-                'snapshots dated after their account''s churn month');
-        SELECT * INTO q FROM normalize.quality_count(
-            '(SELECT v.entity_key FROM normalize.lifecycle_events AS v
-                JOIN (SELECT c.entity_key, min(c.event_date) AS churned FROM normalize.lifecycle_events AS c
-                       WHERE c.entity = ''account'' AND c.event = ''churn'' GROUP BY c.entity_key) AS c
-                  ON c.entity_key = v.entity_key AND v.entity = ''account'' AND v.event_date > c.churned) AS x',
-            'entity_key', 'true');
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-        VALUES ('no events after churn', 'lifecycle_events', q.failing_rows, q.failing_rows, q.sample_keys,
-                'account events dated after the account''s churn');
-        FOR r IN SELECT * FROM (VALUES
-                    ('account_snapshots', 'account_key',
-                     '(extract(year FROM age(max(month), min(month))) * 12 + extract(month FROM age(max(month), min(month))) + 1)'),
-                    ('device_days', 'device_key', '(max(day) - min(day) + 1)'),
-                    ('user_weeks', 'user_key', '((max(week) - min(week)) / 7 + 1)')) AS x(tbl, key, span) LOOP
-            SELECT * INTO q FROM normalize.quality_count(
-                format('(SELECT %1$I AS k, count(*) = %3$s AS complete FROM normalize.%2$I GROUP BY %1$I) AS x',
-                       r.key, r.tbl, r.span), 'k', 'NOT x.complete');
-            INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-            VALUES ('no gaps', r.tbl, q.failing_rows, q.failing_rows, q.sample_keys,
-                    format('%s entities with history', q.total));
-        END LOOP;
-        SELECT * INTO q FROM normalize.quality_count(format(
-            '(SELECT a.account_key,
-                     count(s.month) AS months,
-                     bool_or(s.status = ''churned'') AS churned,
-                     min(s.month) AS first_month
-                FROM normalize.accounts AS a
-                LEFT JOIN normalize.account_snapshots AS s USING (account_key)
-               WHERE a.created_at IS NULL OR a.created_at < %L
-               GROUP BY a.account_key) AS x', h.window_start),
-            'account_key', format('NOT (x.first_month = %L AND (x.months = %s OR x.churned))', h.window_start, h.months));
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-        VALUES ('history covers the months', 'account_snapshots',
-                CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total ELSE 1 END, q.failing_rows, q.sample_keys,
-                format('%s accounts older than the window %s to %s (%s months)', q.total, h.window_start, h.as_of, h.months));
+        RETURN;
     END IF;
+    SELECT * INTO q FROM normalize.quality_count(
+        '(SELECT s.account_key FROM normalize.account_snapshots AS s
+            JOIN (SELECT c.account_key, min(c.month) AS churned FROM normalize.account_snapshots AS c
+                   WHERE c.status = ''churned'' GROUP BY c.account_key) AS c
+              ON c.account_key = s.account_key AND s.month > c.churned) AS x', 'account_key', 'true');
+    RETURN NEXT ROW('no snapshots after churn', 'account_snapshots', q.failing_rows, q.failing_rows, q.sample_keys,
+                    'snapshots dated after their account''s churn month', NULL, false)::"normalize".quality_finding;
+    SELECT * INTO q FROM normalize.quality_count(
+        '(SELECT v.entity_key FROM normalize.lifecycle_events AS v
+            JOIN (SELECT c.entity_key, min(c.event_date) AS churned FROM normalize.lifecycle_events AS c
+                   WHERE c.entity = ''account'' AND c.event = ''churn'' GROUP BY c.entity_key) AS c
+              ON c.entity_key = v.entity_key AND v.entity = ''account'' AND v.event_date > c.churned) AS x',
+        'entity_key', 'true');
+    RETURN NEXT ROW('no events after churn', 'lifecycle_events', q.failing_rows, q.failing_rows, q.sample_keys,
+                    'account events dated after the account''s churn', NULL, false)::"normalize".quality_finding;
+    FOR r IN SELECT * FROM (VALUES
+                ('customers', 'account_snapshots', 'account_key',
+                 '(extract(year FROM age(max(month), min(month))) * 12 + extract(month FROM age(max(month), min(month))) + 1)'),
+                ('devices', 'device_days', 'device_key', '(max(day) - min(day) + 1)'),
+                ('users', 'user_weeks', 'user_key', '((max(week) - min(week)) / 7 + 1)')) AS x(entity, tbl, key, span)
+              WHERE normalize.is_registered(x.entity) LOOP
+        SELECT * INTO q FROM normalize.quality_count(
+            format('(SELECT %1$I AS k, count(*) = %3$s AS complete FROM normalize.%2$I GROUP BY %1$I) AS x',
+                   r.key, r.tbl, r.span), 'k', 'NOT x.complete');
+        RETURN NEXT ROW('no gaps', r.tbl, q.failing_rows, q.failing_rows, q.sample_keys,
+                        format('%s entities with history', q.total), NULL, false)::"normalize".quality_finding;
+    END LOOP;
+    SELECT * INTO q FROM normalize.quality_count(format(
+        '(SELECT a.account_key,
+                 count(s.month) AS months,
+                 bool_or(s.status = ''churned'') AS churned,
+                 min(s.month) AS first_month
+            FROM normalize.accounts AS a
+            LEFT JOIN normalize.account_snapshots AS s USING (account_key)
+           WHERE a.created_at IS NULL OR a.created_at < %L
+           GROUP BY a.account_key) AS x', h.window_start),
+        'account_key', format('NOT (x.first_month = %L AND (x.months = %s OR x.churned))', h.window_start, h.months));
+    RETURN NEXT ROW('history covers the months', 'account_snapshots',
+                    CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total ELSE 1 END, q.failing_rows, q.sample_keys,
+                    format('%s accounts older than the window %s to %s (%s months)', q.total, h.window_start, h.as_of, h.months),
+                    NULL, false)::"normalize".quality_finding;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_temporal() IS
+    'Internal: the temporal-consistency findings of quality_checks';
 
-    -- Labels ---------------------------------------------------------------
-    IF NOT have_training THEN
-        INSERT INTO nz_checks (check_name, entity, detail, ok)
-        SELECT x.c, 'training sets', 'no training sets yet: run normalize.build_training_sets()', false
+-- Labels: positive rates per split and tier, censoring, and the simulated
+-- annual churn against the plan's bands.
+CREATE FUNCTION @extschema@.quality_labels()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    q record;
+BEGIN
+    SELECT * INTO h FROM normalize.history_info;
+    IF NOT EXISTS (SELECT 1 FROM normalize.training_info) THEN
+        RETURN QUERY
+        SELECT x.c, 'training sets', NULL::float8, NULL::bigint, NULL::text[],
+               'no training sets yet: run normalize.build_training_sets()', false, false
           FROM unnest(ARRAY['positive rate per split', 'labels censored']) AS x(c);
     ELSE
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+        RETURN QUERY
         SELECT 'positive rate per split', x.set_name || ', ' || x.split, x.positives::float8 / x.n,
-               NULL::bigint, format('%s positives of %s samples (%s)', x.positives, x.n, x.label)
+               NULL::bigint, NULL::text[], format('%s positives of %s samples (%s)', x.positives, x.n, x.label),
+               NULL::boolean, false
           FROM (SELECT 'churn' AS set_name, 'churned_90d' AS label, c.split, count(*) AS n,
                        count(*) FILTER (WHERE c.churned_90d) AS positives
                   FROM normalize.churn_samples AS c GROUP BY c.split
@@ -469,11 +555,12 @@ BEGIN
                 SELECT 'device health', 'failed_30d', d.split, count(*), count(*) FILTER (WHERE d.failed_30d)
                   FROM normalize.device_health_samples AS d GROUP BY d.split) AS x
          ORDER BY x.set_name, array_position(ARRAY['train', 'validation', 'test'], x.split);
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
+        RETURN QUERY
         SELECT 'positive rate per tier', 'churn, ' || s.tier,
-               (count(*) FILTER (WHERE c.churned_90d))::float8 / count(*), NULL::bigint,
+               (count(*) FILTER (WHERE c.churned_90d))::float8 / count(*), NULL::bigint, NULL::text[],
                format('%s positives of %s samples (churned_90d, tier at the cutoff)',
-                      count(*) FILTER (WHERE c.churned_90d), count(*))
+                      count(*) FILTER (WHERE c.churned_90d), count(*)),
+               NULL::boolean, false
           FROM normalize.churn_samples AS c
           JOIN normalize.account_snapshots AS s
             ON s.account_key = c.account_key AND s.month = date_trunc('month', c.as_of)::date
@@ -491,13 +578,12 @@ BEGIN
               UNION ALL
               SELECT d.device_key || '' @ '' || d.as_of, d.as_of + 30 > %1$L
                 FROM normalize.device_health_samples AS d) AS x', h.as_of), 'k', 'x.bad');
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-        VALUES ('labels censored', 'training sets', q.failing_rows, q.failing_rows, q.sample_keys,
-                format('%s samples of the churn, CLV and device health sets', q.total));
+        RETURN NEXT ROW('labels censored', 'training sets', q.failing_rows, q.failing_rows, q.sample_keys,
+                        format('%s samples of the churn, CLV and device health sets', q.total), NULL, false)::"normalize".quality_finding;
     END IF;
     IF h IS NOT NULL THEN
-        INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail, ok, undecided)
-        SELECT 'annual churn within the band', b.tier, b.rate, NULL::bigint,
+        RETURN QUERY
+        SELECT 'annual churn within the band', b.tier, b.rate, NULL::bigint, NULL::text[],
                format('%s of %s accounts churned within 12 months; %s%% interval [%s, %s]; band [%s, %s]',
                       b.churned, b.accounts, round(100 * t.threshold::numeric, 1), round(b.low::numeric, 3),
                       round(b.high::numeric, 3), b.band_low, b.band_high),
@@ -508,49 +594,92 @@ BEGIN
          CROSS JOIN LATERAL normalize.annual_churn_by_tier(t.threshold) AS b
          ORDER BY b.tier;
     END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_labels() IS
+    'Internal: the label findings of quality_checks';
 
-    -- Leakage --------------------------------------------------------------
-    IF NOT have_features THEN
-        INSERT INTO nz_checks (check_name, entity, detail, ok)
-        VALUES ('point-in-time values', 'feature stores', 'no features yet: run normalize.refresh_features()', false);
-    ELSE
-        FOR e IN SELECT x.entity, x.key FROM (VALUES ('customer', 'account_key'), ('device', 'device_key'),
-                                                     ('user', 'user_key')) AS x(entity, key) LOOP
-            SELECT string_agg(format('s.%I IS DISTINCT FROM b.%I', c.feature, c.source_metric), ' OR ' ORDER BY c.position)
-              INTO cond
-              FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.aggregation = 'last';
-            SELECT * INTO q FROM normalize.quality_count(format(
-                '(SELECT s.%1$I || '' @ '' || s.as_of AS k, b.%1$I IS NULL OR %2$s AS bad
-                    FROM normalize.%3$I AS s
-                    LEFT JOIN normalize.%4$I AS b ON b.%1$I = s.%1$I AND b.as_of = s.as_of AND b.is_cutoff) AS x',
-                e.key, coalesce(cond, 'false'), e.entity || '_feature_store', e.entity || '_feature_base'), 'k', 'x.bad');
-            INSERT INTO nz_checks (check_name, entity, observed, failing_rows, sample_keys, detail)
-            VALUES ('point-in-time values', e.entity || ' features', q.failing_rows, q.failing_rows, q.sample_keys,
-                    format('%s rows; their last values against what was known at each cutoff', q.total));
-        END LOOP;
-        IF h IS NOT NULL THEN
-            INSERT INTO nz_checks (check_name, entity, observed, failing_rows, detail)
-            SELECT 'no features after the history', x.entity || ' features', x.n, x.n,
-                   format('rows dated after %s', h.as_of)
-              FROM (SELECT 'customer' AS entity, count(*) FILTER (WHERE f.as_of > h.as_of) AS n
-                      FROM normalize.customer_feature_store AS f
-                    UNION ALL
-                    SELECT 'device', count(*) FILTER (WHERE f.as_of > h.as_of) FROM normalize.device_feature_store AS f
-                    UNION ALL
-                    SELECT 'user', count(*) FILTER (WHERE f.as_of > h.as_of) FROM normalize.user_feature_store AS f) AS x;
-        END IF;
+-- Leakage: stored features against what was known at their cutoff, and
+-- nothing dated after the history.
+CREATE FUNCTION @extschema@.quality_leakage()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    e record;
+    q record;
+    cond text;
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RETURN NEXT ROW('point-in-time values', 'feature stores', NULL, NULL, NULL,
+                        'no features yet: run normalize.refresh_features()', false, false)::"normalize".quality_finding;
+        RETURN;
     END IF;
+    SELECT * INTO h FROM normalize.history_info;
+    FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+        SELECT string_agg(format('s.%I IS DISTINCT FROM b.%I', c.feature, c.source_metric), ' OR ' ORDER BY c.position)
+          INTO cond
+          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.aggregation = 'last';
+        SELECT * INTO q FROM normalize.quality_count(format(
+            '(SELECT s.%1$I || '' @ '' || s.as_of AS k, b.%1$I IS NULL OR %2$s AS bad
+                FROM normalize.%3$I AS s
+                LEFT JOIN normalize.%4$I AS b ON b.%1$I = s.%1$I AND b.as_of = s.as_of AND b.is_cutoff) AS x',
+            e.key, coalesce(cond, 'false'), e.store, e.base_view), 'k', 'x.bad');
+        RETURN NEXT ROW('point-in-time values', e.entity || ' features', q.failing_rows, q.failing_rows, q.sample_keys,
+                        format('%s rows; their last values against what was known at each cutoff', q.total), NULL, false)::"normalize".quality_finding;
+    END LOOP;
+    IF h IS NOT NULL THEN
+        FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+            EXECUTE format('SELECT count(*) FROM normalize.%I AS f WHERE f.as_of > $1', e.store) INTO n USING h.as_of;
+            RETURN NEXT ROW('no features after the history', e.entity || ' features', n, n, NULL,
+                            format('rows dated after %s', h.as_of), NULL, false)::"normalize".quality_finding;
+        END LOOP;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_leakage() IS
+    'Internal: the leakage findings of quality_checks';
 
-    -- Feature coverage -----------------------------------------------------
-    INSERT INTO nz_checks (check_name, entity, observed, detail)
-    SELECT 'features per entity', c.entity || ' features', count(a.attname),
-           count(*) || ' in the catalog, ' || count(a.attname) || ' in the feature store'
+-- Feature coverage: the catalog's features present in each store.
+CREATE FUNCTION @extschema@.quality_feature_coverage()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'features per entity', c.entity || ' features', count(a.attname)::float8, NULL::bigint, NULL::text[],
+           count(*) || ' in the catalog, ' || count(a.attname) || ' in the feature store', NULL::boolean, false
       FROM normalize.feature_catalog AS c
+      JOIN normalize.checked_feature_entities() AS e ON e.entity = c.entity
       LEFT JOIN pg_attribute AS a
-        ON a.attrelid = format('normalize.%I', c.entity || '_feature_store')::regclass
+        ON a.attrelid = format('normalize.%I', e.store)::regclass
        AND a.attname = c.feature AND a.attnum > 0 AND NOT a.attisdropped
-     GROUP BY c.entity ORDER BY c.entity;
+     GROUP BY c.entity ORDER BY c.entity
+$$;
+COMMENT ON FUNCTION @extschema@.quality_feature_coverage() IS
+    'Internal: the feature-coverage findings of quality_checks';
 
+CREATE FUNCTION @extschema@.quality_checks()
+RETURNS TABLE (category text, entity text, check_name text, observed float8, threshold float8, status text,
+               failing_rows bigint, sample_keys text[], detail text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- The leakage checks join the base views, whose expressions are many:
+-- compiling them costs more than running them.
+SET jit = off
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there is nothing to check: the normalized tables are empty'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() first, or CALL normalize.run_pipeline().';
+    END IF;
+    -- Each step's findings in the order it gives them; the threshold says
+    -- how each is judged.
     RETURN QUERY
     SELECT t.category, c.entity, c.check_name, c.observed, t.threshold,
            CASE WHEN c.undecided THEN 'warn'
@@ -559,20 +688,34 @@ BEGIN
                 THEN 'pass'
                 ELSE t.severity END,
            c.failing_rows, c.sample_keys, c.detail
-      FROM nz_checks AS c
+      FROM (SELECT 1 AS step, f.* FROM normalize.quality_completeness() WITH ORDINALITY AS f
+            UNION ALL SELECT 2, f.* FROM normalize.quality_type_consistency() WITH ORDINALITY AS f
+            UNION ALL SELECT 3, f.* FROM normalize.quality_distributions() WITH ORDINALITY AS f
+            UNION ALL SELECT 4, f.* FROM normalize.quality_temporal() WITH ORDINALITY AS f
+            UNION ALL SELECT 5, f.* FROM normalize.quality_labels() WITH ORDINALITY AS f
+            UNION ALL SELECT 6, f.* FROM normalize.quality_leakage() WITH ORDINALITY AS f
+            UNION ALL SELECT 7, f.* FROM normalize.quality_feature_coverage() WITH ORDINALITY AS f) AS c
       JOIN normalize.quality_thresholds AS t ON t.check_name = c.check_name
      ORDER BY array_position(ARRAY['completeness', 'type consistency', 'distributions', 'temporal', 'labels',
-                                   'leakage', 'feature coverage'], t.category), c.id;
+                                   'leakage', 'feature coverage'], t.category), c.step, c.ordinality;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.quality_checks() IS
     'One row per data-quality check (completeness, type consistency, distributions, temporal consistency, labels, leakage, feature coverage): observed value, threshold from normalize.quality_thresholds, pass / warn / fail, failing rows and a sample of their keys';
 
+-- A row of quality_checks, for passing its result on as an argument.
+CREATE TYPE @extschema@.quality_check AS (
+    category text, entity text, check_name text, observed float8, threshold float8, status text,
+    failing_rows bigint, sample_keys text[], detail text);
+COMMENT ON TYPE @extschema@.quality_check IS
+    'Internal: a row of quality_checks(), as ml_readiness_report and readiness_report_html pass them on';
+
 -- The plan's five success metrics, before (the registered sources, as
--- assess_sources sees them) and after (the checks above).
-CREATE FUNCTION @extschema@.ml_readiness_report()
+-- assess_sources sees them) and after (the checks given, those of
+-- quality_checks: the HTML report reads them too, so they are run once).
+CREATE FUNCTION @extschema@.readiness_metrics(checks @extschema@.quality_check[])
 RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -604,8 +747,6 @@ BEGIN
             USING HINT = 'CALL normalize.run_pipeline() again for a report of one run''s inputs.';
     END IF;
     SELECT * INTO h FROM normalize.history_info;
-    PERFORM normalize.drop_temp_table('nz_report_checks');
-    CREATE TEMP TABLE nz_report_checks ON COMMIT DROP AS SELECT * FROM normalize.quality_checks();
 
     -- Before: the sources as they stand.
     PERFORM normalize.drop_temp_table('nz_assessment');
@@ -646,51 +787,65 @@ BEGIN
 
     RETURN QUERY
     SELECT 'Data completeness', '100% of relationships linked', round(n_before, 1),
-           round(100 * (SELECT min(c.observed) FROM nz_report_checks AS c
+           round(100 * (SELECT min(c.observed) FROM unnest(checks) AS c
                          WHERE c.check_name = 'relationships linked')::numeric, 1),
-           'percent', NOT EXISTS (SELECT 1 FROM nz_report_checks AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
+           'percent', NOT EXISTS (SELECT 1 FROM unnest(checks) AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
            -- The rows that could not be linked are not in the relationships;
            -- said here, so that 100% never hides them.
            concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one)',
                      (SELECT format('source rows linked: %s%% (least: %s; the others are listed in normalize.unlinked_rows)',
                                     round(100 * min(c.observed)::numeric, 1),
                                     (array_agg(c.entity ORDER BY c.observed, c.entity))[1])
-                        FROM nz_report_checks AS c WHERE c.check_name = 'source rows linked'),
-                     (SELECT 'undecided rules: ' || string_agg(c.entity, ', ') FROM nz_report_checks AS c
-                       WHERE c.check_name = 'reference rule decided' AND c.status <> 'pass'));
+                        FROM unnest(checks) AS c WHERE c.check_name = 'source rows linked'),
+                     (SELECT 'undecided rules: ' || string_agg(c.entity, ', ') FROM unnest(checks) AS c
+                       WHERE c.check_name = 'reference rule decided' AND c.status <> 'pass'),
+                     (SELECT c.detail FROM unnest(checks) AS c
+                       WHERE c.check_name = 'optional sources registered' AND c.status <> 'pass'));
     RETURN QUERY
     SELECT 'Value realism', 'all metrics within expected business ranges', v_before,
            round(100.0 * count(*) FILTER (WHERE c.status = 'pass') / nullif(count(*), 0), 1),
            'percent of checks', bool_and(c.status <> 'fail'),
            'share of the distribution checks that pass: each repaired column against its profile (KS), MRR within its tier''s range, scores within 0-100; before: the profile checks on the raw values'
-      FROM nz_report_checks AS c WHERE c.category = 'distributions';
+      FROM unnest(checks) AS c WHERE c.category = 'distributions';
     RETURN QUERY
     SELECT 'Historical coverage', '24 months of consistent history', m_before,
            CASE WHEN h IS NULL THEN 0 ELSE h.months END::numeric, 'months',
            coalesce(h.months, 0) >= 24
-               AND NOT EXISTS (SELECT 1 FROM nz_report_checks AS c WHERE c.category = 'temporal' AND c.status = 'fail'),
+               AND NOT EXISTS (SELECT 1 FROM unnest(checks) AS c WHERE c.category = 'temporal' AND c.status = 'fail'),
            CASE WHEN h IS NULL THEN 'no history yet'
                 ELSE format('%s to %s; %s', h.window_start, h.as_of,
                             (SELECT string_agg(DISTINCT c.check_name || ': ' || c.status, ', ')
-                               FROM nz_report_checks AS c WHERE c.category = 'temporal')) END;
+                               FROM unnest(checks) AS c WHERE c.category = 'temporal')) END;
     RETURN QUERY
     SELECT 'Feature coverage', '150+ engineered features per entity', f_before,
            min(c.observed)::numeric, 'features (least entity)', bool_and(c.status <> 'fail'),
            string_agg(c.entity || ': ' || c.observed, ', ' ORDER BY c.entity) || '; before: contract columns of the customers, devices and users sources'
-      FROM nz_report_checks AS c WHERE c.category = 'feature coverage';
+      FROM unnest(checks) AS c WHERE c.category = 'feature coverage';
     RETURN QUERY
     SELECT 'Training set quality', '<1% missing values, proper class balance', NULL::numeric,
            CASE WHEN cells > 0 THEN round(100 * missing / cells, 2) END, 'percent missing',
            cells > 0 AND 100 * missing / cells < 1
-               AND NOT EXISTS (SELECT 1 FROM nz_report_checks AS c
+               AND NOT EXISTS (SELECT 1 FROM unnest(checks) AS c
                                 WHERE c.category IN ('labels', 'leakage') AND c.status = 'fail'),
            CASE WHEN cells = 0 THEN 'no training sets yet; the sources have none'
                 ELSE format('missing values among the critical features of %s samples; labels: %s of %s checks pass; across all features of the stores %s%% of values are null, by design where a window is longer than the history; before: no training sets',
                             (SELECT count(*) FROM normalize.churn_samples) + (SELECT count(*) FROM normalize.clv_samples)
                                 + (SELECT count(*) FROM normalize.device_health_samples),
-                            (SELECT count(*) FILTER (WHERE c.status = 'pass') FROM nz_report_checks AS c WHERE c.category = 'labels'),
-                            (SELECT count(*) FROM nz_report_checks AS c WHERE c.category = 'labels'), all_null) END;
+                            (SELECT count(*) FILTER (WHERE c.status = 'pass') FROM unnest(checks) AS c WHERE c.category = 'labels'),
+                            (SELECT count(*) FROM unnest(checks) AS c WHERE c.category = 'labels'), all_null) END;
 END
+$$;
+COMMENT ON FUNCTION @extschema@.readiness_metrics(@extschema@.quality_check[]) IS
+    'Internal: the readiness report''s five metrics from the given rows of quality_checks()';
+
+CREATE FUNCTION @extschema@.ml_readiness_report()
+RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+    SELECT r.* FROM normalize.readiness_metrics(ARRAY(SELECT ROW(q.*)::"normalize".quality_check
+                                                         FROM normalize.quality_checks() AS q)) AS r
 $$;
 COMMENT ON FUNCTION @extschema@.ml_readiness_report() IS
     'The plan''s five success metrics (data completeness, value realism, historical coverage, feature coverage, training set quality): target, before (the sources) and after, and whether each passes';

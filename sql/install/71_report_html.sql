@@ -159,6 +159,7 @@ DECLARE
     h record;
     metrics text;
     checks text;
+    results "normalize".quality_check[];  -- quoted: NORMALIZE is a keyword where a type is expected
     failing text;
     histograms text;
     churn text;
@@ -169,13 +170,14 @@ DECLARE
 BEGIN
     PERFORM normalize.require_sources();
     SELECT * INTO h FROM normalize.history_info;
+    -- The checks run once: the metrics and the tables below read them.
+    results := ARRAY(SELECT ROW(q.*)::"normalize".quality_check FROM normalize.quality_checks() AS q);
     SELECT string_agg(format('<tr class="%s"><td>%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td><td>%s</td></tr>',
                              CASE WHEN r.passed THEN 'pass' ELSE 'fail' END, normalize.html_escape(r.metric),
                              normalize.html_escape(r.target), coalesce(r.before::text, '&mdash;'),
                              coalesce(r.after::text, '&mdash;'), normalize.html_escape(r.unit),
                              CASE WHEN r.passed THEN 'pass' ELSE 'FAIL' END), '')
-      INTO metrics FROM normalize.ml_readiness_report() AS r;
-    -- ml_readiness_report left its checks in nz_report_checks.
+      INTO metrics FROM normalize.readiness_metrics(results) AS r;
     SELECT string_agg(format('<tr><td>%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td></tr>',
                              normalize.html_escape(c.category), c.pass, c.warn, c.fail), '' ORDER BY c.pos)
       INTO checks
@@ -183,12 +185,12 @@ BEGIN
                    count(*) FILTER (WHERE q.status = 'warn') AS warn, count(*) FILTER (WHERE q.status = 'fail') AS fail,
                    array_position(ARRAY['completeness', 'type consistency', 'distributions', 'temporal', 'labels',
                                         'leakage', 'feature coverage'], q.category) AS pos
-              FROM nz_report_checks AS q GROUP BY q.category) AS c;
+              FROM unnest(results) AS q GROUP BY q.category) AS c;
     SELECT string_agg(format('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td class="num">%s</td><td>%s</td></tr>',
                              q.status, normalize.html_escape(q.category), normalize.html_escape(q.entity),
                              normalize.html_escape(q.check_name), coalesce(round(q.observed::numeric, 4)::text, '&mdash;'),
                              normalize.html_escape(coalesce(q.detail, ''))), '')
-      INTO failing FROM nz_report_checks AS q WHERE q.status <> 'pass';
+      INTO failing FROM unnest(results) AS q WHERE q.status <> 'pass';
 
     -- Each repaired column against its profile, by group.
     WITH v AS (

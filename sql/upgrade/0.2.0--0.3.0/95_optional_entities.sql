@@ -1,0 +1,1859 @@
+-- Optional entities and the entity vocabulary (issue 18, class 9, and its
+-- shape): a source needs only its customers; each phase does what the
+-- registered entities allow, and the quality checks and the readiness
+-- report say what was not available. entity_kinds also says which features
+-- each entity carries, read by the feature generator and the checks
+-- instead of lists written into each. quality_checks is a sequence of
+-- steps, and its rows reach the report as an argument instead of through a
+-- temp table.
+
+DROP FUNCTION @extschema@.reconcile_ids(text, float8);
+DROP FUNCTION @extschema@.use_sources(text);
+
+ALTER TABLE @extschema@.entity_kinds
+    ADD COLUMN required boolean,
+    ADD COLUMN feature_entity text UNIQUE,
+    ADD COLUMN base_view text UNIQUE,
+    ADD COLUMN cadence integer CHECK (cadence > 0),
+    ADD COLUMN smallest_window integer CHECK (smallest_window > 0);
+UPDATE @extschema@.entity_kinds AS k
+   SET required = v.required, feature_entity = v.feature_entity, base_view = v.base_view, cadence = v.cadence,
+       smallest_window = v.smallest_window
+  FROM (VALUES ('customers', true, 'customer', 'customer_feature_base', 1, 3),
+               ('locations', false, NULL, NULL, NULL, NULL),
+               ('subscriptions', false, NULL, NULL, NULL, NULL),
+               ('devices', false, 'device', 'device_feature_base', 7, 7),
+               ('users', false, 'user', 'user_feature_base', 1, 4),
+               ('campaigns', false, NULL, NULL, NULL, NULL))
+       AS v(entity, required, feature_entity, base_view, cadence, smallest_window)
+ WHERE k.entity = v.entity;
+ALTER TABLE @extschema@.entity_kinds
+    ALTER COLUMN required SET NOT NULL,
+    ADD CHECK ((feature_entity IS NULL) = (base_view IS NULL) AND (feature_entity IS NULL) = (cadence IS NULL)
+               AND (feature_entity IS NULL) = (smallest_window IS NULL));
+COMMENT ON TABLE @extschema@.entity_kinds IS
+    'The entity vocabulary: each source entity, the kind its stable keys carry, its ID column, its normalized table, whether a run needs its source, and the features built on it';
+COMMENT ON COLUMN @extschema@.entity_kinds.required IS
+    'Every other entity hangs off the customers; a source without some of the others is run on what it has';
+COMMENT ON COLUMN @extschema@.entity_kinds.feature_entity IS
+    'The entity of the feature catalog, views and stores built on it (customer_features, ...), if any';
+COMMENT ON COLUMN @extschema@.entity_kinds.base_view IS
+    'The view of one row per entity and period of history that its features are computed from';
+COMMENT ON COLUMN @extschema@.entity_kinds.cadence IS
+    'Periods of the base view between two feature cutoffs (devices: 7 days)';
+COMMENT ON COLUMN @extschema@.entity_kinds.smallest_window IS
+    'The shortest feature window, in periods of the base view';
+
+ALTER TABLE @extschema@.quality_thresholds DISABLE TRIGGER quality_thresholds_user_rows;
+INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, threshold, severity, description, shipped) VALUES
+    ('optional sources registered', 'completeness', '>=', 1, 'warn',
+     'Share of the optional entities (all but the customers) with a registered source; the others'' tables, features and training sets are empty', true);
+ALTER TABLE @extschema@.quality_thresholds ENABLE TRIGGER quality_thresholds_user_rows;
+
+-- One finding of a quality check, before its threshold is applied. ok is
+-- the verdict where the check decides it itself (band checks, missing
+-- inputs); otherwise observed is compared with the threshold. undecided:
+-- too little data to say, reported as a warning.
+CREATE TYPE @extschema@.quality_finding AS (
+    check_name text, entity text, observed float8, failing_rows bigint, sample_keys text[], detail text,
+    ok boolean, undecided boolean);
+COMMENT ON TYPE @extschema@.quality_finding IS
+    'Internal: one finding of a step of quality_checks, before its threshold is applied';
+
+-- A row of quality_checks, for passing its result on as an argument.
+CREATE TYPE @extschema@.quality_check AS (
+    category text, entity text, check_name text, observed float8, threshold float8, status text,
+    failing_rows bigint, sample_keys text[], detail text);
+COMMENT ON TYPE @extschema@.quality_check IS
+    'Internal: a row of quality_checks(), as ml_readiness_report and readiness_report_html pass them on';
+
+CREATE OR REPLACE FUNCTION @extschema@.use_sources(schema_name text, time_zone text DEFAULT 'UTC')
+RETURNS TABLE (entity text, relation regclass, columns_found integer, optional_missing text[])
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e text;
+    missing text[] := '{}';
+BEGIN
+    PERFORM normalize.require_time_zone(time_zone);
+    IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = schema_name) THEN
+        RAISE EXCEPTION 'schema "%" does not exist', schema_name
+            USING ERRCODE = 'invalid_schema_name',
+                  HINT = 'Pass the schema that holds the raw tables, such as the one normalize.create_demo_source() made.';
+    END IF;
+    IF to_regclass(format('%I.customers', schema_name)) IS NULL THEN
+        RAISE EXCEPTION 'schema "%" has no table customers', schema_name
+            USING ERRCODE = 'undefined_table',
+                  DETAIL = 'Every other entity hangs off the customers.',
+                  HINT = 'Register tables with other names one by one with normalize.register_source(entity, relation, columns).';
+    END IF;
+    -- The schema's tables replace every registration: an entity it lacks is
+    -- no longer registered (its phases' outputs stay empty), rather than
+    -- read from another schema left registered by an earlier call.
+    FOR e IN SELECT k.entity FROM normalize.entity_kinds AS k ORDER BY k.position LOOP
+        IF to_regclass(format('%I.%I', schema_name, e)) IS NULL THEN
+            missing := missing || e;
+            DELETE FROM normalize.sources AS s WHERE s.entity = e;
+            CONTINUE;
+        END IF;
+        entity := e;
+        relation := format('%I.%I', schema_name, e)::regclass;
+        PERFORM normalize.register_source(e, relation, '{}', use_sources.time_zone);
+        SELECT count(*)::integer INTO columns_found
+          FROM jsonb_object_keys((SELECT s.columns FROM normalize.sources AS s WHERE s.entity = e));
+        SELECT coalesce(array_agg(c.column_name ORDER BY c.position), '{}') INTO optional_missing
+          FROM normalize.source_contract AS c
+         WHERE c.entity = e AND NOT c.required
+           AND NOT (SELECT s.columns FROM normalize.sources AS s WHERE s.entity = e) ? c.column_name;
+        RETURN NEXT;
+    END LOOP;
+    IF cardinality(missing) > 0 THEN
+        RAISE NOTICE 'schema "%" has no table %: not registered', schema_name, array_to_string(missing, ', ')
+            USING DETAIL = 'The pipeline runs on what is registered; the outputs built from these entities stay empty, and the readiness report says so.',
+                  HINT = 'Register a table of another name with normalize.register_source(entity, relation, columns).';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.use_sources(text, text) IS
+    'Registers the raw tables of a schema named as the entities (customers, which it needs, and any of subscriptions, devices, users, locations, campaigns) that follow the source contract, their timestamptz columns read as dates in time_zone; an entity without a table is no longer registered';
+
+-- Takes an entity's source out of the registrations: the phases then run
+-- without it.
+CREATE OR REPLACE FUNCTION @extschema@.unregister_source(entity text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    DELETE FROM normalize.sources AS s WHERE s.entity = unregister_source.entity;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.unregister_source(text) IS
+    'Removes the registration of an entity''s source (true if there was one); the pipeline then runs without that entity';
+
+-- Whether an entity has a registered source: the phases skip what a source
+-- does not have, and say so, rather than read an empty table as "none".
+CREATE OR REPLACE FUNCTION @extschema@.is_registered(entity text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = is_registered.entity)
+$$;
+COMMENT ON FUNCTION @extschema@.is_registered(text) IS
+    'Whether a source is registered for an entity (customers, subscriptions, devices, users, locations, campaigns)';
+
+CREATE OR REPLACE FUNCTION @extschema@.require_sources()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT string_agg(e.entity, ', ' ORDER BY e.position) INTO missing
+      FROM normalize.entity_kinds AS e
+     WHERE e.required AND NOT EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = e.entity);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'no source is registered for %', missing
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Every other entity hangs off the customers; the others are optional.',
+                  HINT = 'Register the raw tables first with normalize.use_sources(schema) or normalize.register_source(entity, relation, columns).';
+    END IF;
+    -- A registered relation may have been dropped or altered since.
+    PERFORM normalize.check_source(s.entity, s.relation,
+                                   (SELECT coalesce(jsonb_object_agg(k, v), '{}')
+                                      FROM jsonb_each_text(s.columns) AS j(k, v) WHERE k <> v))
+       FROM normalize.sources AS s;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_sources() IS
+    'Internal: raises a clear error unless a customers source is registered and every registered source still matches the contract';
+
+CREATE OR REPLACE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5,
+                                          ambiguity_margin float8 DEFAULT 0.1)
+RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
+               dropped bigint, superseded bigint, duplicates bigint, account_rule text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- A batch over whole tables: hash the keys and build the primary keys in
+-- memory rather than in temp files.
+SET work_mem = '256MB'
+SET maintenance_work_mem = '512MB'
+AS $$
+DECLARE
+    e record;
+    cols text;
+    src_cols text;
+    rules jsonb := '{}';
+    n_accounts bigint;
+    step_started timestamptz := clock_timestamp();
+    rows_sql text;
+    n_loaded bigint;
+    n_source bigint;
+    staged record;
+    account_raw text[];
+    account_rows bigint[];
+    location_raw text[];
+    location_rows bigint[];
+    account_issues boolean;
+    unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
+BEGIN
+    -- Not STRICT: a NULL here is a mistake to report, not a no-op.
+    IF orphan_policy IS NULL OR min_share IS NULL OR ambiguity_margin IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN orphan_policy IS NULL THEN 'orphan_policy'
+                                                   WHEN min_share IS NULL THEN 'min_share' ELSE 'ambiguity_margin' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF orphan_policy NOT IN ('quarantine', 'assign', 'drop') THEN
+        RAISE EXCEPTION 'orphan_policy must be quarantine, assign or drop, got "%"', orphan_policy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'quarantine keeps orphans aside with the reason, assign links each to an account by a deterministic rule, drop leaves them out.';
+    END IF;
+    PERFORM normalize.require_rule_thresholds(min_share, ambiguity_margin);
+    PERFORM normalize.require_sources();
+    -- Two reconciliations at once would interleave their TRUNCATEs.
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.reconcile_ids'));
+
+    PERFORM normalize.drop_temp_table('nz_rules');
+    CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;
+    PERFORM normalize.drop_temp_table('nz_loaded');
+    CREATE TEMP TABLE nz_loaded (entity text, rows bigint) ON COMMIT DROP;
+
+    -- The tables are rebuilt from empty. Keys and foreign keys are dropped
+    -- and re-added around the load: one sort per primary key and one
+    -- validating join per foreign key, instead of work for every row.
+    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_account_key_fkey;
+    ALTER TABLE normalize.locations DROP CONSTRAINT locations_account_fk;
+    ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_account_fk;
+    ALTER TABLE normalize.devices DROP CONSTRAINT devices_account_fk, DROP CONSTRAINT devices_location_fk;
+    ALTER TABLE normalize.users DROP CONSTRAINT users_account_fk;
+    ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_account_fk;
+    ALTER TABLE normalize.accounts DROP CONSTRAINT accounts_pkey;
+    ALTER TABLE normalize.locations DROP CONSTRAINT locations_pkey;
+    ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_pkey;
+    ALTER TABLE normalize.devices DROP CONSTRAINT devices_pkey;
+    ALTER TABLE normalize.users DROP CONSTRAINT users_pkey;
+    ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;
+    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_pkey;
+    TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
+             normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
+             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
+    -- What was built on the previous tables describes entities and repaired
+    -- values that are gone: keeping it would mix two generations.
+    IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
+       OR EXISTS (SELECT 1 FROM normalize.user_weeks) OR EXISTS (SELECT 1 FROM normalize.repair_summary) THEN
+        RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
+            USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
+    END IF;
+    TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
+             normalize.lifecycle_events, normalize.history_info, normalize.customer_feature_store,
+             normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+
+    -- Entities without a source are skipped: their tables stay empty, and
+    -- the report says they were not available.
+    FOR e IN SELECT * FROM normalize.entity_kinds AS k WHERE normalize.is_registered(k.entity) ORDER BY k.position LOOP
+        -- Nothing carried over from the previous entity.
+        account_raw := NULL; account_rows := NULL;
+        location_raw := NULL; location_rows := NULL;
+        FOR staged IN SELECT * FROM normalize.stage_entity(e.entity) LOOP
+            IF staged.reference = 'account' THEN
+                account_raw := staged.raw;
+                account_rows := staged.rows;
+            ELSIF staged.reference = 'location' THEN
+                location_raw := staged.raw;
+                location_rows := staged.rows;
+            END IF;
+        END LOOP;
+        SELECT string_agg(quote_ident(c.column_name), ', ' ORDER BY c.position),
+               string_agg('r.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
+          INTO cols, src_cols
+          FROM normalize.source_contract AS c WHERE c.entity = e.entity AND c.type_class <> 'id';
+
+        IF e.entity = 'customers' THEN
+            EXECUTE format($q$
+                WITH r AS MATERIALIZED (
+                    SELECT s.*, normalize.stable_key('account', s.customer_id) AS entity_key
+                      FROM (%1$s) AS s),
+                accounts AS (
+                    INSERT INTO normalize.accounts (account_key, source_id, %2$s)
+                    SELECT r.entity_key, r.customer_id, %3$s FROM r WHERE r.entity_key IS NOT NULL),
+                unlinked AS (
+                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+                    SELECT 'customers', r.customer_id, NULL, 'quarantined' FROM r WHERE r.entity_key IS NULL)
+                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+                SELECT 'customers', r.customer_id, NULL, r.customer_id, 'missing id', false
+                  FROM r WHERE r.entity_key IS NULL
+                $q$, normalize.source_query('customers'), cols, src_cols);
+            SELECT count(*) INTO n_loaded FROM normalize.accounts;
+            n_loaded := n_loaded - normalize.settle_keys('customers');
+            INSERT INTO nz_loaded VALUES ('customers', n_loaded);
+            SELECT count(*) INTO n_accounts FROM normalize.accounts;
+            IF n_accounts = 0 THEN
+                RAISE EXCEPTION 'the customers source has no usable rows'
+                    USING ERRCODE = 'no_data_found',
+                          DETAIL = 'Every account hangs off a customer; without one nothing can be linked.',
+                          HINT = 'Check that the registered customers relation holds rows with customer IDs.';
+            END IF;
+            PERFORM normalize.drop_temp_table('nz_targets_customers');
+            CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
+                SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
+            PERFORM normalize.drop_temp_table('nz_accounts_ordered');
+            CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
+                SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
+                  FROM normalize.accounts AS a;
+            CREATE UNIQUE INDEX ON nz_accounts_ordered (idx);
+            ANALYZE nz_targets_customers;
+            ANALYZE nz_accounts_ordered;
+            RAISE DEBUG 'reconcile_ids: customers in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+            CONTINUE;
+        END IF;
+
+        -- The account reference: rule, value map.
+        rules := rules || jsonb_build_object(e.entity,
+                                             normalize.resolve_reference(e.entity, 'account', account_raw, account_rows,
+                                                                         'nz_targets_customers', min_share,
+                                                                         ambiguity_margin, ''));
+
+        IF e.entity = 'devices' AND NOT normalize.is_registered('locations') THEN
+            -- No locations to link to: the devices keep their raw location
+            -- reference, and no link is counted as lost.
+            PERFORM normalize.drop_temp_table('nz_map_devices_location');
+            CREATE TEMP TABLE nz_map_devices_location ON COMMIT DROP AS
+                SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
+                       NULL::text AS reason, NULL::varchar AS target_account
+                 WHERE false;
+            PERFORM normalize.drop_temp_table('nz_locations_per_account');
+            CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
+                SELECT NULL::varchar AS account_key, NULL::varchar AS target_key, NULL::bigint AS idx, NULL::bigint AS n
+                 WHERE false;
+        ELSIF e.entity = 'devices' THEN
+            PERFORM normalize.drop_temp_table('nz_targets_locations');
+            CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
+                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key
+                  FROM normalize.locations AS l;
+            PERFORM normalize.drop_temp_table('nz_locations_per_account');
+            -- Only the assign policy draws from it; otherwise it stays empty.
+            CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
+                SELECT t.account_key, t.target_key,
+                       (row_number() OVER (PARTITION BY t.account_key ORDER BY t.target_key) - 1)::bigint AS idx,
+                       count(*) OVER (PARTITION BY t.account_key) AS n
+                  FROM nz_targets_locations AS t
+                 WHERE orphan_policy = 'assign';
+            CREATE INDEX ON nz_locations_per_account (account_key, idx);
+            ANALYZE nz_targets_locations;
+            ANALYZE nz_locations_per_account;
+            rules := rules || jsonb_build_object('devices.location',
+                                                 normalize.resolve_reference('devices', 'location', location_raw, location_rows,
+                                                                             'nz_targets_locations', min_share,
+                                                                             ambiguity_margin, 'nz_map_devices_account'));
+            -- The location's account travels with the map, so each device
+            -- row needs one join for its location, not two.
+            CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
+                SELECT m.*, t.account_key AS target_account
+                  FROM nz_map_devices_location AS m
+                  LEFT JOIN nz_targets_locations AS t ON t.target_key = m.target_key;
+            DROP TABLE nz_map_devices_location;
+            ALTER TABLE nz_map_devices_location_acct RENAME TO nz_map_devices_location;
+            ANALYZE nz_map_devices_location;
+        END IF;
+
+        -- Every row's fate, account and (for devices) location, as a query
+        -- run twice: once streaming the linked rows into the normalized
+        -- table, once collecting the few others for the id map and the
+        -- quarantine. Cheaper than materializing every row once.
+        rows_sql := format($q$
+            WITH r0 AS (
+                SELECT s.*, k.entity_key, CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                       m.target_key AS linked_key, m.rule AS linked_rule,
+                       CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+                  FROM (%2$s) AS s
+                 CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%4$I) AS entity_key) AS k
+                  LEFT JOIN %6$I AS m ON m.raw = s.account_id),
+            r1 AS (
+                SELECT r0.*,
+                       CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
+                            WHEN r0.fate IS NULL AND %7$L = 'assign' THEN
+                                (SELECT a.account_key FROM nz_accounts_ordered AS a
+                                  WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %8$s, 0, %3$L,
+                                                                                   'assign account'))::bigint)
+                       END AS account_key
+                  FROM r0),
+            r AS (
+                SELECT r1.* %9$s FROM r1 %10$s)
+            $q$,
+            NULL, normalize.source_query(e.entity), e.kind, e.id_column,
+            NULL, format('nz_map_%s_account', e.entity),
+            orphan_policy, n_accounts,
+            CASE WHEN e.entity = 'devices' THEN format($l$,
+                   CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
+                        WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
+                            (SELECT p.target_key FROM nz_locations_per_account AS p
+                              WHERE p.account_key = r1.account_key
+                                AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
+                                                                               'assign location'))::bigint)
+                   END AS location_key,
+                   CASE WHEN lm.target_account = r1.account_key THEN lm.rule END AS location_rule,
+                   CASE WHEN lm.target_key IS NOT NULL AND lm.target_account IS DISTINCT FROM r1.account_key
+                        THEN 'location of another account'
+                        WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL AND %2$L
+                        THEN coalesce(lm.reason, 'no matching location')
+                   END AS location_reason$l$, orphan_policy, normalize.is_registered('locations')) ELSE '' END,
+            CASE WHEN e.entity = 'devices' THEN $l$
+                   LEFT JOIN nz_map_devices_location AS lm ON lm.raw = r1.location_id$l$ ELSE '' END);
+
+        -- (The filter names entity_key, not fate: the planner guesses 0.5%
+        -- for "CASE ... IS NULL" and would hash the wrong side of the joins.)
+        EXECUTE rows_sql || format($q$
+            INSERT INTO normalize.%1$I (%2$I, account_key, source_id, source_account_ref, account_rule,
+                                       account_assigned, account_issue, %3$s %4$s)
+            SELECT r.entity_key, r.account_key, r.%5$I, r.account_id,
+                   coalesce(r.linked_rule, 'assigned'), r.linked_key IS NULL, r.reason, %6$s %7$s
+              FROM r WHERE r.entity_key IS NOT NULL AND r.account_key IS NOT NULL
+            $q$,
+            e.entity, e.kind || '_key', cols,
+            CASE WHEN e.entity = 'devices'
+                 THEN ', location_key, source_location_ref, location_rule, location_assigned, location_issue' ELSE '' END,
+            e.id_column, src_cols,
+            CASE WHEN e.entity = 'devices'
+                 THEN $l$, r.location_key, r.location_id, coalesce(r.location_rule, CASE WHEN r.location_key IS NOT NULL THEN 'assigned' END),
+                        r.location_key IS NOT NULL AND r.location_rule IS NULL, r.location_reason$l$ ELSE '' END);
+        GET DIAGNOSTICS n_loaded = ROW_COUNT;
+
+        -- The rows that did not load: a second, narrow pass over the source.
+        -- (Rows that loaded with an issue, such as an assigned account, carry
+        -- it in account_issue / location_issue.) Staging counted every source
+        -- row under its account reference, NULL included: when all of them
+        -- loaded, there is nothing to look for.
+        SELECT coalesce(sum(r), 0) INTO n_source FROM unnest(account_rows) AS r;
+        IF n_loaded <> n_source THEN
+            EXECUTE format($q$
+                WITH u AS MATERIALIZED (
+                    SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
+                           CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                           CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+                      FROM (%2$s) AS s
+                     CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
+                      LEFT JOIN %4$I AS m ON m.raw = s.account_id
+                     WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
+                ids AS (
+                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+                    SELECT %6$L, u.source_id, u.entity_key,
+                           CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
+                      FROM u)
+                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+                SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
+                UNION ALL
+                SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
+                  FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
+                $q$,
+                e.id_column, normalize.source_query(e.entity), e.kind, format('nz_map_%s_account', e.entity),
+                orphan_policy, e.entity, unresolved);
+        END IF;
+        n_loaded := n_loaded - normalize.settle_keys(e.entity);
+        INSERT INTO nz_loaded VALUES (e.entity, n_loaded);
+        -- Links kept with an issue, recorded once the rows are settled. A
+        -- loaded row has an account issue only when it was assigned or its
+        -- value's map entry links with a reason: without either, the table
+        -- is not scanned for them.
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I AS m WHERE m.target_key IS NOT NULL AND m.reason IS NOT NULL)',
+                       format('nz_map_%s_account', e.entity))
+           INTO account_issues;
+        rows_sql := concat_ws(' UNION ALL ',
+            CASE WHEN account_issues OR orphan_policy = 'assign' THEN format($q$
+                SELECT %1$L, t.source_id, 'account', t.source_account_ref, t.account_issue, true
+                  FROM normalize.%1$I AS t WHERE t.account_issue IS NOT NULL$q$, e.entity) END,
+            CASE WHEN e.entity = 'devices' THEN $q$
+                SELECT 'devices', t.source_id, 'location', t.source_location_ref, t.location_issue, true
+                  FROM normalize.devices AS t WHERE t.location_issue IS NOT NULL$q$ END);
+        IF rows_sql <> '' THEN
+            EXECUTE 'INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)' || rows_sql;
+        END IF;
+        RAISE DEBUG 'reconcile_ids: % in % ms', e.entity, round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+    END LOOP;
+
+    -- The tables of entities without a source stay empty, keyed as always.
+    PERFORM normalize.try_primary_key(k.table_name, k.kind || '_key')
+       FROM normalize.entity_kinds AS k WHERE NOT normalize.is_registered(k.entity) ORDER BY k.position;
+    ALTER TABLE normalize.locations ADD CONSTRAINT locations_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    ALTER TABLE normalize.subscriptions ADD CONSTRAINT subscriptions_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    ALTER TABLE normalize.devices ADD CONSTRAINT devices_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts,
+        ADD CONSTRAINT devices_location_fk FOREIGN KEY (location_key) REFERENCES normalize.locations;
+    ALTER TABLE normalize.users ADD CONSTRAINT users_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    ALTER TABLE normalize.campaigns ADD CONSTRAINT campaigns_account_fk
+        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    RAISE DEBUG 'reconcile_ids: keys in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+
+    -- The master account map: every customer's own ID, and every raw
+    -- reference value a rule or the crosswalk linked (assigned orphans are
+    -- not a meaning of their value).
+    INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
+    SELECT 'customers', a.source_id, a.account_key, 'primary', 1 FROM normalize.accounts AS a;
+    FOR e IN SELECT k.entity FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS ek USING (entity)
+              WHERE k.reference = 'account' AND normalize.is_registered(k.entity) ORDER BY ek.position LOOP
+        EXECUTE format('INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
+                        SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
+                       e.entity, format('nz_map_%s_account', e.entity));
+    END LOOP;
+    ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_pkey PRIMARY KEY (entity, raw_value),
+        ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+
+    INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
+    RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
+
+    -- Counted from what was written, not by rescanning the tables: loaded
+    -- rows, the assigned ones among them (their issue is in the
+    -- quarantine, kept), and the unlinked rows.
+    RETURN QUERY
+    SELECT ek.entity,
+           l.rows + coalesce(u.n, 0),
+           l.rows - coalesce(q.assigned, 0),
+           coalesce(q.assigned, 0),
+           coalesce(u.quarantined, 0),
+           coalesce(u.dropped, 0),
+           coalesce(u.superseded, 0),
+           coalesce(u.duplicates, 0),
+           CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
+      FROM normalize.entity_kinds AS ek
+      JOIN nz_loaded AS l ON l.entity = ek.entity
+      LEFT JOIN (SELECT x.entity, count(*) AS n,
+                        count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
+                        count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
+                        count(*) FILTER (WHERE x.status = 'superseded') AS superseded,
+                        count(*) FILTER (WHERE x.status = 'duplicate') AS duplicates
+                   FROM normalize.unlinked_rows AS x GROUP BY x.entity) AS u ON u.entity = ek.entity
+      LEFT JOIN (SELECT y.entity, count(*) AS assigned FROM normalize.quarantine AS y
+                  WHERE y.kept AND y.reference = 'account' GROUP BY y.entity) AS q ON q.entity = ek.entity
+     ORDER BY ek.position;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.reconcile_ids(text, float8, float8) IS
+    'Links every source row to its account by the crosswalk, then the rule declared in id_rule_overrides or the one the data show (a reference whose rows do not decide between two rules is reported ambiguous and not linked), and rebuilds the normalized tables, the account map and the id map; orphans are quarantined, assigned or dropped';
+
+CREATE OR REPLACE FUNCTION @extschema@.validate_relationships()
+RETURNS TABLE (check_name text, total bigint, linked bigint, orphaned bigint, status text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Every foreign key of the normalized tables, checked by a join rather
+    -- than trusted to the constraint, so a disabled or dropped key shows.
+    SELECT v.check_name, v.total, v.linked, v.orphaned, v.status FROM (
+    SELECT c.ord, c.check_name, c.total, c.linked, c.total - c.linked AS orphaned,
+           CASE WHEN c.linked = c.total THEN 'pass' ELSE 'fail' END AS status
+      FROM (
+        SELECT 'subscriptions.account_key -> accounts' AS check_name, 1 AS ord, '{subscriptions}'::text[] AS needs,
+               count(*) AS total, count(a.account_key) AS linked
+          FROM normalize.subscriptions AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'devices.account_key -> accounts', 2, '{devices}', count(*), count(a.account_key)
+          FROM normalize.devices AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        -- A device that names a location should have one: a location link
+        -- lost (no match, another account's) counts against, so that
+        -- losing them all cannot pass as "nothing to check".
+        SELECT 'devices.location_key -> locations', 3, '{devices,locations}',
+               count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
+               count(l.location_key)
+          FROM normalize.devices AS x LEFT JOIN normalize.locations AS l USING (location_key)
+        UNION ALL
+        SELECT 'devices.location_key -> a location of the device''s own account', 4, '{devices,locations}',
+               count(*) FILTER (WHERE x.location_key IS NOT NULL OR normalize.normalize_id(x.source_location_ref) IS NOT NULL),
+               count(l.location_key)
+          FROM normalize.devices AS x
+          LEFT JOIN normalize.locations AS l ON l.location_key = x.location_key AND l.account_key = x.account_key
+        UNION ALL
+        SELECT 'users.account_key -> accounts', 5, '{users}', count(*), count(a.account_key)
+          FROM normalize.users AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'locations.account_key -> accounts', 6, '{locations}', count(*), count(a.account_key)
+          FROM normalize.locations AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'campaigns.account_key -> accounts', 7, '{campaigns}', count(*), count(a.account_key)
+          FROM normalize.campaigns AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+        UNION ALL
+        SELECT 'account_map.account_key -> accounts', 8, '{}', count(*), count(a.account_key)
+          FROM normalize.account_map AS x LEFT JOIN normalize.accounts AS a USING (account_key)
+      ) AS c
+     -- A relationship of an entity without a source is not there to check
+     -- (the readiness report names what was not registered).
+     WHERE NOT EXISTS (SELECT 1 FROM unnest(c.needs) AS n WHERE NOT normalize.is_registered(n))
+    UNION ALL
+    -- What became of the source rows: linked or assigned rows are in the
+    -- normalized tables; the rest are quarantined, dropped or superseded.
+    SELECT 100 + e.position, format('source %s rows in the normalized tables', m.entity), count(*),
+           count(*) FILTER (WHERE m.status IN ('linked', 'assigned')),
+           count(*) FILTER (WHERE m.status IN ('quarantined', 'dropped')),
+           'info'
+      FROM normalize.id_map AS m
+      JOIN normalize.entity_kinds AS e USING (entity)
+     GROUP BY m.entity, e.position
+    ) AS v ORDER BY v.ord
+$$;
+COMMENT ON FUNCTION @extschema@.validate_relationships() IS
+    'One row per relationship of the normalized tables whose entities have sources (total: the rows that should link, a device that names a location included; linked, orphaned, pass/fail), and per source how many rows reached them';
+
+CREATE OR REPLACE FUNCTION @extschema@.assess_sources()
+RETURNS TABLE (entity text, metric text, value numeric, detail text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    q text;
+BEGIN
+    PERFORM normalize.require_sources();
+    FOR e IN SELECT * FROM normalize.entity_kinds AS k ORDER BY k.position LOOP
+        IF NOT normalize.is_registered(e.entity) THEN
+            RETURN QUERY SELECT e.entity, 'rows'::text, NULL::numeric, 'not registered'::text;
+            CONTINUE;
+        END IF;
+        q := normalize.source_query(e.entity);
+        RETURN QUERY EXECUTE format($f$
+            SELECT %1$L, 'rows', count(*)::numeric, NULL::text FROM (%2$s) AS s
+            UNION ALL
+            SELECT %1$L, 'distinct snapshot dates', count(DISTINCT s.snapshot_date)::numeric,
+                   'history depth: ' || coalesce(to_char(min(s.snapshot_date), 'YYYY-MM-DD') || ' to ' ||
+                                                 to_char(max(s.snapshot_date), 'YYYY-MM-DD'), 'no dates')
+              FROM (%2$s) AS s
+            UNION ALL
+            SELECT %1$L, 'ID column type', NULL,
+                   (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a
+                     WHERE a.attrelid = src.relation AND a.attname = src.columns ->> %3$L)
+              FROM normalize.sources AS src WHERE src.entity = %1$L
+            $f$, e.entity, q, e.id_column);
+    END LOOP;
+
+    -- Account references: their type, their range, and how many match a
+    -- customer ID as they stand (what a naive join would link).
+    FOR e IN SELECT k.* FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS ek USING (entity)
+              WHERE normalize.is_registered(k.entity) AND normalize.is_registered(k.target_entity)
+              ORDER BY ek.position, k.reference LOOP
+        RETURN QUERY EXECUTE format($f$
+            WITH r AS (SELECT s.%3$I AS raw FROM (%1$s) AS s),
+                 t AS (SELECT DISTINCT s.%5$I::text AS raw FROM (%4$s) AS s)
+            SELECT %2$L, %6$L || ' reference type', NULL::numeric,
+                   (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a
+                     WHERE a.attrelid = src.relation AND a.attname = src.columns ->> %3$L)
+              FROM normalize.sources AS src WHERE src.entity = %2$L
+            UNION ALL
+            SELECT %2$L, %6$L || ' references joining as they stand',
+                   round(100.0 * count(*) FILTER (WHERE r.raw IN (SELECT raw FROM t)) / nullif(count(*), 0), 1),
+                   'percent of rows; examples: ' || (SELECT string_agg(quote_literal(x.raw), ', ')
+                                                      FROM (SELECT DISTINCT raw FROM r WHERE raw IS NOT NULL
+                                                             ORDER BY raw LIMIT 3) AS x)
+              FROM r
+            UNION ALL
+            SELECT %2$L, %6$L || ' references missing',
+                   round(100.0 * count(*) FILTER (WHERE normalize.normalize_id(r.raw) IS NULL) / nullif(count(*), 0), 1),
+                   'percent of rows'
+              FROM r
+            $f$, normalize.source_query(e.entity), e.entity, e.source_column,
+                 normalize.source_query(e.target_entity), e.target_column, e.reference);
+    END LOOP;
+
+    -- One type for account IDs everywhere, or a mix (the plan's "mixed
+    -- VARCHAR/INTEGER").
+    RETURN QUERY
+    WITH t AS (
+        SELECT src.entity, format_type(a.atttypid, a.atttypmod) AS type_name
+          FROM normalize.sources AS src
+          JOIN normalize.reference_kinds AS k ON k.entity = src.entity AND k.reference = 'account'
+          JOIN pg_attribute AS a ON a.attrelid = src.relation AND a.attname = src.columns ->> k.source_column
+        UNION ALL
+        SELECT src.entity, format_type(a.atttypid, a.atttypmod)
+          FROM normalize.sources AS src
+          JOIN pg_attribute AS a ON a.attrelid = src.relation AND a.attname = src.columns ->> 'customer_id'
+         WHERE src.entity = 'customers')
+    SELECT 'all'::text, 'account ID types'::text, count(DISTINCT t.type_name)::numeric,
+           string_agg(DISTINCT t.type_name || ' (' || (SELECT string_agg(u.entity, ', ' ORDER BY u.entity)
+                                                          FROM t AS u WHERE u.type_name = t.type_name) || ')', '; ')
+      FROM t;
+
+    -- The synthetic values the plan lists, of the entities registered.
+    RETURN QUERY EXECUTE format($f$
+        SELECT 'customers', 'distinct tiers', count(DISTINCT s.tier)::numeric, string_agg(DISTINCT s.tier, ', ')
+          FROM (%1$s) AS s
+        UNION ALL
+        SELECT 'customers', 'share with zero MRR', round(100.0 * count(*) FILTER (WHERE s.mrr = 0) / nullif(count(*), 0), 1),
+               'percent of customers'
+          FROM (%1$s) AS s
+        $f$, normalize.source_query('customers'));
+    IF normalize.is_registered('subscriptions') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'subscriptions', 'rows with positive MRR', count(*) FILTER (WHERE s.mrr > 0)::numeric, NULL
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('subscriptions'));
+    END IF;
+    IF normalize.is_registered('devices') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'devices', 'mean health score', round(avg(s.health_score), 2),
+                   count(DISTINCT s.health_score) || ' distinct values: ' ||
+                   (SELECT string_agg(v::text, ', ' ORDER BY v) FROM (SELECT DISTINCT x.health_score AS v FROM (%1$s) AS x
+                                                                       ORDER BY 1 LIMIT 5) AS d)
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('devices'));
+    END IF;
+    IF normalize.is_registered('users') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'users', 'mean engagement score', round(avg(s.engagement_score), 2),
+                   count(DISTINCT s.engagement_score) || ' distinct values'
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('users'));
+    END IF;
+    IF normalize.is_registered('devices') THEN
+        RETURN QUERY EXECUTE format($f$
+            SELECT 'devices', 'share without a location', round(100.0 * count(*) FILTER (WHERE s.location_id IS NULL) / nullif(count(*), 0), 1),
+                   'percent of devices'
+              FROM (%1$s) AS s
+            $f$, normalize.source_query('devices'));
+    END IF;
+
+    -- Columns of categories: the values no spelling of the vocabulary
+    -- matches (source_query passes them on as they are).
+    FOR e IN SELECT c.* FROM normalize.source_contract AS c JOIN normalize.entity_kinds AS k USING (entity)
+              WHERE c.category IS NOT NULL AND normalize.is_registered(c.entity) ORDER BY k.position, c.column_name LOOP
+        RETURN QUERY EXECUTE format($f$
+            SELECT %1$L::text, %2$L || ' values unknown', coalesce(sum(u.rows), 0)::numeric,
+                   coalesce('rows: ' || string_agg(format('%%s (%%s)', u.value, u.rows), ', ' ORDER BY u.rows DESC, u.value COLLATE "C"),
+                            'every value is a known ' || %3$L)
+              FROM (SELECT x.v AS value, count(*) AS rows FROM (SELECT s.%4$I::text AS v FROM (%5$s) AS s) AS x
+                     WHERE x.v IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM normalize.category_values AS c WHERE c.category = %3$L AND c.value = x.v)
+                     GROUP BY x.v) AS u
+            $f$, e.entity, e.column_name, e.category, e.column_name, normalize.source_query(e.entity));
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.assess_sources() IS
+    'The "before" picture of the registered sources: counts, history depth, ID types, how references join as they stand, the synthetic values the plan lists, and category values the vocabulary does not know';
+
+CREATE OR REPLACE FUNCTION @extschema@.repair_values(seed bigint DEFAULT 42)
+RETURNS SETOF @extschema@.repair_summary
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col record;
+    scan record;
+    whole boolean;
+    stats record;
+BEGIN
+    IF seed IS NULL THEN
+        RAISE EXCEPTION 'seed must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave it out for the default, 42.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'the normalized tables are empty'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() first: repair works on the reconciled entities.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.repair_values'));
+    TRUNCATE normalize.repair_summary;
+
+    -- Observed values are kept beside the repaired ones, once: a second run
+    -- starts from the same observations and gives the same result.
+    UPDATE normalize.accounts SET mrr_observed = mrr, tier_observed = tier WHERE mrr_source = 'observed' AND tier_source = 'observed';
+    UPDATE normalize.devices SET health_score_observed = health_score, uptime_observed = uptime
+     WHERE health_score_source = 'observed' AND uptime_source = 'observed';
+    UPDATE normalize.users SET engagement_score_observed = engagement_score WHERE engagement_score_source = 'observed';
+
+    -- Accounts: an observed revenue is kept unless it is a placeholder (the
+    -- whole column degenerate, or the value declared or found one: $0 is,
+    -- as shipped); a placeholder is replaced by the sum of the account's
+    -- paying subscriptions where there are any (derived), else the tier is
+    -- drawn from tier_mix and the revenue from that tier's profile
+    -- (generated). The tier follows from the revenue. A numeric NaN or
+    -- Infinity is no revenue (NaN compares above every number, so "> 0"
+    -- alone would keep it).
+    scan := normalize.scan_placeholders('accounts', 'mrr', false);
+    whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
+    WITH paying AS (
+        SELECT s.account_key, sum(s.mrr) AS mrr
+          FROM normalize.subscriptions AS s
+         WHERE s.mrr > 0 AND s.mrr < 'Infinity'
+           AND (s.status IS NULL OR EXISTS (SELECT 1 FROM normalize.category_values AS v
+                                             WHERE v.category = 'subscription status' AND v.value = s.status AND v.paying))
+         GROUP BY s.account_key),
+    mix AS (
+        SELECT m.tier, sum(m.weight) OVER (ORDER BY m.position) / sum(m.weight) OVER () AS upto
+          FROM normalize.tier_mix AS m),
+    decided AS (
+        SELECT a.account_key, p.mrr AS paying_mrr,
+               CASE WHEN a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+                         AND (a.mrr_observed = ANY (scan.kept)
+                              OR (NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders))) THEN 'observed'
+                    WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
+          FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
+    drawn AS (
+        SELECT d.account_key, d.source, d.paying_mrr,
+               CASE WHEN d.source = 'generated' THEN
+                   (SELECT m.tier FROM mix AS m
+                     WHERE m.upto >= normalize.random_uniform_for(d.account_key, 0, 1, seed, 'account', 'tier')
+                     ORDER BY m.upto LIMIT 1) END AS drawn_tier
+          FROM decided AS d)
+    UPDATE normalize.accounts AS a
+       SET mrr = CASE x.source WHEN 'observed' THEN a.mrr_observed
+                               WHEN 'derived' THEN x.paying_mrr
+                               ELSE round(normalize.draw('mrr_tier_' || substr(x.drawn_tier, 6), a.account_key, seed,
+                                                         'account', 'mrr')::numeric, 2) END,
+           mrr_source = x.source,
+           tier = CASE x.source WHEN 'generated' THEN x.drawn_tier
+                                WHEN 'derived' THEN normalize.tier_for_mrr(x.paying_mrr)
+                                ELSE coalesce(a.tier_observed, normalize.tier_for_mrr(a.mrr_observed)) END,
+           tier_source = CASE x.source WHEN 'generated' THEN 'generated'
+                                       WHEN 'derived' THEN 'derived'
+                                       ELSE CASE WHEN a.tier_observed IS NULL THEN 'derived' ELSE 'observed' END END
+      FROM drawn AS x WHERE x.account_key = a.account_key;
+    INSERT INTO normalize.repair_summary
+    SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
+           CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
+                ELSE 'kept observed values; placeholders (' || array_to_string(scan.placeholders, ', ')
+                     || ') and missing ones: sum of paying subscriptions where known, else drawn from the tier''s profile' END,
+           scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
+           scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
+      FROM normalize.accounts AS a;
+    SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
+    INSERT INTO normalize.repair_summary
+    SELECT 'accounts', 'tier',
+           coalesce(normalize.column_finding(stats.n, 0, 0, stats.n_distinct, true), 'plausible'),
+           'follows the revenue; drawn from tier_mix where the revenue is unknown',
+           stats.n, count(*) FILTER (WHERE a.tier_source <> 'observed'), count(*) FILTER (WHERE a.tier_source = 'observed'),
+           stats.n_distinct, NULL, count(DISTINCT a.tier), NULL
+      FROM normalize.accounts AS a;
+
+    -- Device and user scores, drawn from the profile of each row's context
+    -- where they are placeholders.
+    FOR col IN
+        SELECT * FROM (VALUES
+            ('devices', 'health_score', 'device_key', 'device',
+             $p$coalesce((SELECT v.profile FROM normalize.category_values AS v
+                           WHERE v.category = 'device status' AND v.value = t.status), 'device_health')$p$,
+             'drawn from the profile of the device''s status'),
+            ('devices', 'uptime', 'device_key', 'device', $p$'device_uptime'$p$, 'drawn from device_uptime'),
+            ('users', 'engagement_score', 'user_key', 'user',
+             $p$coalesce((SELECT v.profile FROM normalize.category_values AS v
+                           WHERE v.category = 'user role' AND v.value = t.role), 'engagement_standard')$p$,
+             'drawn from the profile of the user''s role')
+        ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
+        -- An entity without a source has no values to judge or repair.
+        WHERE normalize.is_registered(v.table_name)
+    LOOP
+        -- Row by row: a value is kept (observed) unless it is missing,
+        -- outside 0-100, a placeholder value, or in a column that is one as
+        -- a whole; values declared real are kept whatever the column. Scores
+        -- on a 0-1 scale are multiplied by 100 (rescaled).
+        scan := normalize.scan_placeholders(col.table_name, col.column_name, true);
+        whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %' AND NOT scan.unit_scale;
+        EXECUTE format($q$
+            UPDATE normalize.%1$I AS t
+               SET %2$I = CASE x.source WHEN 'observed' THEN t.%3$I WHEN 'rescaled' THEN round(t.%3$I * 100, 2)
+                               ELSE round(normalize.draw(%5$s, t.%6$I, %7$s, %8$L, %2$L)::numeric, 2) END,
+                   %4$I = x.source
+              FROM (SELECT s.ctid AS row_id,
+                           CASE WHEN s.%3$I IS NULL THEN 'generated'
+                                WHEN s.%3$I = ANY ($1) THEN 'observed'
+                                WHEN $3 OR s.%3$I = ANY ($2) OR NOT s.%3$I BETWEEN 0 AND 100 THEN 'generated'
+                                WHEN $4 THEN 'rescaled'
+                                ELSE 'observed' END AS source
+                      FROM normalize.%1$I AS s) AS x
+             WHERE x.row_id = t.ctid
+            $q$, col.table_name, col.column_name, col.column_name || '_observed', col.column_name || '_source',
+                 col.profile_sql, col.key_column, seed, col.kind)
+        USING scan.kept, scan.placeholders, whole, scan.unit_scale;
+        EXECUTE format($q$
+            INSERT INTO normalize.repair_summary
+            SELECT %1$L, %2$L, %3$L, %4$L, %5$s, count(*) FILTER (WHERE %6$I = 'generated'),
+                   count(*) FILTER (WHERE %6$I <> 'generated'), %7$s, round(%8$s::numeric, 2),
+                   count(DISTINCT %2$I), round(avg(%2$I), 2)
+              FROM normalize.%1$I$q$,
+            col.table_name, col.column_name, coalesce(scan.finding, 'plausible'),
+            CASE WHEN whole THEN col.how
+                 WHEN scan.unit_scale THEN 'multiplied by 100 (rescaled); missing or out-of-range values ' || col.how
+                 WHEN scan.finding IS NOT NULL THEN 'placeholder, missing and out-of-range values ' || col.how || '; the others kept'
+                 ELSE 'kept values in 0-100; missing or out-of-range ones ' || col.how END,
+            scan.n, col.column_name || '_source', scan.n_distinct, coalesce(scan.mean::text, 'NULL'));
+    END LOOP;
+
+    RETURN QUERY SELECT * FROM normalize.repair_summary ORDER BY table_name, column_name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.repair_values(bigint) IS
+    'Replaces placeholder values of the normalized tables, row by row (a degenerate column, declared placeholder values, a dominant value, missing or out-of-range ones), with keyed draws from the profiles (MRR by tier, health by status, engagement by role, uptime) or the paying subscriptions, keeping real values and their provenance; scores on a 0-1 scale are rescaled';
+
+-- The SELECT of an entity's feature view, from its catalog rows.
+CREATE OR REPLACE FUNCTION @extschema@.feature_view_sql(entity text)
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text;
+    key text;
+    cadence integer;
+    smallest integer;
+    running text;
+    features text;
+    packed text[];
+    r record;
+    shifts text;
+    aligned text;
+BEGIN
+    SELECT k.base_view, k.kind || '_key', k.cadence, k.smallest_window INTO base, key, cadence, smallest
+      FROM normalize.entity_kinds AS k WHERE k.feature_entity = feature_view_sql.entity;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity must be customer, device or user, got "%"', entity
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(format('count(%1$I) OVER c AS %2$I, sum(%1$I) OVER c AS %3$I, sum(%1$I * %1$I) OVER c AS %4$I, '
+                             'sum(t * %1$I) OVER c AS %5$I, min(%1$I) OVER s AS %6$I, max(%1$I) OVER s AS %7$I',
+                             m, '_n_' || m, '_s1_' || m, '_s2_' || m, '_sx_' || m, '_bmin_' || m, '_bmax_' || m),
+                      ', ' ORDER BY m)
+      INTO running
+      FROM (SELECT DISTINCT c.source_metric AS m FROM normalize.feature_catalog AS c
+             WHERE c.entity = feature_view_sql.entity AND c.aggregation <> 'last') AS metrics;
+    SELECT string_agg(format('(%s)::%s AS %I',
+                             normalize.feature_expression(c.source_metric, c.aggregation, c.window_size, cadence, smallest),
+                             c.data_type, c.feature), ', ' ORDER BY c.position)
+      INTO features
+      FROM normalize.feature_catalog AS c WHERE c.entity = feature_view_sql.entity;
+    -- Every value a feature reads some periods back is packed, once per
+    -- row, into one array, and each distinct shift lags that array: a few
+    -- window calls per row instead of one per (value, shift).
+    SELECT array_agg(DISTINCT x[1] ORDER BY x[1]) INTO packed
+      FROM (SELECT regexp_matches(features, 'lag\(([a-z0-9_]+), [0-9]+\) OVER w', 'g') AS x
+            UNION ALL
+            SELECT regexp_matches(features, '([a-z0-9_]+)__lag[0-9]+', 'g')) AS refs;
+    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
+               FROM regexp_matches(features, 'lag\(([a-z0-9_]+), ([0-9]+)\) OVER w', 'g') AS x LOOP
+        features := replace(features, format('lag(%s, %s) OVER w', r.col, r.k),
+                            format('(__a%s)[%s]', r.k, array_position(packed, r.col)));
+    END LOOP;
+    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
+               FROM regexp_matches(features, '([a-z0-9_]+)__lag([0-9]+)', 'g') AS x LOOP
+        features := regexp_replace(features, '\m' || r.col || '__lag' || r.k || '\M',
+                                   format('(__lag%s)[%s]', r.k, array_position(packed, r.col)), 'g');
+    END LOOP;
+    SELECT string_agg(format('lag(__arr, %1$s) OVER o AS __lag%1$s', k), ', ' ORDER BY k) INTO shifts
+      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__lag([0-9]+)\)', 'g') AS x) AS s;
+    SELECT string_agg(format('lag(__arr, %1$s) OVER w AS __a%1$s', k), ', ' ORDER BY k) INTO aligned
+      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__a([0-9]+)\)', 'g') AS x) AS s;
+    RETURN format($q$
+SELECT %1$I, as_of, %2$s
+  FROM (SELECT l3.* %9$s
+          FROM (SELECT l2.* %3$s
+                  FROM (SELECT l1.*, %10$s AS __arr
+                          FROM (SELECT b.*, %4$s
+                                  FROM %5$I.%6$I AS b
+                                WINDOW o AS (PARTITION BY b.%1$I ORDER BY b.t),
+                                       c AS (o ROWS UNBOUNDED PRECEDING), s AS (o ROWS %7$s PRECEDING)) AS l1) AS l2
+                WINDOW o AS (PARTITION BY l2.%1$I ORDER BY l2.t)) AS l3
+         WHERE %8$s
+        WINDOW w AS (PARTITION BY %1$I ORDER BY t)) AS l4
+ WHERE is_cutoff$q$,
+        key, features, coalesce(', ' || shifts, ''), running, 'normalize', base, smallest - 1,
+        CASE WHEN cadence > 1 THEN 'is_cutoff' ELSE 'true' END, coalesce(', ' || aligned, ''),
+        coalesce('ARRAY[' || (SELECT string_agg(format('%I::float8', p), ', ' ORDER BY i)
+                                FROM unnest(packed) WITH ORDINALITY AS u(p, i)) || ']', 'NULL::float8[]'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.feature_view_sql(text) IS
+    'Internal: the SQL of customer_features, device_features or user_features, generated from the feature catalog';
+
+CREATE OR REPLACE FUNCTION @extschema@.refresh_features()
+RETURNS TABLE (table_name text, rows bigint, features integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
+-- The feature queries hold hundreds of expressions: compiling them with JIT
+-- takes longer than running them.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.history_info) THEN
+        RAISE EXCEPTION 'there is no history to compute features from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
+    TRUNCATE normalize.customer_feature_store, normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
+              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
+        table_name := e.feature_entity || '_feature_store';
+        -- An entity without a source has no history: its store stays empty.
+        IF normalize.is_registered(e.entity) THEN
+            EXECUTE format('INSERT INTO normalize.%I SELECT * FROM normalize.%I', table_name, e.feature_entity || '_features');
+            EXECUTE format('ANALYZE normalize.%I', table_name);
+        END IF;
+        EXECUTE format('SELECT count(*) FROM normalize.%I', table_name) INTO rows;
+        SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_features() IS
+    'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
+
+-- The share of NULLs of every feature, from the stores (refresh first).
+CREATE OR REPLACE FUNCTION @extschema@.feature_null_rates()
+RETURNS TABLE (entity text, feature text, rows bigint, nulls bigint, null_share float8, min_history integer,
+               required boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    counts bigint[];
+    total bigint;
+BEGIN
+    FOR e IN SELECT k.feature_entity AS entity, k.feature_entity || '_feature_store' AS store
+               FROM normalize.entity_kinds AS k WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
+        EXECUTE format('SELECT count(*), ARRAY[%s] FROM normalize.%I',
+                       (SELECT string_agg(format('count(*) FILTER (WHERE %I IS NULL)', c.feature), ', '
+                                          ORDER BY c.position)
+                          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity), e.store)
+          INTO total, counts;
+        RETURN QUERY
+        SELECT c.entity, c.feature, total, counts[c.position],
+               CASE WHEN total > 0 THEN counts[c.position]::float8 / total END, c.min_history, c.required
+          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity ORDER BY c.position;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.feature_null_rates() IS
+    'For every feature of the stores (refresh_features first): rows, NULLs and their share, with the history the feature needs';
+
+-- The values repair_values generates or keeps, each with the profile it is
+-- drawn from and a label naming the column and group: MRR by tier, device
+-- health by status, uptime, engagement by role. From the normalized tables,
+-- or as the registered sources hold them (the "before"). Only groups whose
+-- profile exists are returned.
+CREATE OR REPLACE FUNCTION @extschema@.profile_values(origin text)
+RETURNS TABLE (label text, profile text, value float8)
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    accounts text := 'normalize.accounts';
+    devices text := 'normalize.devices';
+    users text := 'normalize.users';
+BEGIN
+    IF origin = 'sources' THEN
+        PERFORM normalize.require_sources();
+        accounts := format('(%s)', normalize.source_query('customers'));
+        -- An entity without a source has no values (its normalized table,
+        -- read with no rows, gives the columns).
+        devices := CASE WHEN normalize.is_registered('devices') THEN format('(%s)', normalize.source_query('devices'))
+                        ELSE '(SELECT * FROM normalize.devices WHERE false)' END;
+        users := CASE WHEN normalize.is_registered('users') THEN format('(%s)', normalize.source_query('users'))
+                      ELSE '(SELECT * FROM normalize.users WHERE false)' END;
+    ELSIF origin <> 'normalized' THEN
+        RAISE EXCEPTION 'origin must be normalized or sources, got "%"', origin
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'normalized reads the repaired tables, sources the registered raw ones.';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        SELECT v.label, v.profile, v.x
+          FROM (SELECT 'accounts.mrr, ' || a.tier AS label, 'mrr_' || lower(replace(a.tier, ' ', '_')) AS profile,
+                       a.mrr::float8 AS x
+                  FROM %1$s AS a
+                UNION ALL
+                SELECT 'devices.health_score, ' || coalesce(d.status, '(none)'),
+                       coalesce((SELECT c.profile FROM normalize.category_values AS c
+                                  WHERE c.category = 'device status' AND c.value = d.status), 'device_health'),
+                       d.health_score::float8
+                  FROM %2$s AS d
+                UNION ALL
+                SELECT 'devices.uptime', 'device_uptime', d.uptime::float8 FROM %2$s AS d
+                UNION ALL
+                SELECT 'users.engagement_score, ' || coalesce(u.role, '(none)'),
+                       coalesce((SELECT c.profile FROM normalize.category_values AS c
+                                  WHERE c.category = 'user role' AND c.value = u.role), 'engagement_standard'),
+                       u.engagement_score::float8
+                  FROM %3$s AS u) AS v
+         WHERE v.x IS NOT NULL
+           AND EXISTS (SELECT 1 FROM normalize.distribution_profiles AS p WHERE p.name = v.profile)
+        $q$, accounts, devices, users);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.profile_values(text) IS
+    'The repaired values (origin normalized) or the raw ones (origin sources), each with the profile it should follow: MRR by tier, health by status, uptime, engagement by role';
+
+-- The feature entities whose source is registered (an entity without one
+-- has no history, so nothing of it is checked).
+CREATE OR REPLACE FUNCTION @extschema@.checked_feature_entities()
+RETURNS TABLE (entity text, key text, store text, base_view text)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.feature_entity, k.kind || '_key', k.feature_entity || '_feature_store', k.base_view
+      FROM normalize.entity_kinds AS k
+     WHERE k.feature_entity IS NOT NULL AND normalize.is_registered(k.entity)
+     ORDER BY k.position
+$$;
+COMMENT ON FUNCTION @extschema@.checked_feature_entities() IS
+    'Internal: the feature entities (customer, device, user) whose source is registered, with their key, store and base view';
+
+-- Completeness: critical features present, relationships and source rows
+-- linked, reference rules decided.
+CREATE OR REPLACE FUNCTION @extschema@.quality_completeness()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+    q record;
+    cond text;
+BEGIN
+    FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+        IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+            RETURN NEXT ROW('critical features present', e.entity || ' features', NULL, NULL, NULL,
+                            'no features yet: run normalize.refresh_features()', false, false)::"normalize".quality_finding;
+            CONTINUE;
+        END IF;
+        SELECT string_agg(format('%I IS NULL', c.feature), ' OR ') INTO cond
+          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
+        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', e.store),
+                                                     format('%I || '' @ '' || as_of', e.key), coalesce(cond, 'false'));
+        RETURN NEXT ROW('critical features present', e.entity || ' features',
+                        CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total END, q.failing_rows, q.sample_keys,
+                        format('%s rows; %s required features', q.total,
+                               (SELECT count(*) FROM normalize.feature_catalog AS c
+                                 WHERE c.entity = e.entity AND c.required)), NULL, false)::"normalize".quality_finding;
+    END LOOP;
+    RETURN QUERY
+    SELECT 'relationships linked', v.check_name, CASE WHEN v.total > 0 THEN v.linked::float8 / v.total ELSE 1 END,
+           v.orphaned, NULL::text[], format('%s of %s rows linked', v.linked, v.total), NULL::boolean, false
+      FROM normalize.validate_relationships() AS v WHERE v.status IN ('pass', 'fail');
+    -- What should have linked and did: every source row that is not a
+    -- superseded snapshot or a duplicate (a device's location reference is
+    -- validate_relationships'). Rows kept aside (orphans, undecided rules)
+    -- count against.
+    RETURN QUERY
+    SELECT 'source rows linked', m.entity, count(*) FILTER (WHERE m.status = 'linked')::float8 / nullif(count(*), 0),
+           count(*) FILTER (WHERE m.status <> 'linked'), NULL::text[],
+           format('%s of %s rows linked%s', count(*) FILTER (WHERE m.status = 'linked'), count(*),
+                  coalesce('; ' || string_agg(DISTINCT m.status, ', ') FILTER (WHERE m.status <> 'linked'), '')),
+           NULL::boolean, false
+      FROM normalize.id_map AS m
+      JOIN normalize.entity_kinds AS k USING (entity)
+     WHERE m.status NOT IN ('superseded', 'duplicate')
+     GROUP BY m.entity, k.position ORDER BY k.position;
+    -- A reference whose rows did not decide between rules links nothing
+    -- by them until the user declares one.
+    RETURN QUERY
+    SELECT 'reference rule decided', k.entity || '.' || k.reference,
+           CASE WHEN bool_or(r.status = 'ambiguous') THEN 0 ELSE 1 END::float8,
+           (SELECT count(*) FROM normalize.quarantine AS x
+             WHERE x.entity = k.entity AND x.reference = k.reference AND x.reason = 'ambiguous rule'),
+           NULL::text[],
+           coalesce('undecided between ' || string_agg(concat_ws(' ', r.rule, r.parameter), ', ' ORDER BY r.linked DESC, r.parameter)
+                                                FILTER (WHERE r.status = 'ambiguous'),
+                    'links by ' || min(concat_ws(' ', r.rule, r.parameter) || CASE WHEN r.status = 'declared' THEN ' (declared)' ELSE '' END)
+                                       FILTER (WHERE r.chosen),
+                    'no rule links it'),
+           NULL::boolean, false
+      FROM normalize.reference_kinds AS k
+      JOIN normalize.entity_kinds AS e USING (entity)
+      LEFT JOIN normalize.reconciliation_rules AS r USING (entity, reference)
+     WHERE normalize.is_registered(k.entity) AND normalize.is_registered(k.target_entity)
+     GROUP BY k.entity, k.reference, e.position ORDER BY e.position, k.reference;
+    -- The entities the source does not have: their tables, features and
+    -- training sets are empty, which nothing else would say.
+    RETURN QUERY
+    SELECT 'optional sources registered', 'sources',
+           count(*) FILTER (WHERE normalize.is_registered(k.entity))::float8 / count(*),
+           count(*) FILTER (WHERE NOT normalize.is_registered(k.entity)), NULL::text[],
+           coalesce('not registered: ' || string_agg(k.entity, ', ' ORDER BY k.position)
+                                              FILTER (WHERE NOT normalize.is_registered(k.entity))
+                    || '; their tables, features and training sets are empty',
+                    'every entity has a source'),
+           NULL::boolean, false
+      FROM normalize.entity_kinds AS k WHERE NOT k.required;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_completeness() IS
+    'Internal: the completeness findings of quality_checks';
+
+-- Type consistency: category values known, key columns of one type, keys
+-- that carry their kind, feature types that match the catalog.
+CREATE OR REPLACE FUNCTION @extschema@.quality_type_consistency()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+    q record;
+    n bigint;
+BEGIN
+    -- Columns of categories: a value the vocabulary does not know was kept
+    -- as spelled, and no phase knows what it means.
+    FOR e IN SELECT c.entity, c.column_name, c.category, k.table_name,
+                    -- repair keeps the tier as read in tier_observed
+                    CASE WHEN c.column_name = 'tier' THEN 'coalesce(t.tier_observed, t.tier)'
+                         ELSE format('t.%I', c.column_name) END AS col
+               FROM normalize.source_contract AS c JOIN normalize.entity_kinds AS k USING (entity)
+              WHERE c.category IS NOT NULL AND normalize.is_registered(c.entity)
+              ORDER BY k.position, c.column_name LOOP
+        EXECUTE format('SELECT count(*) FROM normalize.%I AS t WHERE %s IS NOT NULL', e.table_name, e.col) INTO n;
+        RETURN QUERY
+        SELECT 'category values known', format('%s.%s', e.table_name, e.column_name),
+               CASE WHEN n > 0 THEN 1 - coalesce(sum(u.rows), 0)::float8 / n ELSE 1 END, coalesce(sum(u.rows), 0)::bigint,
+               coalesce((array_agg(u.value ORDER BY u.rows DESC, u.value COLLATE "C"))[1:5], '{}'),
+               format('%s of %s values known as a %s%s', n - coalesce(sum(u.rows), 0), n, e.category,
+                      coalesce('; unknown: ' || string_agg(format('%s (%s)', u.value, u.rows), ', '
+                                                           ORDER BY u.rows DESC, u.value COLLATE "C"), '')),
+               NULL::boolean, false
+          FROM normalize.unknown_categories(format('normalize.%I', e.table_name)::regclass, e.col, e.category) AS u;
+    END LOOP;
+    RETURN QUERY
+    WITH k AS (
+        SELECT c.relname || '.' || a.attname AS col,
+               format_type(a.atttypid, a.atttypmod) || coalesce(' COLLATE "' || co.collname || '"', '') AS type_name
+          FROM pg_attribute AS a
+          JOIN pg_class AS c ON c.oid = a.attrelid
+          LEFT JOIN pg_collation AS co ON co.oid = a.attcollation
+         WHERE c.relnamespace = 'normalize'::regnamespace AND c.relkind = 'r'
+           AND a.attnum > 0 AND NOT a.attisdropped AND a.attname ~ '_key$'),
+    t AS (SELECT k.type_name, count(*) AS n FROM k GROUP BY k.type_name),
+    main AS (SELECT t.type_name FROM t ORDER BY t.n DESC, t.type_name LIMIT 1)
+    SELECT 'key columns of one type', 'all tables', (SELECT count(*) FROM t)::float8,
+           (SELECT count(*) FROM k WHERE k.type_name <> (SELECT type_name FROM main)),
+           ARRAY(SELECT k.col FROM k WHERE k.type_name <> (SELECT type_name FROM main) ORDER BY 1 LIMIT 5),
+           (SELECT string_agg(t.type_name || ' (' || t.n || ' columns)', '; ' ORDER BY t.n DESC) FROM t),
+           NULL::boolean, false;
+    FOR e IN SELECT k.kind, k.table_name FROM normalize.entity_kinds AS k
+              WHERE normalize.is_registered(k.entity) ORDER BY k.position LOOP
+        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', e.table_name), format('%I', e.kind || '_key'),
+                                                     format('left(%I, %s) <> %L', e.kind || '_key',
+                                                            length(e.kind) + 1, e.kind || ':'));
+        RETURN NEXT ROW('keys carry their kind', e.table_name,
+                        CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total ELSE 1 END,
+                        q.failing_rows, q.sample_keys, format('%s keys, each to start with %L', q.total, e.kind || ':'),
+                        NULL, false)::"normalize".quality_finding;
+    END LOOP;
+    RETURN QUERY
+    SELECT 'feature types match the catalog', m.entity || ' features', (count(*) FILTER (WHERE m.mismatch))::float8,
+           count(*) FILTER (WHERE m.mismatch), (array_agg(m.feature ORDER BY m.position) FILTER (WHERE m.mismatch))[1:5],
+           count(*) || ' features in the catalog', NULL::boolean, false
+      FROM (SELECT c.entity, c.feature::text AS feature, c.position,
+                   a.attname IS NULL OR format_type(a.atttypid, a.atttypmod)
+                                        <> CASE c.data_type WHEN 'float8' THEN 'double precision' ELSE 'text' END AS mismatch
+              FROM normalize.feature_catalog AS c
+              LEFT JOIN pg_attribute AS a
+                ON a.attrelid = format('normalize.%I', c.entity || '_feature_store')::regclass
+               AND a.attname = c.feature AND a.attnum > 0 AND NOT a.attisdropped) AS m
+     GROUP BY m.entity;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_type_consistency() IS
+    'Internal: the type-consistency findings of quality_checks';
+
+-- Distributions: what repair_values generated or kept, against the
+-- profiles it draws from; MRR within its tier's range; scores in 0-100.
+CREATE OR REPLACE FUNCTION @extschema@.quality_distributions()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    r record;
+    q record;
+BEGIN
+    RETURN QUERY
+    SELECT 'fits its profile', d.label, (d.ks).p_value, NULL::bigint, NULL::text[],
+           format('%s values against %s: D = %s', (d.ks).n, d.profile, round((d.ks).statistic::numeric, 4)),
+           NULL::boolean, (d.ks).n < 5
+      FROM (SELECT v.label, v.profile, normalize.ks_test(v.value, v.profile) AS ks
+              FROM normalize.profile_values('normalized') AS v
+             GROUP BY v.label, v.profile) AS d
+     ORDER BY d.label;
+    SELECT * INTO q FROM normalize.quality_count(
+        '(SELECT a.account_key, a.mrr, p.lower, p.upper FROM normalize.accounts AS a
+            JOIN normalize.distribution_profiles AS p ON p.name = ''mrr_'' || lower(replace(a.tier, '' '', ''_''))) AS x',
+        'account_key', 'NOT (x.mrr >= coalesce(x.lower, ''-infinity'') AND x.mrr <= coalesce(x.upper, ''infinity''))');
+    RETURN NEXT ROW('mrr within its tier''s range', 'accounts', CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total END,
+                    q.failing_rows, q.sample_keys, format('%s accounts with a tier profile', q.total), NULL, false)::"normalize".quality_finding;
+    FOR r IN SELECT * FROM (VALUES ('devices', 'health_score', 'device_key'), ('devices', 'uptime', 'device_key'),
+                                   ('users', 'engagement_score', 'user_key'), ('device_days', 'health', 'device_key'),
+                                   ('user_weeks', 'engagement', 'user_key')) AS x(tbl, col, key) LOOP
+        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', r.tbl), format('%I', r.key),
+                                                     format('NOT (%1$I >= 0 AND %1$I <= 100)', r.col));
+        IF q.total > 0 THEN
+            RETURN NEXT ROW('scores within 0-100', r.tbl || '.' || r.col, 1 - q.failing_rows::float8 / q.total,
+                            q.failing_rows, q.sample_keys, format('%s values', q.total), NULL, false)::"normalize".quality_finding;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_distributions() IS
+    'Internal: the distribution findings of quality_checks';
+
+-- Temporal consistency of the history: nothing after churn, no gaps, the
+-- months covered.
+CREATE OR REPLACE FUNCTION @extschema@.quality_temporal()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    r record;
+    q record;
+BEGIN
+    SELECT * INTO h FROM normalize.history_info;
+    IF h IS NULL THEN
+        RETURN QUERY
+        SELECT x.c, 'history', NULL::float8, NULL::bigint, NULL::text[], 'no history yet: run normalize.build_history()',
+               false, false
+          FROM unnest(ARRAY['no snapshots after churn', 'no events after churn', 'no gaps', 'history covers the months']) AS x(c);
+        RETURN;
+    END IF;
+    SELECT * INTO q FROM normalize.quality_count(
+        '(SELECT s.account_key FROM normalize.account_snapshots AS s
+            JOIN (SELECT c.account_key, min(c.month) AS churned FROM normalize.account_snapshots AS c
+                   WHERE c.status = ''churned'' GROUP BY c.account_key) AS c
+              ON c.account_key = s.account_key AND s.month > c.churned) AS x', 'account_key', 'true');
+    RETURN NEXT ROW('no snapshots after churn', 'account_snapshots', q.failing_rows, q.failing_rows, q.sample_keys,
+                    'snapshots dated after their account''s churn month', NULL, false)::"normalize".quality_finding;
+    SELECT * INTO q FROM normalize.quality_count(
+        '(SELECT v.entity_key FROM normalize.lifecycle_events AS v
+            JOIN (SELECT c.entity_key, min(c.event_date) AS churned FROM normalize.lifecycle_events AS c
+                   WHERE c.entity = ''account'' AND c.event = ''churn'' GROUP BY c.entity_key) AS c
+              ON c.entity_key = v.entity_key AND v.entity = ''account'' AND v.event_date > c.churned) AS x',
+        'entity_key', 'true');
+    RETURN NEXT ROW('no events after churn', 'lifecycle_events', q.failing_rows, q.failing_rows, q.sample_keys,
+                    'account events dated after the account''s churn', NULL, false)::"normalize".quality_finding;
+    FOR r IN SELECT * FROM (VALUES
+                ('customers', 'account_snapshots', 'account_key',
+                 '(extract(year FROM age(max(month), min(month))) * 12 + extract(month FROM age(max(month), min(month))) + 1)'),
+                ('devices', 'device_days', 'device_key', '(max(day) - min(day) + 1)'),
+                ('users', 'user_weeks', 'user_key', '((max(week) - min(week)) / 7 + 1)')) AS x(entity, tbl, key, span)
+              WHERE normalize.is_registered(x.entity) LOOP
+        SELECT * INTO q FROM normalize.quality_count(
+            format('(SELECT %1$I AS k, count(*) = %3$s AS complete FROM normalize.%2$I GROUP BY %1$I) AS x',
+                   r.key, r.tbl, r.span), 'k', 'NOT x.complete');
+        RETURN NEXT ROW('no gaps', r.tbl, q.failing_rows, q.failing_rows, q.sample_keys,
+                        format('%s entities with history', q.total), NULL, false)::"normalize".quality_finding;
+    END LOOP;
+    SELECT * INTO q FROM normalize.quality_count(format(
+        '(SELECT a.account_key,
+                 count(s.month) AS months,
+                 bool_or(s.status = ''churned'') AS churned,
+                 min(s.month) AS first_month
+            FROM normalize.accounts AS a
+            LEFT JOIN normalize.account_snapshots AS s USING (account_key)
+           WHERE a.created_at IS NULL OR a.created_at < %L
+           GROUP BY a.account_key) AS x', h.window_start),
+        'account_key', format('NOT (x.first_month = %L AND (x.months = %s OR x.churned))', h.window_start, h.months));
+    RETURN NEXT ROW('history covers the months', 'account_snapshots',
+                    CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total ELSE 1 END, q.failing_rows, q.sample_keys,
+                    format('%s accounts older than the window %s to %s (%s months)', q.total, h.window_start, h.as_of, h.months),
+                    NULL, false)::"normalize".quality_finding;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_temporal() IS
+    'Internal: the temporal-consistency findings of quality_checks';
+
+-- Labels: positive rates per split and tier, censoring, and the simulated
+-- annual churn against the plan's bands.
+CREATE OR REPLACE FUNCTION @extschema@.quality_labels()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    q record;
+BEGIN
+    SELECT * INTO h FROM normalize.history_info;
+    IF NOT EXISTS (SELECT 1 FROM normalize.training_info) THEN
+        RETURN QUERY
+        SELECT x.c, 'training sets', NULL::float8, NULL::bigint, NULL::text[],
+               'no training sets yet: run normalize.build_training_sets()', false, false
+          FROM unnest(ARRAY['positive rate per split', 'labels censored']) AS x(c);
+    ELSE
+        RETURN QUERY
+        SELECT 'positive rate per split', x.set_name || ', ' || x.split, x.positives::float8 / x.n,
+               NULL::bigint, NULL::text[], format('%s positives of %s samples (%s)', x.positives, x.n, x.label),
+               NULL::boolean, false
+          FROM (SELECT 'churn' AS set_name, 'churned_90d' AS label, c.split, count(*) AS n,
+                       count(*) FILTER (WHERE c.churned_90d) AS positives
+                  FROM normalize.churn_samples AS c GROUP BY c.split
+                UNION ALL
+                SELECT 'device health', 'failed_30d', d.split, count(*), count(*) FILTER (WHERE d.failed_30d)
+                  FROM normalize.device_health_samples AS d GROUP BY d.split) AS x
+         ORDER BY x.set_name, array_position(ARRAY['train', 'validation', 'test'], x.split);
+        RETURN QUERY
+        SELECT 'positive rate per tier', 'churn, ' || s.tier,
+               (count(*) FILTER (WHERE c.churned_90d))::float8 / count(*), NULL::bigint, NULL::text[],
+               format('%s positives of %s samples (churned_90d, tier at the cutoff)',
+                      count(*) FILTER (WHERE c.churned_90d), count(*)),
+               NULL::boolean, false
+          FROM normalize.churn_samples AS c
+          JOIN normalize.account_snapshots AS s
+            ON s.account_key = c.account_key AND s.month = date_trunc('month', c.as_of)::date
+         GROUP BY s.tier ORDER BY s.tier;
+        SELECT * INTO q FROM normalize.quality_count(format(
+            '(SELECT c.account_key || '' @ '' || c.as_of AS k,
+                     c.as_of + 90 > %1$L OR EXISTS (SELECT 1 FROM normalize.account_snapshots AS s
+                                                    WHERE s.account_key = c.account_key AND s.status = ''churned''
+                                                      AND s.month <= c.as_of) AS bad
+                FROM normalize.churn_samples AS c
+              UNION ALL
+              SELECT c.account_key || '' @ '' || c.as_of,
+                     (date_trunc(''month'', c.as_of) + interval ''13 months'' - interval ''1 day'')::date > %1$L
+                FROM normalize.clv_samples AS c
+              UNION ALL
+              SELECT d.device_key || '' @ '' || d.as_of, d.as_of + 30 > %1$L
+                FROM normalize.device_health_samples AS d) AS x', h.as_of), 'k', 'x.bad');
+        RETURN NEXT ROW('labels censored', 'training sets', q.failing_rows, q.failing_rows, q.sample_keys,
+                        format('%s samples of the churn, CLV and device health sets', q.total), NULL, false)::"normalize".quality_finding;
+    END IF;
+    IF h IS NOT NULL THEN
+        RETURN QUERY
+        SELECT 'annual churn within the band', b.tier, b.rate, NULL::bigint, NULL::text[],
+               format('%s of %s accounts churned within 12 months; %s%% interval [%s, %s]; band [%s, %s]',
+                      b.churned, b.accounts, round(100 * t.threshold::numeric, 1), round(b.low::numeric, 3),
+                      round(b.high::numeric, 3), b.band_low, b.band_high),
+               CASE WHEN b.accounts > 0 THEN b.low <= b.band_high AND b.high >= b.band_low END,
+               b.accounts = 0
+          FROM (SELECT x.threshold FROM normalize.quality_thresholds AS x
+                 WHERE x.check_name = 'annual churn within the band') AS t
+         CROSS JOIN LATERAL normalize.annual_churn_by_tier(t.threshold) AS b
+         ORDER BY b.tier;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_labels() IS
+    'Internal: the label findings of quality_checks';
+
+-- Leakage: stored features against what was known at their cutoff, and
+-- nothing dated after the history.
+CREATE OR REPLACE FUNCTION @extschema@.quality_leakage()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    e record;
+    q record;
+    cond text;
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RETURN NEXT ROW('point-in-time values', 'feature stores', NULL, NULL, NULL,
+                        'no features yet: run normalize.refresh_features()', false, false)::"normalize".quality_finding;
+        RETURN;
+    END IF;
+    SELECT * INTO h FROM normalize.history_info;
+    FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+        SELECT string_agg(format('s.%I IS DISTINCT FROM b.%I', c.feature, c.source_metric), ' OR ' ORDER BY c.position)
+          INTO cond
+          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.aggregation = 'last';
+        SELECT * INTO q FROM normalize.quality_count(format(
+            '(SELECT s.%1$I || '' @ '' || s.as_of AS k, b.%1$I IS NULL OR %2$s AS bad
+                FROM normalize.%3$I AS s
+                LEFT JOIN normalize.%4$I AS b ON b.%1$I = s.%1$I AND b.as_of = s.as_of AND b.is_cutoff) AS x',
+            e.key, coalesce(cond, 'false'), e.store, e.base_view), 'k', 'x.bad');
+        RETURN NEXT ROW('point-in-time values', e.entity || ' features', q.failing_rows, q.failing_rows, q.sample_keys,
+                        format('%s rows; their last values against what was known at each cutoff', q.total), NULL, false)::"normalize".quality_finding;
+    END LOOP;
+    IF h IS NOT NULL THEN
+        FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+            EXECUTE format('SELECT count(*) FROM normalize.%I AS f WHERE f.as_of > $1', e.store) INTO n USING h.as_of;
+            RETURN NEXT ROW('no features after the history', e.entity || ' features', n, n, NULL,
+                            format('rows dated after %s', h.as_of), NULL, false)::"normalize".quality_finding;
+        END LOOP;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_leakage() IS
+    'Internal: the leakage findings of quality_checks';
+
+-- Feature coverage: the catalog's features present in each store.
+CREATE OR REPLACE FUNCTION @extschema@.quality_feature_coverage()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'features per entity', c.entity || ' features', count(a.attname)::float8, NULL::bigint, NULL::text[],
+           count(*) || ' in the catalog, ' || count(a.attname) || ' in the feature store', NULL::boolean, false
+      FROM normalize.feature_catalog AS c
+      JOIN normalize.checked_feature_entities() AS e ON e.entity = c.entity
+      LEFT JOIN pg_attribute AS a
+        ON a.attrelid = format('normalize.%I', e.store)::regclass
+       AND a.attname = c.feature AND a.attnum > 0 AND NOT a.attisdropped
+     GROUP BY c.entity ORDER BY c.entity
+$$;
+COMMENT ON FUNCTION @extschema@.quality_feature_coverage() IS
+    'Internal: the feature-coverage findings of quality_checks';
+
+CREATE OR REPLACE FUNCTION @extschema@.quality_checks()
+RETURNS TABLE (category text, entity text, check_name text, observed float8, threshold float8, status text,
+               failing_rows bigint, sample_keys text[], detail text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- The leakage checks join the base views, whose expressions are many:
+-- compiling them costs more than running them.
+SET jit = off
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there is nothing to check: the normalized tables are empty'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() first, or CALL normalize.run_pipeline().';
+    END IF;
+    -- Each step's findings in the order it gives them; the threshold says
+    -- how each is judged.
+    RETURN QUERY
+    SELECT t.category, c.entity, c.check_name, c.observed, t.threshold,
+           CASE WHEN c.undecided THEN 'warn'
+                WHEN coalesce(c.ok, CASE t.comparison WHEN '>=' THEN c.observed >= t.threshold
+                                                      WHEN '<=' THEN c.observed <= t.threshold END, false)
+                THEN 'pass'
+                ELSE t.severity END,
+           c.failing_rows, c.sample_keys, c.detail
+      FROM (SELECT 1 AS step, f.* FROM normalize.quality_completeness() WITH ORDINALITY AS f
+            UNION ALL SELECT 2, f.* FROM normalize.quality_type_consistency() WITH ORDINALITY AS f
+            UNION ALL SELECT 3, f.* FROM normalize.quality_distributions() WITH ORDINALITY AS f
+            UNION ALL SELECT 4, f.* FROM normalize.quality_temporal() WITH ORDINALITY AS f
+            UNION ALL SELECT 5, f.* FROM normalize.quality_labels() WITH ORDINALITY AS f
+            UNION ALL SELECT 6, f.* FROM normalize.quality_leakage() WITH ORDINALITY AS f
+            UNION ALL SELECT 7, f.* FROM normalize.quality_feature_coverage() WITH ORDINALITY AS f) AS c
+      JOIN normalize.quality_thresholds AS t ON t.check_name = c.check_name
+     ORDER BY array_position(ARRAY['completeness', 'type consistency', 'distributions', 'temporal', 'labels',
+                                   'leakage', 'feature coverage'], t.category), c.step, c.ordinality;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_checks() IS
+    'One row per data-quality check (completeness, type consistency, distributions, temporal consistency, labels, leakage, feature coverage): observed value, threshold from normalize.quality_thresholds, pass / warn / fail, failing rows and a sample of their keys';
+
+-- The plan's five success metrics, before (the registered sources, as
+-- assess_sources sees them) and after (the checks given, those of
+-- quality_checks: the HTML report reads them too, so they are run once).
+CREATE OR REPLACE FUNCTION @extschema@.readiness_metrics(checks @extschema@.quality_check[])
+RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    n_before numeric;
+    v_before numeric;
+    m_before numeric;
+    f_before numeric;
+    missing numeric;
+    cells numeric;
+    all_null numeric;
+    e record;
+    cond text;
+    n_required bigint;
+    set_missing bigint;
+    set_cells bigint;
+    last_run record;
+BEGIN
+    PERFORM normalize.require_sources();
+    -- "Before" is read from the sources as they are now, "after" from the
+    -- tables the last run built: said when those are not the same inputs.
+    SELECT r.run_id, r.inputs INTO last_run FROM normalize.pipeline_runs AS r
+     WHERE r.status = 'done' ORDER BY r.run_id DESC LIMIT 1;
+    IF last_run.inputs IS NOT NULL AND last_run.inputs <> normalize.input_fingerprint() THEN
+        RAISE NOTICE 'the sources or the settings changed since run % built these tables: "before" describes the sources as they are now',
+                     last_run.run_id
+            USING HINT = 'CALL normalize.run_pipeline() again for a report of one run''s inputs.';
+    END IF;
+    SELECT * INTO h FROM normalize.history_info;
+
+    -- Before: the sources as they stand.
+    PERFORM normalize.drop_temp_table('nz_assessment');
+    CREATE TEMP TABLE nz_assessment ON COMMIT DROP AS SELECT * FROM normalize.assess_sources();
+    SELECT sum(j.value * r.value) / nullif(sum(r.value), 0) INTO n_before
+      FROM nz_assessment AS j
+      JOIN nz_assessment AS r ON r.entity = j.entity AND r.metric = 'rows'
+     WHERE j.metric = 'account references joining as they stand';
+    SELECT count(DISTINCT date_trunc('month', d))::numeric INTO m_before
+      FROM (SELECT x.v AS d FROM nz_assessment AS a,
+                   LATERAL (SELECT unnest(regexp_matches(a.detail, '(\d{4}-\d{2}-\d{2})', 'g'))::date AS v) AS x
+             WHERE a.metric = 'distinct snapshot dates') AS s;
+    SELECT min(n)::numeric INTO f_before
+      FROM (SELECT s.entity, count(*) AS n FROM normalize.sources AS s, jsonb_object_keys(s.columns) AS k
+             WHERE s.entity IN ('customers', 'devices', 'users') GROUP BY s.entity) AS c;
+    -- Value realism before: the same profile checks, on the raw values.
+    SELECT round(100.0 * count(*) FILTER (WHERE k.p >= t.threshold) / nullif(count(*), 0), 1) INTO v_before
+      FROM (SELECT (normalize.ks_test(v.value, v.profile)).p_value AS p
+              FROM normalize.profile_values('sources') AS v GROUP BY v.label, v.profile) AS k,
+           normalize.quality_thresholds AS t
+     WHERE t.check_name = 'fits its profile';
+
+    -- Training sets: missing values among the critical features of their
+    -- samples, and (for the detail) among all features.
+    missing := 0;
+    cells := 0;
+    FOR e IN SELECT * FROM (VALUES ('churn_training_set', 'customer'), ('clv_training_set', 'customer'),
+                                   ('device_health_training_set', 'device')) AS x(view_name, entity) LOOP
+        SELECT string_agg(format('(%I IS NULL)::int', c.feature), ' + '), count(*) INTO cond, n_required
+          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
+        EXECUTE format('SELECT coalesce(sum(%s), 0), count(*) * %s FROM normalize.%I', coalesce(cond, '0'), n_required,
+                       e.view_name)
+           INTO set_missing, set_cells;
+        missing := missing + set_missing;
+        cells := cells + set_cells;
+    END LOOP;
+    SELECT round(100.0 * sum(r.nulls) / nullif(sum(r.rows), 0), 1) INTO all_null FROM normalize.feature_null_rates() AS r;
+
+    RETURN QUERY
+    SELECT 'Data completeness', '100% of relationships linked', round(n_before, 1),
+           round(100 * (SELECT min(c.observed) FROM unnest(checks) AS c
+                         WHERE c.check_name = 'relationships linked')::numeric, 1),
+           'percent', NOT EXISTS (SELECT 1 FROM unnest(checks) AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
+           -- The rows that could not be linked are not in the relationships;
+           -- said here, so that 100% never hides them.
+           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one)',
+                     (SELECT format('source rows linked: %s%% (least: %s; the others are listed in normalize.unlinked_rows)',
+                                    round(100 * min(c.observed)::numeric, 1),
+                                    (array_agg(c.entity ORDER BY c.observed, c.entity))[1])
+                        FROM unnest(checks) AS c WHERE c.check_name = 'source rows linked'),
+                     (SELECT 'undecided rules: ' || string_agg(c.entity, ', ') FROM unnest(checks) AS c
+                       WHERE c.check_name = 'reference rule decided' AND c.status <> 'pass'),
+                     (SELECT c.detail FROM unnest(checks) AS c
+                       WHERE c.check_name = 'optional sources registered' AND c.status <> 'pass'));
+    RETURN QUERY
+    SELECT 'Value realism', 'all metrics within expected business ranges', v_before,
+           round(100.0 * count(*) FILTER (WHERE c.status = 'pass') / nullif(count(*), 0), 1),
+           'percent of checks', bool_and(c.status <> 'fail'),
+           'share of the distribution checks that pass: each repaired column against its profile (KS), MRR within its tier''s range, scores within 0-100; before: the profile checks on the raw values'
+      FROM unnest(checks) AS c WHERE c.category = 'distributions';
+    RETURN QUERY
+    SELECT 'Historical coverage', '24 months of consistent history', m_before,
+           CASE WHEN h IS NULL THEN 0 ELSE h.months END::numeric, 'months',
+           coalesce(h.months, 0) >= 24
+               AND NOT EXISTS (SELECT 1 FROM unnest(checks) AS c WHERE c.category = 'temporal' AND c.status = 'fail'),
+           CASE WHEN h IS NULL THEN 'no history yet'
+                ELSE format('%s to %s; %s', h.window_start, h.as_of,
+                            (SELECT string_agg(DISTINCT c.check_name || ': ' || c.status, ', ')
+                               FROM unnest(checks) AS c WHERE c.category = 'temporal')) END;
+    RETURN QUERY
+    SELECT 'Feature coverage', '150+ engineered features per entity', f_before,
+           min(c.observed)::numeric, 'features (least entity)', bool_and(c.status <> 'fail'),
+           string_agg(c.entity || ': ' || c.observed, ', ' ORDER BY c.entity) || '; before: contract columns of the customers, devices and users sources'
+      FROM unnest(checks) AS c WHERE c.category = 'feature coverage';
+    RETURN QUERY
+    SELECT 'Training set quality', '<1% missing values, proper class balance', NULL::numeric,
+           CASE WHEN cells > 0 THEN round(100 * missing / cells, 2) END, 'percent missing',
+           cells > 0 AND 100 * missing / cells < 1
+               AND NOT EXISTS (SELECT 1 FROM unnest(checks) AS c
+                                WHERE c.category IN ('labels', 'leakage') AND c.status = 'fail'),
+           CASE WHEN cells = 0 THEN 'no training sets yet; the sources have none'
+                ELSE format('missing values among the critical features of %s samples; labels: %s of %s checks pass; across all features of the stores %s%% of values are null, by design where a window is longer than the history; before: no training sets',
+                            (SELECT count(*) FROM normalize.churn_samples) + (SELECT count(*) FROM normalize.clv_samples)
+                                + (SELECT count(*) FROM normalize.device_health_samples),
+                            (SELECT count(*) FILTER (WHERE c.status = 'pass') FROM unnest(checks) AS c WHERE c.category = 'labels'),
+                            (SELECT count(*) FROM unnest(checks) AS c WHERE c.category = 'labels'), all_null) END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.readiness_metrics(@extschema@.quality_check[]) IS
+    'Internal: the readiness report''s five metrics from the given rows of quality_checks()';
+
+CREATE OR REPLACE FUNCTION @extschema@.ml_readiness_report()
+RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+    SELECT r.* FROM normalize.readiness_metrics(ARRAY(SELECT ROW(q.*)::"normalize".quality_check
+                                                         FROM normalize.quality_checks() AS q)) AS r
+$$;
+COMMENT ON FUNCTION @extschema@.ml_readiness_report() IS
+    'The plan''s five success metrics (data completeness, value realism, historical coverage, feature coverage, training set quality): target, before (the sources) and after, and whether each passes';
+
+CREATE OR REPLACE FUNCTION @extschema@.readiness_report_html()
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    h record;
+    metrics text;
+    checks text;
+    results "normalize".quality_check[];  -- quoted: NORMALIZE is a keyword where a type is expected
+    failing text;
+    histograms text;
+    churn text;
+    missing text;
+    splits text;
+    balance text;
+    confidence float8;
+BEGIN
+    PERFORM normalize.require_sources();
+    SELECT * INTO h FROM normalize.history_info;
+    -- The checks run once: the metrics and the tables below read them.
+    results := ARRAY(SELECT ROW(q.*)::"normalize".quality_check FROM normalize.quality_checks() AS q);
+    SELECT string_agg(format('<tr class="%s"><td>%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td><td>%s</td></tr>',
+                             CASE WHEN r.passed THEN 'pass' ELSE 'fail' END, normalize.html_escape(r.metric),
+                             normalize.html_escape(r.target), coalesce(r.before::text, '&mdash;'),
+                             coalesce(r.after::text, '&mdash;'), normalize.html_escape(r.unit),
+                             CASE WHEN r.passed THEN 'pass' ELSE 'FAIL' END), '')
+      INTO metrics FROM normalize.readiness_metrics(results) AS r;
+    SELECT string_agg(format('<tr><td>%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td></tr>',
+                             normalize.html_escape(c.category), c.pass, c.warn, c.fail), '' ORDER BY c.pos)
+      INTO checks
+      FROM (SELECT q.category, count(*) FILTER (WHERE q.status = 'pass') AS pass,
+                   count(*) FILTER (WHERE q.status = 'warn') AS warn, count(*) FILTER (WHERE q.status = 'fail') AS fail,
+                   array_position(ARRAY['completeness', 'type consistency', 'distributions', 'temporal', 'labels',
+                                        'leakage', 'feature coverage'], q.category) AS pos
+              FROM unnest(results) AS q GROUP BY q.category) AS c;
+    SELECT string_agg(format('<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td class="num">%s</td><td>%s</td></tr>',
+                             q.status, normalize.html_escape(q.category), normalize.html_escape(q.entity),
+                             normalize.html_escape(q.check_name), coalesce(round(q.observed::numeric, 4)::text, '&mdash;'),
+                             normalize.html_escape(coalesce(q.detail, ''))), '')
+      INTO failing FROM unnest(results) AS q WHERE q.status <> 'pass';
+
+    -- Each repaired column against its profile, by group.
+    WITH v AS (
+        SELECT p.label, p.profile, p.value AS x FROM normalize.profile_values('normalized') AS p),
+    g AS (
+        SELECT v.label, p.family, normalize.profile_params(p.family, p.params) AS params,
+               coalesce(p.lower, '-infinity') AS lower, coalesce(p.upper, 'infinity') AS upper, count(*) AS n,
+               coalesce(p.lower, min(v.x)) AS lo,
+               greatest(coalesce(p.upper, max(v.x)), coalesce(p.lower, min(v.x)) + 1e-9) AS hi
+          FROM v JOIN normalize.distribution_profiles AS p ON p.name = v.profile
+         GROUP BY v.label, p.family, p.params, p.lower, p.upper),
+    obs AS (
+        SELECT v.label, least(greatest(width_bucket(v.x, g.lo, g.hi, 20), 1), 20) AS i, count(*) AS c
+          FROM v JOIN g USING (label) GROUP BY 1, 2),
+    bins AS (
+        SELECT g.label, g.lo, g.hi, b.i, coalesce(o.c, 0) AS c,
+               g.n * (normalize.distribution_cdf(g.lo + (g.hi - g.lo) * b.i / 20, g.family, g.params, g.lower, g.upper)
+                      - normalize.distribution_cdf(g.lo + (g.hi - g.lo) * (b.i - 1) / 20, g.family, g.params, g.lower, g.upper))
+                   AS e
+          FROM g CROSS JOIN generate_series(1, 20) AS b(i)
+          LEFT JOIN obs AS o ON o.label = g.label AND o.i = b.i)
+    SELECT string_agg(s.svg, '' ORDER BY s.label) INTO histograms
+      FROM (SELECT b.label, normalize.svg_histogram(b.label, b.lo, b.hi, array_agg(b.c ORDER BY b.i),
+                                                    array_agg(b.e ORDER BY b.i)) AS svg
+              FROM bins AS b GROUP BY b.label, b.lo, b.hi) AS s;
+
+    SELECT t.threshold INTO confidence FROM normalize.quality_thresholds AS t
+     WHERE t.check_name = 'annual churn within the band';
+    SELECT normalize.svg_bars(format('Annual churn by tier (accounts): simulated, its %s%% interval, the plan''s band',
+                                     round(100 * confidence::numeric, 1)),
+                              array_agg(c.tier || ' (' || c.accounts || ')' ORDER BY c.tier),
+                              array_agg(c.rate ORDER BY c.tier), array_agg(c.band_low ORDER BY c.tier),
+                              array_agg(c.band_high ORDER BY c.tier), array_agg(c.low ORDER BY c.tier),
+                              array_agg(c.high ORDER BY c.tier), 'FM0.000')
+      INTO churn FROM normalize.annual_churn_by_tier(coalesce(confidence, 0.99)) AS c;
+
+    SELECT normalize.svg_bars('Missing values per feature family: share of stored values that are NULL',
+                              array_agg(m.entity || ' ' || m.family ORDER BY m.entity, m.family),
+                              array_agg(m.share ORDER BY m.entity, m.family), NULL, NULL, NULL, NULL, 'FM0.000')
+      INTO missing
+      FROM (SELECT c.entity, c.family, sum(r.nulls)::float8 / nullif(sum(r.rows), 0) AS share
+              FROM normalize.feature_null_rates() AS r
+              JOIN normalize.feature_catalog AS c ON c.entity = r.entity AND c.feature = r.feature
+             GROUP BY c.entity, c.family) AS m;
+
+    WITH s AS (
+        SELECT 'churn' AS set_name, c.split, count(*) AS n, avg(c.churned_90d::int)::float8 AS positive
+          FROM normalize.churn_samples AS c GROUP BY c.split
+        UNION ALL
+        SELECT 'clv', c.split, count(*), NULL FROM normalize.clv_samples AS c GROUP BY c.split
+        UNION ALL
+        SELECT 'device health', d.split, count(*), avg(d.failed_30d::int)::float8
+          FROM normalize.device_health_samples AS d GROUP BY d.split),
+    o AS (SELECT s.*, s.set_name || ' ' || s.split AS label,
+                 array_position(ARRAY['train', 'validation', 'test'], s.split) AS pos FROM s)
+    SELECT normalize.svg_bars('Samples per split', array_agg(o.label ORDER BY o.set_name, o.pos),
+                              array_agg(o.n::float8 ORDER BY o.set_name, o.pos), NULL, NULL, NULL, NULL, 'FM999999990'),
+           normalize.svg_bars('Class balance: positive share per split (churn in 90 days, failure in 30)',
+                              array_agg(o.label ORDER BY o.set_name, o.pos) FILTER (WHERE o.positive IS NOT NULL),
+                              array_agg(o.positive ORDER BY o.set_name, o.pos) FILTER (WHERE o.positive IS NOT NULL),
+                              NULL, NULL, NULL, NULL, 'FM0.000')
+      INTO splits, balance FROM o;
+
+    RETURN format($html$<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>normalize: ML-readiness report</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em; color: #1d2733; max-width: 1180px; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ccd; }
+p.meta { color: #556; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.6em 0; } td, th { border: 1px solid #ccd; padding: 0.3em 0.6em; text-align: left; }
+th { background: #eef1f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.pass td:last-child { color: #176b2c; font-weight: 600; } tr.fail td, tr.fail td:last-child { color: #a4161a; font-weight: 600; }
+tr.warn td { color: #8a5a00; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+svg.chart { background: #fafbfc; border: 1px solid #e1e4e8; }
+svg .title { font-size: 11px; text-anchor: middle; font-weight: 600; fill: #1d2733; }
+svg .tick, svg .label, svg .value { font-size: 10px; fill: #445; } svg .end { text-anchor: end; } svg .start { text-anchor: start; }
+svg .axis { stroke: #889; } svg .bar { fill: #5b8def; } svg .band { fill: #f2c14e; fill-opacity: 0.45; }
+svg .expected { fill: none; stroke: #d1495b; stroke-width: 2; } svg .whisker { stroke: #1d2733; stroke-width: 2; }
+.legend span { display: inline-block; margin-right: 1.2em; } .swatch { display: inline-block; width: 0.9em; height: 0.9em; vertical-align: middle; margin-right: 0.3em; }
+</style>
+</head>
+<body>
+<h1>ML-readiness report</h1>
+<p class="meta">%1$s</p>
+<h2>The plan's five success metrics</h2>
+<table id="metrics"><tr><th>metric</th><th>target</th><th>before</th><th>after</th><th>unit</th><th>result</th></tr>%2$s</table>
+<h2>Quality checks</h2>
+<table id="checks"><tr><th>category</th><th>pass</th><th>warn</th><th>fail</th></tr>%3$s</table>
+%4$s
+<h2>Generated distributions against their profiles</h2>
+<p class="legend"><span><i class="swatch" style="background:#5b8def"></i>observed values</span><span><i class="swatch" style="background:#d1495b"></i>counts the profile expects</span></p>
+<div class="charts" id="histograms">%5$s</div>
+<h2>Churn by tier</h2>
+<p class="legend"><span><i class="swatch" style="background:#5b8def"></i>simulated annual churn</span><span><i class="swatch" style="background:#f2c14e"></i>the plan's band</span><span><i class="swatch" style="background:#1d2733"></i>confidence interval</span></p>
+<div class="charts" id="churn">%6$s</div>
+<h2>Missing values per feature family</h2>
+<div class="charts" id="missing">%7$s</div>
+<h2>Split sizes and class balance</h2>
+<div class="charts" id="splits">%8$s%9$s</div>
+</body>
+</html>
+$html$,
+        normalize.html_escape(CASE WHEN h IS NULL THEN 'no history built yet'
+                                   ELSE format('History of %s months, %s to %s, seed %s; report generated %s.',
+                                               h.months, h.window_start, h.as_of, h.seed,
+                                               to_char(now(), 'YYYY-MM-DD HH24:MI TZ')) END),
+        metrics, coalesce(checks, ''),
+        CASE WHEN failing IS NULL THEN '<p>Every check passes.</p>'
+             ELSE '<table id="failing"><tr><th>category</th><th>entity</th><th>check</th><th>observed</th><th>detail</th></tr>'
+                  || failing || '</table>' END,
+        coalesce(histograms, '<p>No repaired columns yet.</p>'),
+        coalesce(churn, '<p>No history yet.</p>'), coalesce(missing, '<p>No features yet.</p>'),
+        coalesce(splits, '<p>No training sets yet.</p>'), coalesce(balance, ''));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.readiness_report_html() IS
+    'The ML-readiness report as one self-contained HTML page (inline SVG, no scripts): the five metrics, the quality checks, each generated distribution against its profile, churn by tier against the bands, missing values per feature family, split sizes and class balance';
+
