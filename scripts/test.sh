@@ -5,7 +5,8 @@
 # errors, the SQL behaviour and error messages (pg_regress) and the schema,
 # API contract and invariants (pgTAP); and on the first version only, the
 # heavier scripts: the README's reference and deliverables, the upgrade
-# from each earlier release, pg_dump and restore, run_pipeline from two
+# from each earlier release, pg_dump and restore, the pipeline on two messy
+# sources of its own scored against their ground truth, run_pipeline from two
 # sessions, the HTML report in headless Chromium, the dbt example project
 # (dbt-postgres), the training sets' signal (scikit-learn) and the
 # bad-input battery (test/bad_inputs.sh). Installs what it needs from Debian's packages, pip and
@@ -20,7 +21,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$NZ_ROOT"
 read -r -a versions <<<"${NZ_PG_VERSIONS:-15 16 17 18}"
 # NZ_HEAVY=no skips the heavier scripts (for a quick run on some versions).
-heavy_scope=all; heavy_count=9
+heavy_scope=all; heavy_count=10
 if [ "${NZ_HEAVY:-yes}" = no ]; then heavy_scope=core; heavy_count=0; fi
 
 nz_install_packages
@@ -118,7 +119,7 @@ version_suite() {  # major, scope (core or all)
 
     if [ "$scope" = all ]; then
         local name
-        for name in readme_reference deliverables upgrade dump_restore pipeline_sessions html_report dbt_example ml_signal bad_inputs; do
+        for name in readme_reference deliverables upgrade dump_restore messy_sources pipeline_sessions html_report dbt_example ml_signal bad_inputs; do
             nz_log "PostgreSQL $major: test/$name.sh"
             if [ "$name" = dbt_example ]; then
                 PATH=$NZ_ROOT/.venv-dbt/bin:$PATH run_tap_script "$name" "test/$name.sh" "$dir/$name.log" "$counts"

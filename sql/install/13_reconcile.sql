@@ -265,11 +265,14 @@ CREATE TABLE @extschema@.account_map (
     raw_value   text NOT NULL,
     account_key varchar COLLATE "C" NOT NULL REFERENCES @extschema@.accounts,
     rule        text NOT NULL,
-    rows        bigint NOT NULL,
-    PRIMARY KEY (entity, raw_value)
+    rows        bigint NOT NULL
 );
 COMMENT ON TABLE @extschema@.account_map IS
     'The master account mapping: every raw account ID or reference seen in a source, the account it denotes, and the rule that said so';
+-- Unique by a digest of the raw value: a btree holds at most about 2,700
+-- bytes a row, and a raw ID may be longer (one of 3,200 bytes that do not
+-- compress failed the whole reconciliation).
+CREATE UNIQUE INDEX account_map_raw_value_key ON @extschema@.account_map (entity, md5(raw_value));
 
 CREATE TABLE @extschema@.unlinked_rows (
     entity     text NOT NULL,

@@ -653,7 +653,7 @@ BEGIN
     ALTER TABLE normalize.devices DROP CONSTRAINT devices_pkey;
     ALTER TABLE normalize.users DROP CONSTRAINT users_pkey;
     ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;
-    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_pkey;
+    DROP INDEX normalize.account_map_raw_value_key;
     TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
              normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
              normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
@@ -919,7 +919,8 @@ BEGIN
                         SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
                        e.entity, format('nz_map_%s_account', e.entity));
     END LOOP;
-    ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_pkey PRIMARY KEY (entity, raw_value),
+    CREATE UNIQUE INDEX account_map_raw_value_key ON normalize.account_map (entity, md5(raw_value));
+    ALTER TABLE normalize.account_map
         ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
 
     INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;

@@ -220,6 +220,7 @@ DECLARE
     scan record;
     whole boolean;
     stats record;
+    mrr_range record;
 BEGIN
     IF seed IS NULL THEN
         RAISE EXCEPTION 'seed must not be NULL'
@@ -250,6 +251,12 @@ BEGIN
     -- alone would keep it).
     scan := normalize.scan_placeholders('accounts', 'mrr', false);
     whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
+    -- Revenue outside every tier's range (999999.99, -1) is a sentinel,
+    -- not a customer: the tiers' profiles say what revenue can be.
+    SELECT coalesce(min(p.lower), 0) AS lower, coalesce(max(p.upper), 'Infinity') AS upper INTO mrr_range
+      FROM normalize.distribution_profiles AS p
+     WHERE p.name IN (SELECT 'mrr_' || lower(replace(v.value, ' ', '_')) FROM normalize.category_values AS v
+                       WHERE v.category = 'customer tier');
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
@@ -262,13 +269,17 @@ BEGIN
           FROM normalize.tier_mix AS m),
     decided AS (
         SELECT a.account_key, p.mrr AS paying_mrr,
-               CASE WHEN a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
-                         AND (a.mrr_observed = ANY (scan.kept)
-                              OR (NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders))) THEN 'observed'
+               -- A tier the vocabulary does not know ('Gold') says nothing
+               -- the history can use: the revenue decides it instead.
+               EXISTS (SELECT 1 FROM normalize.category_values AS v
+                        WHERE v.category = 'customer tier' AND v.value = a.tier_observed) AS tier_known,
+               CASE WHEN a.mrr_observed = ANY (scan.kept)
+                         OR (a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+                             AND NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders)) THEN 'observed'
                     WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
           FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
     drawn AS (
-        SELECT d.account_key, d.source, d.paying_mrr,
+        SELECT d.account_key, d.source, d.paying_mrr, d.tier_known,
                CASE WHEN d.source = 'generated' THEN
                    (SELECT m.tier FROM mix AS m
                      WHERE m.upto >= normalize.random_uniform_for(d.account_key, 0, 1, seed, 'account', 'tier')
@@ -282,16 +293,18 @@ BEGIN
            mrr_source = x.source,
            tier = CASE x.source WHEN 'generated' THEN x.drawn_tier
                                 WHEN 'derived' THEN normalize.tier_for_mrr(x.paying_mrr)
-                                ELSE coalesce(a.tier_observed, normalize.tier_for_mrr(a.mrr_observed)) END,
+                                WHEN 'observed' THEN CASE WHEN x.tier_known THEN a.tier_observed
+                                                          ELSE normalize.tier_for_mrr(a.mrr_observed) END END,
            tier_source = CASE x.source WHEN 'generated' THEN 'generated'
                                        WHEN 'derived' THEN 'derived'
-                                       ELSE CASE WHEN a.tier_observed IS NULL THEN 'derived' ELSE 'observed' END END
+                                       ELSE CASE WHEN x.tier_known THEN 'observed' ELSE 'derived' END END
       FROM drawn AS x WHERE x.account_key = a.account_key;
     INSERT INTO normalize.repair_summary
     SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
            CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
                 ELSE 'kept observed values; placeholders (' || array_to_string(scan.placeholders, ', ')
-                     || ') and missing ones: sum of paying subscriptions where known, else drawn from the tier''s profile' END,
+                     || format('), missing ones and those outside every tier''s range (%s to %s): ', mrr_range.lower, mrr_range.upper)
+                     || 'sum of paying subscriptions where known, else drawn from the tier''s profile' END,
            scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
            scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
       FROM normalize.accounts AS a;

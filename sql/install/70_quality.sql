@@ -788,11 +788,11 @@ BEGIN
     RETURN QUERY
     SELECT 'Data completeness', '100% of relationships linked', round(n_before, 1),
            round(100 * (SELECT min(c.observed) FROM unnest(checks) AS c
-                         WHERE c.check_name = 'relationships linked')::numeric, 1),
+                         WHERE c.check_name IN ('relationships linked', 'source rows linked'))::numeric, 1),
            'percent', NOT EXISTS (SELECT 1 FROM unnest(checks) AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
-           -- The rows that could not be linked are not in the relationships;
-           -- said here, so that 100% never hides them.
-           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one)',
+           -- The rows that could not be linked are not in the relationships:
+           -- the source rows count too, so that 100% never hides them.
+           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one) and of each entity''s source rows (superseded snapshots and duplicates aside)',
                      (SELECT format('source rows linked: %s%% (least: %s; the others are listed in normalize.unlinked_rows)',
                                     round(100 * min(c.observed)::numeric, 1),
                                     (array_agg(c.entity ORDER BY c.observed, c.entity))[1])

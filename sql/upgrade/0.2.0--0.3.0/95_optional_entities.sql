@@ -67,6 +67,11 @@ CREATE TYPE @extschema@.quality_check AS (
 COMMENT ON TYPE @extschema@.quality_check IS
     'Internal: a row of quality_checks(), as ml_readiness_report and readiness_report_html pass them on';
 
+-- account_map is unique by a digest of the raw value: a raw ID too long
+-- for a btree row failed the whole reconciliation.
+ALTER TABLE @extschema@.account_map DROP CONSTRAINT account_map_pkey;
+CREATE UNIQUE INDEX account_map_raw_value_key ON @extschema@.account_map (entity, md5(raw_value));
+
 CREATE OR REPLACE FUNCTION @extschema@.use_sources(schema_name text, time_zone text DEFAULT 'UTC')
 RETURNS TABLE (entity text, relation regclass, columns_found integer, optional_missing text[])
 LANGUAGE plpgsql VOLATILE STRICT
@@ -239,7 +244,7 @@ BEGIN
     ALTER TABLE normalize.devices DROP CONSTRAINT devices_pkey;
     ALTER TABLE normalize.users DROP CONSTRAINT users_pkey;
     ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;
-    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_pkey;
+    DROP INDEX normalize.account_map_raw_value_key;
     TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
              normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
              normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
@@ -505,7 +510,8 @@ BEGIN
                         SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
                        e.entity, format('nz_map_%s_account', e.entity));
     END LOOP;
-    ALTER TABLE normalize.account_map ADD CONSTRAINT account_map_pkey PRIMARY KEY (entity, raw_value),
+    CREATE UNIQUE INDEX account_map_raw_value_key ON normalize.account_map (entity, md5(raw_value));
+    ALTER TABLE normalize.account_map
         ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
 
     INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
@@ -547,15 +553,24 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     -- Every foreign key of the normalized tables, checked by a join rather
     -- than trusted to the constraint, so a disabled or dropped key shows.
+    WITH held AS (
+        SELECT q.entity FROM normalize.quarantine AS q
+         WHERE q.reference = 'account' AND q.reason = 'ambiguous rule' AND NOT q.kept)
     SELECT v.check_name, v.total, v.linked, v.orphaned, v.status FROM (
     SELECT c.ord, c.check_name, c.total, c.linked, c.total - c.linked AS orphaned,
            CASE WHEN c.linked = c.total THEN 'pass' ELSE 'fail' END AS status
       FROM (
+        -- Rows held back because the rows of their reference did not
+        -- decide its rule should link, and count against: a relationship
+        -- whose every row waits for the user's word does not pass as
+        -- "nothing to check".
         SELECT 'subscriptions.account_key -> accounts' AS check_name, 1 AS ord, '{subscriptions}'::text[] AS needs,
-               count(*) AS total, count(a.account_key) AS linked
+               count(*) + (SELECT count(*) FROM held WHERE held.entity = 'subscriptions') AS total,
+               count(a.account_key) AS linked
           FROM normalize.subscriptions AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'devices.account_key -> accounts', 2, '{devices}', count(*), count(a.account_key)
+        SELECT 'devices.account_key -> accounts', 2, '{devices}',
+               count(*) + (SELECT count(*) FROM held WHERE held.entity = 'devices'), count(a.account_key)
           FROM normalize.devices AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
         -- A device that names a location should have one: a location link
@@ -572,13 +587,16 @@ AS $$
           FROM normalize.devices AS x
           LEFT JOIN normalize.locations AS l ON l.location_key = x.location_key AND l.account_key = x.account_key
         UNION ALL
-        SELECT 'users.account_key -> accounts', 5, '{users}', count(*), count(a.account_key)
+        SELECT 'users.account_key -> accounts', 5, '{users}',
+               count(*) + (SELECT count(*) FROM held WHERE held.entity = 'users'), count(a.account_key)
           FROM normalize.users AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'locations.account_key -> accounts', 6, '{locations}', count(*), count(a.account_key)
+        SELECT 'locations.account_key -> accounts', 6, '{locations}',
+               count(*) + (SELECT count(*) FROM held WHERE held.entity = 'locations'), count(a.account_key)
           FROM normalize.locations AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
-        SELECT 'campaigns.account_key -> accounts', 7, '{campaigns}', count(*), count(a.account_key)
+        SELECT 'campaigns.account_key -> accounts', 7, '{campaigns}',
+               count(*) + (SELECT count(*) FROM held WHERE held.entity = 'campaigns'), count(a.account_key)
           FROM normalize.campaigns AS x LEFT JOIN normalize.accounts AS a USING (account_key)
         UNION ALL
         SELECT 'account_map.account_key -> accounts', 8, '{}', count(*), count(a.account_key)
@@ -600,7 +618,7 @@ AS $$
     ) AS v ORDER BY v.ord
 $$;
 COMMENT ON FUNCTION @extschema@.validate_relationships() IS
-    'One row per relationship of the normalized tables whose entities have sources (total: the rows that should link, a device that names a location included; linked, orphaned, pass/fail), and per source how many rows reached them';
+    'One row per relationship of the normalized tables whose entities have sources (total: the rows that should link, a device that names a location and a row held back by an undecided rule included; linked, orphaned, pass/fail), and per source how many rows reached them';
 
 CREATE OR REPLACE FUNCTION @extschema@.assess_sources()
 RETURNS TABLE (entity text, metric text, value numeric, detail text)
@@ -748,6 +766,7 @@ DECLARE
     scan record;
     whole boolean;
     stats record;
+    mrr_range record;
 BEGIN
     IF seed IS NULL THEN
         RAISE EXCEPTION 'seed must not be NULL'
@@ -778,6 +797,12 @@ BEGIN
     -- alone would keep it).
     scan := normalize.scan_placeholders('accounts', 'mrr', false);
     whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
+    -- Revenue outside every tier's range (999999.99, -1) is a sentinel,
+    -- not a customer: the tiers' profiles say what revenue can be.
+    SELECT coalesce(min(p.lower), 0) AS lower, coalesce(max(p.upper), 'Infinity') AS upper INTO mrr_range
+      FROM normalize.distribution_profiles AS p
+     WHERE p.name IN (SELECT 'mrr_' || lower(replace(v.value, ' ', '_')) FROM normalize.category_values AS v
+                       WHERE v.category = 'customer tier');
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
@@ -790,13 +815,17 @@ BEGIN
           FROM normalize.tier_mix AS m),
     decided AS (
         SELECT a.account_key, p.mrr AS paying_mrr,
-               CASE WHEN a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
-                         AND (a.mrr_observed = ANY (scan.kept)
-                              OR (NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders))) THEN 'observed'
+               -- A tier the vocabulary does not know ('Gold') says nothing
+               -- the history can use: the revenue decides it instead.
+               EXISTS (SELECT 1 FROM normalize.category_values AS v
+                        WHERE v.category = 'customer tier' AND v.value = a.tier_observed) AS tier_known,
+               CASE WHEN a.mrr_observed = ANY (scan.kept)
+                         OR (a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+                             AND NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders)) THEN 'observed'
                     WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
           FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
     drawn AS (
-        SELECT d.account_key, d.source, d.paying_mrr,
+        SELECT d.account_key, d.source, d.paying_mrr, d.tier_known,
                CASE WHEN d.source = 'generated' THEN
                    (SELECT m.tier FROM mix AS m
                      WHERE m.upto >= normalize.random_uniform_for(d.account_key, 0, 1, seed, 'account', 'tier')
@@ -810,16 +839,18 @@ BEGIN
            mrr_source = x.source,
            tier = CASE x.source WHEN 'generated' THEN x.drawn_tier
                                 WHEN 'derived' THEN normalize.tier_for_mrr(x.paying_mrr)
-                                ELSE coalesce(a.tier_observed, normalize.tier_for_mrr(a.mrr_observed)) END,
+                                WHEN 'observed' THEN CASE WHEN x.tier_known THEN a.tier_observed
+                                                          ELSE normalize.tier_for_mrr(a.mrr_observed) END END,
            tier_source = CASE x.source WHEN 'generated' THEN 'generated'
                                        WHEN 'derived' THEN 'derived'
-                                       ELSE CASE WHEN a.tier_observed IS NULL THEN 'derived' ELSE 'observed' END END
+                                       ELSE CASE WHEN x.tier_known THEN 'observed' ELSE 'derived' END END
       FROM drawn AS x WHERE x.account_key = a.account_key;
     INSERT INTO normalize.repair_summary
     SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
            CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
                 ELSE 'kept observed values; placeholders (' || array_to_string(scan.placeholders, ', ')
-                     || ') and missing ones: sum of paying subscriptions where known, else drawn from the tier''s profile' END,
+                     || format('), missing ones and those outside every tier''s range (%s to %s): ', mrr_range.lower, mrr_range.upper)
+                     || 'sum of paying subscriptions where known, else drawn from the tier''s profile' END,
            scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
            scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
       FROM normalize.accounts AS a;
@@ -1631,11 +1662,11 @@ BEGIN
     RETURN QUERY
     SELECT 'Data completeness', '100% of relationships linked', round(n_before, 1),
            round(100 * (SELECT min(c.observed) FROM unnest(checks) AS c
-                         WHERE c.check_name = 'relationships linked')::numeric, 1),
+                         WHERE c.check_name IN ('relationships linked', 'source rows linked'))::numeric, 1),
            'percent', NOT EXISTS (SELECT 1 FROM unnest(checks) AS c WHERE c.category = 'completeness' AND c.status = 'fail'),
-           -- The rows that could not be linked are not in the relationships;
-           -- said here, so that 100% never hides them.
-           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one)',
+           -- The rows that could not be linked are not in the relationships:
+           -- the source rows count too, so that 100% never hides them.
+           concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one) and of each entity''s source rows (superseded snapshots and duplicates aside)',
                      (SELECT format('source rows linked: %s%% (least: %s; the others are listed in normalize.unlinked_rows)',
                                     round(100 * min(c.observed)::numeric, 1),
                                     (array_agg(c.entity ORDER BY c.observed, c.entity))[1])
