@@ -7,8 +7,8 @@ SELECT * FROM normalize.build_training_sets(strategy => 'random');
 SELECT * FROM normalize.build_training_sets(train_share => 0.9, validation_share => 0.1);
 SELECT * FROM normalize.build_training_sets(churn_positive_rate => 1.5);
 -- the internal steps, called on their own
-SELECT * FROM normalize.assign_splits('random', 0.7, 0.15);
-SELECT * FROM normalize.assign_splits('grouped', 0.7, 0.15);
+SELECT * FROM normalize.assign_splits('random', 0.7, 0.15, 'normalize.accounts');
+SELECT * FROM normalize.assign_splits('grouped', 0.7, 0.15, 'normalize.accounts');
 SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, NULL, false, 42);
 -- a positive rate of 0 divided by zero, and other degenerate arguments
 -- passed silently
@@ -19,6 +19,6 @@ SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', 
 SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 'NaN', false, 42);
 SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 0.2, NULL, 42);
 SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, 0.2, false, NULL);
-SELECT * FROM normalize.assign_splits('grouped', 'NaN', 0.15);
-SELECT * FROM normalize.assign_splits('time', 0.7, 0.5);
-SELECT * FROM normalize.assign_splits('grouped', -1, 0.15);
+SELECT * FROM normalize.assign_splits('grouped', 'NaN', 0.15, 'normalize.accounts');
+SELECT * FROM normalize.assign_splits('time', 0.7, 0.5, 'normalize.accounts');
+SELECT * FROM normalize.assign_splits('grouped', -1, 0.15, 'normalize.accounts');

@@ -392,20 +392,17 @@ def variants(key, values, base=None):
 
 def prelude_targets():
     return ('CREATE TEMP TABLE bi_targets ON COMMIT DROP AS '
-            'SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a; '
-            'CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;')
+            'SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;')
 
 
-RULES_STAGED = {'entity': 'subscriptions', 'reference': 'account', 'min_share': '0.5', 'margin': '0.1',
-                '_prelude': 'CREATE TEMP TABLE nz_rules ON COMMIT DROP AS SELECT * FROM normalize.reconciliation_rules;'}
+RULES_STAGED = {'entity': 'subscriptions', 'reference': 'account', 'min_share': '0.5', 'margin': '0.1'}
 # The targets of devices.location_id with their accounts, and the accounts'
 # raw IDs, as reconcile_ids stages them.
 LOCATIONS_STAGED = ('CREATE TEMP TABLE bi_locations ON COMMIT DROP AS '
                     'SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l; '
                     'CREATE TEMP TABLE bi_accounts ON COMMIT DROP AS '
-                    'SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a; '
-                    'CREATE TEMP TABLE nz_rules ON COMMIT DROP AS SELECT * FROM normalize.reconciliation_rules;')
-SPLIT_INPUT = ("CREATE TEMP TABLE nz_split_input ON COMMIT DROP AS "
+                    'SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;')
+SPLIT_INPUT = ("CREATE TEMP TABLE bi_split_input ON COMMIT DROP AS "
                "SELECT a.account_key::varchar AS key, a.tier AS stratum, 0.5::float8 AS u, date '2025-06-01' AS as_of "
                "FROM normalize.accounts AS a;")
 HAND = {
@@ -454,7 +451,7 @@ HAND = {
                                  'target_ids': ['1', '2'], 'target_keys': ['account:1', 'account:2']}),
     'resolve_reference': [{'entity': 'subscriptions', 'reference': 'account', 'refs': ['10000001', '10000002'],
                            'ref_rows': ['1', '2'], 'targets': 'bi_targets', 'min_share': '0.5', 'margin': '0.1',
-                           'account_map': '',
+                           'account_map': '', 'map': 'bi_map',
                            '_prelude': prelude_targets()}],
     'case_variants': [{'entity': 'subscriptions'}], 'settle_key_case': [{'entity': 'subscriptions'}],
     'try_primary_key': [{'tbl': 'campaigns', 'key': 'campaign_key',
@@ -484,7 +481,8 @@ HAND = {
                                    {'metric': 'mrr', 'n': '6', 'cadence': '1', 'smallest': '3'}),
     'feature_view_sql': variants('entity', ['customer', 'device', 'user']),
     'assign_splits': variants('strategy', ['grouped', 'time'],
-                              {'train_share': '0.7', 'validation_share': '0.15', '_prelude': SPLIT_INPUT}),
+                              {'train_share': '0.7', 'validation_share': '0.15', 'samples': 'pg_temp.bi_split_input',
+                               '_prelude': SPLIT_INPUT}),
     'balance_samples': [{'sample_table': 'device_health_samples', 'key_column': 'device_key', 'label': 'failed_30d',
                          'group_column': 'device_type', 'positive_rate': '0.2', 'all_splits': 'false', 'seed': '42'}],
     'validate_profiles': [{'n': '1000'}],

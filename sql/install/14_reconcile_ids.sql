@@ -88,8 +88,9 @@ COMMENT ON FUNCTION @extschema@.declared_rule(text, text) IS
 -- locations have one), how many of the rows each candidate rule links
 -- point to a target of the row's own account, the account being the one
 -- the row's account reference linked to (map account_map). Written to
--- nz_rules.consistent for the rules listed. A rule linking as many rows as
--- another, but to other accounts' locations, is then told apart.
+-- reconciliation_rules.consistent for the rules listed. A rule linking as
+-- many rows as another, but to other accounts' locations, is then told
+-- apart.
 CREATE FUNCTION @extschema@.score_consistency(entity text, reference text, rules text[], "offsets" bigint[],
                                               refs text[], ref_rows bigint[], targets text, account_map text)
 RETURNS void
@@ -131,7 +132,7 @@ BEGIN
              WHERE t.account_key = a.target_key$q$, account_map, targets)
            INTO n
         USING rules[i], coalesce(offsets[i], 0), refs, ref_rows, target_ids, target_keys, keep_case;
-        UPDATE nz_rules AS r SET consistent = n
+        UPDATE normalize.reconciliation_rules AS r SET consistent = n
          WHERE r.entity = score_consistency.entity AND r.reference = score_consistency.reference
            AND r.rule = rules[i] AND r.parameter IS NOT DISTINCT FROM offsets[i]::text;
     END LOOP;
@@ -140,25 +141,19 @@ $$;
 COMMENT ON FUNCTION @extschema@.score_consistency(text, text, text[], bigint[], text[], bigint[], text, text) IS
     'Internal: counts, per candidate rule, the rows whose linked target belongs to the row''s own account, during reconcile_ids';
 
--- The rules among a reference's candidates in nz_rules that the data
--- cannot tell apart from the best: eligible ones (a rule without a
+-- The rules among a reference's candidates in reconciliation_rules that
+-- the data cannot tell apart from the best: eligible ones (a rule without a
 -- parameter that links anything; an offset that links at least min_share
 -- of the rows) scoring within margin of the rows of the best, best first.
 -- The score is the rows linked, or, once counted for some rule, the rows
 -- linked consistently with the row's account (0 for a rule not counted).
 CREATE FUNCTION @extschema@.rule_contenders(entity text, reference text, min_share float8, margin float8)
 RETURNS TABLE (rule text, parameter text, score bigint, total bigint)
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    -- PL/pgSQL, not SQL: nz_rules is made afresh by each reconcile_ids,
-    -- and before PostgreSQL 18 a SQL function called from PL/pgSQL keeps
-    -- its plans for the whole transaction, so a second reconcile_ids in
-    -- one transaction would read the dropped table.
-    RETURN QUERY
     WITH candidates AS (
-        SELECT r.* FROM nz_rules AS r
+        SELECT r.* FROM normalize.reconciliation_rules AS r
          WHERE r.entity = rule_contenders.entity AND r.reference = rule_contenders.reference),
     eligible AS (
         SELECT c.rule, c.parameter, c.total,
@@ -171,8 +166,7 @@ BEGIN
       FROM eligible AS e
      WHERE e.score > 0 AND e.score >= (SELECT max(x.score) FROM eligible AS x) - rule_contenders.margin * e.total
      ORDER BY e.score DESC, array_position(ARRAY['exact', 'normalized', 'number', 'offset'], e.rule),
-              abs(e.parameter::numeric) NULLS FIRST;
-END
+              abs(e.parameter::numeric) NULLS FIRST
 $$;
 COMMENT ON FUNCTION @extschema@.rule_contenders(text, text, float8, float8) IS
     'Internal: the candidate rules of a reference within the ambiguity margin of the best, best first, during reconcile_ids';
@@ -183,25 +177,22 @@ COMMENT ON FUNCTION @extschema@.rule_contenders(text, text, float8, float8) IS
 -- or such a rule outside them, links rows too.
 CREATE FUNCTION @extschema@.rule_in_doubt(entity text, reference text, min_share float8, margin float8)
 RETURNS boolean
-LANGUAGE plpgsql STABLE STRICT
+LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    -- PL/pgSQL for the reason rule_contenders is.
-    RETURN (
     SELECT coalesce(max(c.score) FILTER (WHERE c.rule = 'offset'), -1)
                > coalesce(max(c.score) FILTER (WHERE c.rule <> 'offset'), -1)
-           AND (count(*) > 1 OR EXISTS (SELECT 1 FROM nz_rules AS r
+           AND (count(*) > 1 OR EXISTS (SELECT 1 FROM normalize.reconciliation_rules AS r
                                          WHERE r.entity = rule_in_doubt.entity AND r.reference = rule_in_doubt.reference
                                            AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0))
-      FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c);
-END
+      FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
 $$;
 COMMENT ON FUNCTION @extschema@.rule_in_doubt(text, text, float8, float8) IS
     'Internal: whether an offset rivals the best rule of a reference closely enough to count links by account, during reconcile_ids';
 
--- Picks the rule a reference links by, from its candidates in nz_rules,
--- and records the verdict in their status. A rule without a free
+-- Picks the rule a reference links by, from its candidates in
+-- reconciliation_rules, and records the verdict in their status. A rule
+-- without a free
 -- parameter (exact, normalized, number) is preferred: an offset is used
 -- only when it scores more than margin of the rows above it. When only
 -- offsets are left and two of them are within the margin, the data do not
@@ -240,13 +231,13 @@ BEGIN
             SELECT c.rule, c.parameter INTO rule, parameter
               FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c;
         ELSIF n > 1 THEN
-            UPDATE nz_rules AS r SET status = 'ambiguous'
+            UPDATE normalize.reconciliation_rules AS r SET status = 'ambiguous'
               FROM normalize.rule_contenders(choose_rule.entity, choose_rule.reference, min_share, margin) AS c
              WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
                AND r.rule = c.rule AND r.parameter IS NOT DISTINCT FROM c.parameter;
             -- The values a rule without a parameter matches are the same
             -- IDs: they still link, whatever the others are.
-            SELECT r.rule, r.linked, r.total INTO plain FROM nz_rules AS r
+            SELECT r.rule, r.linked, r.total INTO plain FROM normalize.reconciliation_rules AS r
              WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
                AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0
              ORDER BY r.linked DESC, array_position(ARRAY['exact', 'normalized', 'number'], r.rule) LIMIT 1;
@@ -259,7 +250,7 @@ BEGIN
         END IF;
     END IF;
     IF rule IS NOT NULL THEN
-        UPDATE nz_rules AS r SET chosen = true, status = 'used'
+        UPDATE normalize.reconciliation_rules AS r SET chosen = true, status = 'used'
          WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
            AND r.rule = choose_rule.rule AND r.parameter IS NOT DISTINCT FROM choose_rule.parameter;
     END IF;
@@ -273,12 +264,13 @@ COMMENT ON FUNCTION @extschema@.choose_rule(text, text, float8, float8) IS
 -- `targets` (raw, target_key), takes the rule declared for it or picks
 -- one (choose_rule; when the rows linked do not decide and the targets
 -- belong to accounts, by the rows linked to their own account's target,
--- with account_map the row's account links), and writes
--- nz_map_<entity>_<reference>: one row per distinct raw value with its
--- target, the rule (crosswalk first), or the reason it has none. Returns
--- the rule used ('' when none).
+-- with account_map the row's account links), and writes temp table
+-- `map`: one row per distinct raw value with its target, the rule
+-- (crosswalk first), or the reason it has none. Returns the rule used (''
+-- when none).
 CREATE FUNCTION @extschema@.resolve_reference(entity text, reference text, refs text[], ref_rows bigint[],
-                                              targets text, min_share float8, margin float8, account_map text)
+                                              targets text, min_share float8, margin float8, account_map text,
+                                              map text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -288,7 +280,6 @@ DECLARE
     declared record;
     best_rule text;
     best_parameter text;
-    map text := format('nz_map_%s_%s', entity, reference);
     target_kind text;
     target_ids text[];
     target_keys text[];
@@ -307,7 +298,7 @@ BEGIN
     EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
                    targets)
        INTO target_ids, target_keys;
-    INSERT INTO nz_rules
+    INSERT INTO normalize.reconciliation_rules
     SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false, NULL, 'not used'
       FROM normalize.rule_candidates(ref.entity, ref.reference, refs, ref_rows, target_ids, keep_case) AS c;
 
@@ -315,9 +306,9 @@ BEGIN
     IF declared.rule IS NOT NULL THEN
         best_rule := declared.rule;
         best_parameter := declared."offset"::text;
-        IF NOT EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity AND r.reference = ref.reference
+        IF NOT EXISTS (SELECT 1 FROM normalize.reconciliation_rules AS r WHERE r.entity = ref.entity AND r.reference = ref.reference
                           AND r.rule = best_rule AND r.parameter IS NOT DISTINCT FROM best_parameter) THEN
-            INSERT INTO nz_rules
+            INSERT INTO normalize.reconciliation_rules
             SELECT ref.entity, ref.reference, best_rule, best_parameter,
                    coalesce(sum(m.rows) FILTER (WHERE m.matches = 1), 0), coalesce(sum(m.rows), 0), false, NULL, 'not used'
               FROM normalize.match_id_values(CASE WHEN best_rule = 'none' THEN 'exact' ELSE best_rule END,
@@ -326,7 +317,7 @@ BEGIN
                                              CASE WHEN best_rule = 'none' THEN '{}'::text[] ELSE target_keys END,
                                              keep_case) AS m;
         END IF;
-        UPDATE nz_rules AS r SET chosen = true, status = 'declared'
+        UPDATE normalize.reconciliation_rules AS r SET chosen = true, status = 'declared'
          WHERE r.entity = ref.entity AND r.reference = ref.reference
            AND r.rule = best_rule AND r.parameter IS NOT DISTINCT FROM best_parameter;
     ELSE
@@ -339,14 +330,14 @@ BEGIN
                                                 refs, ref_rows, targets, account_map)
                FROM (SELECT x.rule, x.parameter FROM normalize.rule_contenders(entity, reference, min_share, margin) AS x
                      UNION
-                     (SELECT r.rule, r.parameter FROM nz_rules AS r
+                     (SELECT r.rule, r.parameter FROM normalize.reconciliation_rules AS r
                        WHERE r.entity = ref.entity AND r.reference = ref.reference
                          AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0
                        ORDER BY r.linked DESC, array_position(ARRAY['exact', 'normalized', 'number'], r.rule) LIMIT 1)) AS c;
         END IF;
         SELECT c.rule, c.parameter INTO best_rule, best_parameter
           FROM normalize.choose_rule(entity, reference, min_share, margin) AS c;
-        IF best_rule IS NULL AND EXISTS (SELECT 1 FROM nz_rules AS r WHERE r.entity = ref.entity
+        IF best_rule IS NULL AND EXISTS (SELECT 1 FROM normalize.reconciliation_rules AS r WHERE r.entity = ref.entity
                                             AND r.reference = ref.reference AND r.status = 'ambiguous') THEN
             undecided := 'ambiguous rule';
         ELSIF best_rule IS NULL AND EXISTS (SELECT 1 FROM unnest(refs) AS v WHERE v IS NOT NULL) THEN
@@ -397,7 +388,7 @@ BEGIN
     RETURN coalesce(concat_ws(' ', best_rule, best_parameter), '');
 END
 $$;
-COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8, float8, text) IS
+COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8, float8, text, text) IS
     'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
 
 -- Stages the references of one entity for reconcile_ids: the distinct
@@ -633,8 +624,6 @@ BEGIN
     -- Two reconciliations at once would interleave their TRUNCATEs.
     PERFORM pg_advisory_xact_lock(hashtext('normalize.reconcile_ids'));
 
-    PERFORM normalize.drop_temp_table('nz_rules');
-    CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;
     PERFORM normalize.drop_temp_table('nz_loaded');
     CREATE TEMP TABLE nz_loaded (entity text, rows bigint) ON COMMIT DROP;
 
@@ -732,7 +721,8 @@ BEGIN
         rules := rules || jsonb_build_object(e.entity,
                                              normalize.resolve_reference(e.entity, 'account', account_raw, account_rows,
                                                                          'nz_targets_customers', min_share,
-                                                                         ambiguity_margin, ''));
+                                                                         ambiguity_margin, '',
+                                                                         format('nz_map_%s_account', e.entity)));
 
         IF e.entity = 'devices' AND NOT normalize.is_registered('locations') THEN
             -- No locations to link to: the devices keep their raw location
@@ -765,7 +755,8 @@ BEGIN
             rules := rules || jsonb_build_object('devices.location',
                                                  normalize.resolve_reference('devices', 'location', location_raw, location_rows,
                                                                              'nz_targets_locations', min_share,
-                                                                             ambiguity_margin, 'nz_map_devices_account'));
+                                                                             ambiguity_margin, 'nz_map_devices_account',
+                                                                             'nz_map_devices_location'));
             -- The location's account travels with the map, so each device
             -- row needs one join for its location, not two.
             CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
@@ -923,7 +914,6 @@ BEGIN
     ALTER TABLE normalize.account_map
         ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
 
-    INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
     RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
 
     -- Counted from what was written, not by rescanning the tables: loaded

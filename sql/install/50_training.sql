@@ -58,15 +58,17 @@ CREATE TABLE @extschema@.training_info (
 COMMENT ON TABLE @extschema@.training_info IS
     'The parameters of the last build_training_sets() (one row, or none)';
 
--- Assigns splits in temp table nz_split_input (key, stratum, ordinal u in
--- [0, 1), cutoff): grouped, each stratum's entities ranked by u and cut at
--- the shares, so no entity is in two splits and every stratum has the
--- requested shares; or by time, the earliest cutoffs for training.
-CREATE FUNCTION @extschema@.assign_splits(strategy text, train_share float8, validation_share float8)
+-- Assigns splits to the samples of relation `samples` (key, stratum,
+-- ordinal u in [0, 1), as_of): grouped, each stratum's entities ranked by u
+-- and cut at the shares, so no entity is in two splits and every stratum
+-- has the requested shares; or by time, the earliest cutoffs for training.
+CREATE FUNCTION @extschema@.assign_splits(strategy text, train_share float8, validation_share float8, samples regclass)
 RETURNS TABLE (key varchar, as_of date, split text)
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    missing text;
 BEGIN
     IF strategy NOT IN ('grouped', 'time') THEN
         RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
@@ -79,40 +81,46 @@ BEGIN
                         train_share, validation_share
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
     END IF;
-    IF to_regclass('pg_temp.nz_split_input') IS NULL THEN
-        RAISE EXCEPTION 'there are no samples staged to split'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'assign_splits is a step of normalize.build_training_sets(); call that.';
+    SELECT string_agg(c, ', ' ORDER BY n) INTO missing
+      FROM unnest(ARRAY['key', 'stratum', 'u', 'as_of']) WITH ORDINALITY AS x(c, n)
+     WHERE NOT EXISTS (SELECT 1 FROM pg_attribute AS a
+                        WHERE a.attrelid = samples AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'samples % has no column %', samples, missing
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'assign_splits is a step of normalize.build_training_sets(): it reads (key, stratum, u, as_of).';
     END IF;
     IF strategy = 'grouped' THEN
-        RETURN QUERY
+        RETURN QUERY EXECUTE format($q$
         WITH entities AS (
-            SELECT DISTINCT i.key, i.stratum, i.u FROM nz_split_input AS i),
+            SELECT DISTINCT i.key::varchar AS key, i.stratum::text AS stratum, i.u::float8 AS u FROM %1$s AS i),
         ranked AS (
             SELECT e.key, (row_number() OVER (PARTITION BY e.stratum ORDER BY e.u, e.key) - 0.5)
                           / count(*) OVER (PARTITION BY e.stratum) AS position
               FROM entities AS e)
-        SELECT i.key, i.as_of,
-               CASE WHEN r.position < train_share THEN 'train'
-                    WHEN r.position < train_share + validation_share THEN 'validation'
+        SELECT i.key::varchar, i.as_of::date,
+               CASE WHEN r.position < $1 THEN 'train'
+                    WHEN r.position < $1 + $2 THEN 'validation'
                     ELSE 'test' END
-          FROM nz_split_input AS i JOIN ranked AS r ON r.key = i.key;
+          FROM %1$s AS i JOIN ranked AS r ON r.key = i.key::varchar$q$, samples)
+        USING train_share, validation_share;
     ELSE
-        RETURN QUERY
+        RETURN QUERY EXECUTE format($q$
         WITH ranked AS (
-            SELECT i.key, i.as_of,
+            SELECT i.key::varchar AS key, i.as_of::date AS as_of,
                    (rank() OVER (ORDER BY i.as_of) - 1)::float8 / count(*) OVER () AS position
-              FROM nz_split_input AS i)
+              FROM %1$s AS i)
         SELECT r.key, r.as_of,
-               CASE WHEN r.position < train_share THEN 'train'
-                    WHEN r.position < train_share + validation_share THEN 'validation'
+               CASE WHEN r.position < $1 THEN 'train'
+                    WHEN r.position < $1 + $2 THEN 'validation'
                     ELSE 'test' END
-          FROM ranked AS r;
+          FROM ranked AS r$q$, samples)
+        USING train_share, validation_share;
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.assign_splits(text, float8, float8) IS
-    'Internal: the split of every sample staged in nz_split_input, during build_training_sets';
+COMMENT ON FUNCTION @extschema@.assign_splits(text, float8, float8, regclass) IS
+    'Internal: the split of every sample of a relation (key, stratum, u, as_of), during build_training_sets';
 
 CREATE FUNCTION @extschema@.build_training_sets(
     seed bigint DEFAULT 42,
@@ -130,6 +138,7 @@ AS $$
 DECLARE
     history date;
     arg text;
+    split_input regclass;
 BEGIN
     arg := CASE WHEN seed IS NULL THEN 'seed' WHEN train_share IS NULL THEN 'train_share'
                 WHEN validation_share IS NULL THEN 'validation_share' WHEN strategy IS NULL THEN 'strategy'
@@ -189,10 +198,12 @@ BEGIN
     SELECT c.account_key::varchar AS key, bool_or(c.churned_90d) OVER (PARTITION BY c.account_key)::text AS stratum,
            c.u, c.as_of
       FROM nz_churn AS c;
+    -- Looked up when run: the table is made afresh by every build.
+    split_input := to_regclass('pg_temp.nz_split_input');
     INSERT INTO normalize.churn_samples
     SELECT c.account_key, c.as_of, s.split, c.churned_30d, c.churned_60d, c.churned_90d, 1
       FROM nz_churn AS c
-      JOIN normalize.assign_splits(strategy, train_share, validation_share) AS s
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
         ON s.key = c.account_key AND s.as_of = c.as_of;
     PERFORM normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
                                       balance_evaluation, seed);
@@ -218,7 +229,7 @@ BEGIN
     INSERT INTO normalize.clv_samples
     SELECT c.account_key, c.as_of, s.split, c.tier, c.revenue_12m, 1
       FROM nz_clv AS c
-      JOIN normalize.assign_splits(strategy, train_share, validation_share) AS s
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
         ON s.key = c.account_key AND s.as_of = c.as_of;
 
     -- Device health: failures in the 7, 14 and 30 days after the cutoff;
@@ -243,7 +254,7 @@ BEGIN
     INSERT INTO normalize.device_health_samples
     SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d, 1
       FROM nz_device AS d
-      JOIN normalize.assign_splits(strategy, train_share, validation_share) AS s
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
         ON s.key = d.device_key AND s.as_of = d.as_of;
     PERFORM normalize.balance_samples('device_health_samples', 'device_key', 'failed_30d', 'device_type',
                                       device_positive_rate, balance_evaluation, seed);

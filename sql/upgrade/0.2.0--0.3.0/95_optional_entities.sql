@@ -5,10 +5,14 @@
 -- each entity carries, read by the feature generator and the checks
 -- instead of lists written into each. quality_checks is a sequence of
 -- steps, and its rows reach the report as an argument instead of through a
--- temp table.
+-- temp table; the steps of reconcile_ids and build_training_sets likewise
+-- pass their data as arguments or through reconciliation_rules, never
+-- through a temp table of a fixed name.
 
 DROP FUNCTION @extschema@.reconcile_ids(text, float8);
 DROP FUNCTION @extschema@.use_sources(text);
+DROP FUNCTION @extschema@.assign_splits(text, float8, float8);
+DROP FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8);
 
 ALTER TABLE @extschema@.entity_kinds
     ADD COLUMN required boolean,
@@ -178,6 +182,313 @@ $$;
 COMMENT ON FUNCTION @extschema@.require_sources() IS
     'Internal: raises a clear error unless a customers source is registered and every registered source still matches the contract';
 
+-- For a reference whose target belongs to an account (devices.location:
+-- locations have one), how many of the rows each candidate rule links
+-- point to a target of the row's own account, the account being the one
+-- the row's account reference linked to (map account_map). Written to
+-- reconciliation_rules.consistent for the rules listed. A rule linking as
+-- many rows as another, but to other accounts' locations, is then told
+-- apart.
+CREATE OR REPLACE FUNCTION @extschema@.score_consistency(entity text, reference text, rules text[], "offsets" bigint[],
+                                              refs text[], ref_rows bigint[], targets text, account_map text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    target_ids text[];
+    target_keys text[];
+    keep_case boolean;
+    n bigint;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = score_consistency.entity AND k.reference = score_consistency.reference;
+    SELECT coalesce(bool_or(c.keep_case), false) INTO keep_case FROM normalize.key_case AS c WHERE c.entity = ref.target_entity;
+    EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
+                   targets)
+       INTO target_ids, target_keys;
+    PERFORM normalize.drop_temp_table('nz_pairs');
+    -- The same sample as rule_candidates scores, above 20,000 values.
+    EXECUTE format($q$
+        CREATE TEMP TABLE nz_pairs ON COMMIT DROP AS
+        SELECT s.account_id::text AS account_raw, s.%1$I::text AS raw, count(*) AS rows
+          FROM (%2$s) AS s
+         WHERE s.%1$I IS NOT NULL
+           AND (cardinality($1) <= 20000
+                OR abs(hashtext(s.%1$I::text)::bigint) %% ceil(cardinality($1) / 20000.0)::bigint = 0)
+         GROUP BY 1, 2$q$, ref.source_column, normalize.source_query(entity))
+    USING refs;
+    FOR i IN 1 .. cardinality(rules) LOOP
+        EXECUTE format($q$
+            SELECT coalesce(sum(p.rows), 0)
+              FROM nz_pairs AS p
+              JOIN %1$I AS a ON a.raw = p.account_raw
+              JOIN normalize.match_id_values($1, $2, $3, $4, $5, $6, $7) AS m ON m.raw = p.raw AND m.matches = 1
+              JOIN %2$I AS t ON t.target_key = m.target_key
+             WHERE t.account_key = a.target_key$q$, account_map, targets)
+           INTO n
+        USING rules[i], coalesce(offsets[i], 0), refs, ref_rows, target_ids, target_keys, keep_case;
+        UPDATE normalize.reconciliation_rules AS r SET consistent = n
+         WHERE r.entity = score_consistency.entity AND r.reference = score_consistency.reference
+           AND r.rule = rules[i] AND r.parameter IS NOT DISTINCT FROM offsets[i]::text;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.score_consistency(text, text, text[], bigint[], text[], bigint[], text, text) IS
+    'Internal: counts, per candidate rule, the rows whose linked target belongs to the row''s own account, during reconcile_ids';
+
+-- The rules among a reference's candidates in reconciliation_rules that
+-- the data cannot tell apart from the best: eligible ones (a rule without a
+-- parameter that links anything; an offset that links at least min_share
+-- of the rows) scoring within margin of the rows of the best, best first.
+-- The score is the rows linked, or, once counted for some rule, the rows
+-- linked consistently with the row's account (0 for a rule not counted).
+CREATE OR REPLACE FUNCTION @extschema@.rule_contenders(entity text, reference text, min_share float8, margin float8)
+RETURNS TABLE (rule text, parameter text, score bigint, total bigint)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH candidates AS (
+        SELECT r.* FROM normalize.reconciliation_rules AS r
+         WHERE r.entity = rule_contenders.entity AND r.reference = rule_contenders.reference),
+    eligible AS (
+        SELECT c.rule, c.parameter, c.total,
+               CASE WHEN EXISTS (SELECT 1 FROM candidates AS x WHERE x.consistent IS NOT NULL)
+                    THEN coalesce(c.consistent, 0) ELSE c.linked END AS score
+          FROM candidates AS c
+         WHERE c.rule <> 'crosswalk' AND c.linked > 0
+           AND (c.rule <> 'offset' OR c.linked >= rule_contenders.min_share * c.total))
+    SELECT e.rule, e.parameter, e.score, e.total
+      FROM eligible AS e
+     WHERE e.score > 0 AND e.score >= (SELECT max(x.score) FROM eligible AS x) - rule_contenders.margin * e.total
+     ORDER BY e.score DESC, array_position(ARRAY['exact', 'normalized', 'number', 'offset'], e.rule),
+              abs(e.parameter::numeric) NULLS FIRST
+$$;
+COMMENT ON FUNCTION @extschema@.rule_contenders(text, text, float8, float8) IS
+    'Internal: the candidate rules of a reference within the ambiguity margin of the best, best first, during reconcile_ids';
+
+-- Whether the rows linked leave a doubt that counting the links to the
+-- row's own account's targets could settle: an offset scores above every
+-- rule without a parameter among the contenders, and another contender,
+-- or such a rule outside them, links rows too.
+CREATE OR REPLACE FUNCTION @extschema@.rule_in_doubt(entity text, reference text, min_share float8, margin float8)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(max(c.score) FILTER (WHERE c.rule = 'offset'), -1)
+               > coalesce(max(c.score) FILTER (WHERE c.rule <> 'offset'), -1)
+           AND (count(*) > 1 OR EXISTS (SELECT 1 FROM normalize.reconciliation_rules AS r
+                                         WHERE r.entity = rule_in_doubt.entity AND r.reference = rule_in_doubt.reference
+                                           AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0))
+      FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
+$$;
+COMMENT ON FUNCTION @extschema@.rule_in_doubt(text, text, float8, float8) IS
+    'Internal: whether an offset rivals the best rule of a reference closely enough to count links by account, during reconcile_ids';
+
+-- Picks the rule a reference links by, from its candidates in
+-- reconciliation_rules, and records the verdict in their status. A rule
+-- without a free
+-- parameter (exact, normalized, number) is preferred: an offset is used
+-- only when it scores more than margin of the rows above it. When only
+-- offsets are left and two of them are within the margin, the data do not
+-- decide: they are marked ambiguous (NOTICE), and only what a rule
+-- without a parameter matches links. Returns the rule and its parameter,
+-- or NULLs.
+CREATE OR REPLACE FUNCTION @extschema@.choose_rule(entity text, reference text, min_share float8, margin float8,
+                                        OUT rule text, OUT parameter text)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plain record;
+    rival record;
+    n integer;
+    listed text;
+BEGIN
+    SELECT c.* INTO plain FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
+     WHERE c.rule <> 'offset' LIMIT 1;
+    IF plain.rule IS NOT NULL THEN
+        rule := plain.rule;
+        -- Preferred, but said: an offset that links a few more rows may be
+        -- the true rule on dense IDs.
+        SELECT c.* INTO rival FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c
+         WHERE c.rule = 'offset' AND c.score > plain.score LIMIT 1;
+        IF rival.rule IS NOT NULL THEN
+            RAISE NOTICE '%.% links by %, though offset % links % more of its % rows', entity, reference, plain.rule,
+                         rival.parameter, rival.score - plain.score, plain.total
+                USING HINT = 'If the offset is right, declare it in normalize.id_rule_overrides.';
+        END IF;
+    ELSE
+        SELECT count(*), string_agg(format('%s (%s of %s rows)', concat_ws(' ', c.rule, c.parameter), c.score, c.total), ', ')
+          INTO n, listed
+          FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c;
+        IF n = 1 THEN
+            SELECT c.rule, c.parameter INTO rule, parameter
+              FROM normalize.rule_contenders(entity, reference, min_share, margin) AS c;
+        ELSIF n > 1 THEN
+            UPDATE normalize.reconciliation_rules AS r SET status = 'ambiguous'
+              FROM normalize.rule_contenders(choose_rule.entity, choose_rule.reference, min_share, margin) AS c
+             WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
+               AND r.rule = c.rule AND r.parameter IS NOT DISTINCT FROM c.parameter;
+            -- The values a rule without a parameter matches are the same
+            -- IDs: they still link, whatever the others are.
+            SELECT r.rule, r.linked, r.total INTO plain FROM normalize.reconciliation_rules AS r
+             WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
+               AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0
+             ORDER BY r.linked DESC, array_position(ARRAY['exact', 'normalized', 'number'], r.rule) LIMIT 1;
+            rule := plain.rule;
+            RAISE NOTICE 'the rows of %.% do not decide between %: %', entity, reference, listed,
+                         CASE WHEN plain.rule IS NULL THEN 'nothing links by them'
+                              ELSE format('only the %s of its %s rows the %s rule matches link', plain.linked, plain.total, plain.rule) END
+                USING HINT = format('Declare the right rule in normalize.id_rule_overrides, such as (entity, reference, rule, "offset") = (%L, %L, ''offset'', N), or link the values in normalize.id_crosswalk.',
+                                    entity, reference);
+        END IF;
+    END IF;
+    IF rule IS NOT NULL THEN
+        UPDATE normalize.reconciliation_rules AS r SET chosen = true, status = 'used'
+         WHERE r.entity = choose_rule.entity AND r.reference = choose_rule.reference
+           AND r.rule = choose_rule.rule AND r.parameter IS NOT DISTINCT FROM choose_rule.parameter;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.choose_rule(text, text, float8, float8) IS
+    'Internal: picks a reference''s rule from its scored candidates, or marks the close ones ambiguous, during reconcile_ids';
+
+-- Resolves one reference of one entity: scores the rules on its staged raw
+-- values refs (ref_rows rows each) against the targets in temp table
+-- `targets` (raw, target_key), takes the rule declared for it or picks
+-- one (choose_rule; when the rows linked do not decide and the targets
+-- belong to accounts, by the rows linked to their own account's target,
+-- with account_map the row's account links), and writes temp table
+-- `map`: one row per distinct raw value with its target, the rule
+-- (crosswalk first), or the reason it has none. Returns the rule used (''
+-- when none).
+CREATE OR REPLACE FUNCTION @extschema@.resolve_reference(entity text, reference text, refs text[], ref_rows bigint[],
+                                              targets text, min_share float8, margin float8, account_map text,
+                                              map text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    declared record;
+    best_rule text;
+    best_parameter text;
+    target_kind text;
+    target_ids text[];
+    target_keys text[];
+    keep_case boolean;
+    undecided text;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    PERFORM normalize.require_rule_thresholds(min_share, margin);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = resolve_reference.entity AND k.reference = resolve_reference.reference;
+    SELECT e.kind INTO target_kind FROM normalize.entity_kinds AS e WHERE e.entity = ref.target_entity;
+    SELECT coalesce(bool_or(c.keep_case), false) INTO keep_case FROM normalize.key_case AS c WHERE c.entity = ref.target_entity;
+
+    -- The targets come prepared (raw, target_key): rule scoring and the
+    -- value map read them instead of staging them per reference.
+    EXECUTE format('SELECT coalesce(array_agg(t.raw), ''{}''), coalesce(array_agg(t.target_key::text), ''{}'') FROM %I AS t',
+                   targets)
+       INTO target_ids, target_keys;
+    INSERT INTO normalize.reconciliation_rules
+    SELECT ref.entity, ref.reference, c.rule, c.parameter, c.linked, c.total, false, NULL, 'not used'
+      FROM normalize.rule_candidates(ref.entity, ref.reference, refs, ref_rows, target_ids, keep_case) AS c;
+
+    declared := normalize.declared_rule(entity, reference);
+    IF declared.rule IS NOT NULL THEN
+        best_rule := declared.rule;
+        best_parameter := declared."offset"::text;
+        IF NOT EXISTS (SELECT 1 FROM normalize.reconciliation_rules AS r WHERE r.entity = ref.entity AND r.reference = ref.reference
+                          AND r.rule = best_rule AND r.parameter IS NOT DISTINCT FROM best_parameter) THEN
+            INSERT INTO normalize.reconciliation_rules
+            SELECT ref.entity, ref.reference, best_rule, best_parameter,
+                   coalesce(sum(m.rows) FILTER (WHERE m.matches = 1), 0), coalesce(sum(m.rows), 0), false, NULL, 'not used'
+              FROM normalize.match_id_values(CASE WHEN best_rule = 'none' THEN 'exact' ELSE best_rule END,
+                                             coalesce(declared."offset", 0), refs, ref_rows,
+                                             CASE WHEN best_rule = 'none' THEN '{}'::text[] ELSE target_ids END,
+                                             CASE WHEN best_rule = 'none' THEN '{}'::text[] ELSE target_keys END,
+                                             keep_case) AS m;
+        END IF;
+        UPDATE normalize.reconciliation_rules AS r SET chosen = true, status = 'declared'
+         WHERE r.entity = ref.entity AND r.reference = ref.reference
+           AND r.rule = best_rule AND r.parameter IS NOT DISTINCT FROM best_parameter;
+    ELSE
+        -- Counting each rule's links to the row's own account's targets is
+        -- a join per rule: done only when the rows linked leave a doubt.
+        -- The best rule without a parameter is counted too, contender or
+        -- not: an offset may link more rows only by landing on others'.
+        IF account_map <> '' AND normalize.rule_in_doubt(entity, reference, min_share, margin) THEN
+            PERFORM normalize.score_consistency(entity, reference, array_agg(c.rule), array_agg(c.parameter::bigint),
+                                                refs, ref_rows, targets, account_map)
+               FROM (SELECT x.rule, x.parameter FROM normalize.rule_contenders(entity, reference, min_share, margin) AS x
+                     UNION
+                     (SELECT r.rule, r.parameter FROM normalize.reconciliation_rules AS r
+                       WHERE r.entity = ref.entity AND r.reference = ref.reference
+                         AND r.rule IN ('exact', 'normalized', 'number') AND r.linked > 0
+                       ORDER BY r.linked DESC, array_position(ARRAY['exact', 'normalized', 'number'], r.rule) LIMIT 1)) AS c;
+        END IF;
+        SELECT c.rule, c.parameter INTO best_rule, best_parameter
+          FROM normalize.choose_rule(entity, reference, min_share, margin) AS c;
+        IF best_rule IS NULL AND EXISTS (SELECT 1 FROM normalize.reconciliation_rules AS r WHERE r.entity = ref.entity
+                                            AND r.reference = ref.reference AND r.status = 'ambiguous') THEN
+            undecided := 'ambiguous rule';
+        ELSIF best_rule IS NULL AND EXISTS (SELECT 1 FROM unnest(refs) AS v WHERE v IS NOT NULL) THEN
+            RAISE NOTICE 'no rule links %.%: no offset links % of its rows, and no other rule any', entity,
+                         ref.source_column, min_share
+                USING HINT = 'See normalize.suggest_id_rules(), and add links to normalize.id_crosswalk.';
+        END IF;
+    END IF;
+
+    -- Without a rule, nothing to match against.
+    IF best_rule IS NULL OR best_rule = 'none' THEN
+        target_ids := '{}';
+        target_keys := '{}';
+    END IF;
+    PERFORM normalize.drop_temp_table(map);
+    EXECUTE format($q$
+        CREATE TEMP TABLE %1$I ON COMMIT DROP AS
+        WITH by_rule AS (
+                SELECT * FROM normalize.match_id_values(%2$L, %3$s, $1, $2, $3, $4, $5)),
+             crosswalk AS (
+                SELECT x.raw_value AS raw, t.target_key
+                  FROM normalize.id_crosswalk AS x
+                  LEFT JOIN %5$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id, $5)
+                 WHERE x.entity = %7$L AND x.reference = %8$L)
+        SELECT b.raw, b.rows,
+               CASE WHEN x.raw IS NOT NULL THEN x.target_key
+                    WHEN b.matches = 1 THEN b.target_key END AS target_key,
+               CASE WHEN x.raw IS NOT NULL THEN 'crosswalk'
+                    WHEN b.matches = 1 THEN %9$L END AS rule,
+               CASE WHEN x.raw IS NOT NULL AND x.target_key IS NULL THEN 'crosswalk target not found'
+                    WHEN x.raw IS NOT NULL THEN NULL
+                    WHEN normalize.normalize_id(b.raw) IS NULL THEN 'missing ' || %8$L || ' reference'
+                    WHEN %4$s IS NOT TRUE THEN %10$L
+                    WHEN b.matches > 1 THEN 'ambiguous reference'
+                    WHEN b.matches = 0 THEN 'no matching ' || %8$L END AS reason
+          FROM by_rule AS b
+          LEFT JOIN crosswalk AS x ON x.raw = b.raw
+        $q$,
+        map, CASE WHEN best_rule IS NULL OR best_rule = 'none' THEN 'exact' ELSE best_rule END,
+        coalesce(best_parameter::bigint, 0),
+        CASE WHEN best_rule IS NULL OR best_rule = 'none' THEN 'false' ELSE 'true' END,
+        targets, target_kind, ref.entity, ref.reference,
+        CASE WHEN best_rule IS NULL THEN NULL ELSE concat_ws(' ', best_rule, best_parameter) END,
+        CASE WHEN best_rule = 'none' THEN 'no crosswalk link (rule declared none)'
+             ELSE coalesce(undecided, 'no rule links this column') END)
+    USING refs, ref_rows, target_ids, target_keys, keep_case;
+    EXECUTE format('ANALYZE %I', map);
+    RETURN coalesce(concat_ws(' ', best_rule, best_parameter), '');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8, float8, text, text) IS
+    'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
+
 CREATE OR REPLACE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5,
                                           ambiguity_margin float8 DEFAULT 0.1)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
@@ -224,8 +535,6 @@ BEGIN
     -- Two reconciliations at once would interleave their TRUNCATEs.
     PERFORM pg_advisory_xact_lock(hashtext('normalize.reconcile_ids'));
 
-    PERFORM normalize.drop_temp_table('nz_rules');
-    CREATE TEMP TABLE nz_rules (LIKE normalize.reconciliation_rules) ON COMMIT DROP;
     PERFORM normalize.drop_temp_table('nz_loaded');
     CREATE TEMP TABLE nz_loaded (entity text, rows bigint) ON COMMIT DROP;
 
@@ -323,7 +632,8 @@ BEGIN
         rules := rules || jsonb_build_object(e.entity,
                                              normalize.resolve_reference(e.entity, 'account', account_raw, account_rows,
                                                                          'nz_targets_customers', min_share,
-                                                                         ambiguity_margin, ''));
+                                                                         ambiguity_margin, '',
+                                                                         format('nz_map_%s_account', e.entity)));
 
         IF e.entity = 'devices' AND NOT normalize.is_registered('locations') THEN
             -- No locations to link to: the devices keep their raw location
@@ -356,7 +666,8 @@ BEGIN
             rules := rules || jsonb_build_object('devices.location',
                                                  normalize.resolve_reference('devices', 'location', location_raw, location_rows,
                                                                              'nz_targets_locations', min_share,
-                                                                             ambiguity_margin, 'nz_map_devices_account'));
+                                                                             ambiguity_margin, 'nz_map_devices_account',
+                                                                             'nz_map_devices_location'));
             -- The location's account travels with the map, so each device
             -- row needs one join for its location, not two.
             CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
@@ -514,7 +825,6 @@ BEGIN
     ALTER TABLE normalize.account_map
         ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
 
-    INSERT INTO normalize.reconciliation_rules SELECT * FROM nz_rules;
     RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
 
     -- Counted from what was written, not by rescanning the tables: loaded
@@ -1067,6 +1377,224 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.feature_null_rates() IS
     'For every feature of the stores (refresh_features first): rows, NULLs and their share, with the history the feature needs';
+
+-- Assigns splits to the samples of relation `samples` (key, stratum,
+-- ordinal u in [0, 1), as_of): grouped, each stratum's entities ranked by u
+-- and cut at the shares, so no entity is in two splits and every stratum
+-- has the requested shares; or by time, the earliest cutoffs for training.
+CREATE OR REPLACE FUNCTION @extschema@.assign_splits(strategy text, train_share float8, validation_share float8, samples regclass)
+RETURNS TABLE (key varchar, as_of date, split text)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    IF strategy NOT IN ('grouped', 'time') THEN
+        RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- As build_training_sets checks them: the cuts below compare ranks with
+    -- the shares, and a NaN share would put every sample in one split.
+    IF NOT (train_share > 0 AND validation_share >= 0 AND train_share + validation_share < 1) THEN
+        RAISE EXCEPTION 'train_share and validation_share must be positive and leave a share for test, got % and %',
+                        train_share, validation_share
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
+    END IF;
+    SELECT string_agg(c, ', ' ORDER BY n) INTO missing
+      FROM unnest(ARRAY['key', 'stratum', 'u', 'as_of']) WITH ORDINALITY AS x(c, n)
+     WHERE NOT EXISTS (SELECT 1 FROM pg_attribute AS a
+                        WHERE a.attrelid = samples AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'samples % has no column %', samples, missing
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'assign_splits is a step of normalize.build_training_sets(): it reads (key, stratum, u, as_of).';
+    END IF;
+    IF strategy = 'grouped' THEN
+        RETURN QUERY EXECUTE format($q$
+        WITH entities AS (
+            SELECT DISTINCT i.key::varchar AS key, i.stratum::text AS stratum, i.u::float8 AS u FROM %1$s AS i),
+        ranked AS (
+            SELECT e.key, (row_number() OVER (PARTITION BY e.stratum ORDER BY e.u, e.key) - 0.5)
+                          / count(*) OVER (PARTITION BY e.stratum) AS position
+              FROM entities AS e)
+        SELECT i.key::varchar, i.as_of::date,
+               CASE WHEN r.position < $1 THEN 'train'
+                    WHEN r.position < $1 + $2 THEN 'validation'
+                    ELSE 'test' END
+          FROM %1$s AS i JOIN ranked AS r ON r.key = i.key::varchar$q$, samples)
+        USING train_share, validation_share;
+    ELSE
+        RETURN QUERY EXECUTE format($q$
+        WITH ranked AS (
+            SELECT i.key::varchar AS key, i.as_of::date AS as_of,
+                   (rank() OVER (ORDER BY i.as_of) - 1)::float8 / count(*) OVER () AS position
+              FROM %1$s AS i)
+        SELECT r.key, r.as_of,
+               CASE WHEN r.position < $1 THEN 'train'
+                    WHEN r.position < $1 + $2 THEN 'validation'
+                    ELSE 'test' END
+          FROM ranked AS r$q$, samples)
+        USING train_share, validation_share;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.assign_splits(text, float8, float8, regclass) IS
+    'Internal: the split of every sample of a relation (key, stratum, u, as_of), during build_training_sets';
+
+CREATE OR REPLACE FUNCTION @extschema@.build_training_sets(
+    seed bigint DEFAULT 42,
+    train_share float8 DEFAULT 0.70,
+    validation_share float8 DEFAULT 0.15,
+    strategy text DEFAULT 'grouped',
+    churn_positive_rate float8 DEFAULT 0.20,
+    device_positive_rate float8 DEFAULT 0.20,
+    balance_evaluation boolean DEFAULT false)
+RETURNS TABLE (training_set text, split text, samples bigint, positives bigint, positive_share float8,
+               weighted_positive_share float8)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    history date;
+    arg text;
+    split_input regclass;
+BEGIN
+    arg := CASE WHEN seed IS NULL THEN 'seed' WHEN train_share IS NULL THEN 'train_share'
+                WHEN validation_share IS NULL THEN 'validation_share' WHEN strategy IS NULL THEN 'strategy'
+                WHEN balance_evaluation IS NULL THEN 'balance_evaluation' END;
+    IF arg IS NOT NULL THEN
+        RAISE EXCEPTION '% must not be NULL', arg
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF strategy NOT IN ('grouped', 'time') THEN
+        RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'grouped keeps each entity in one split; time trains on the earliest cutoffs.';
+    END IF;
+    IF NOT (train_share > 0 AND validation_share >= 0 AND train_share + validation_share < 1) THEN
+        RAISE EXCEPTION 'train_share and validation_share must be positive and leave a share for test, got % and %',
+                        train_share, validation_share
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
+    END IF;
+    IF NOT (coalesce(churn_positive_rate, 0.5) > 0 AND coalesce(churn_positive_rate, 0.5) < 1
+            AND coalesce(device_positive_rate, 0.5) > 0 AND coalesce(device_positive_rate, 0.5) < 1) THEN
+        RAISE EXCEPTION 'churn_positive_rate and device_positive_rate must be in (0, 1), got % and %',
+                        churn_positive_rate, device_positive_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of positives wanted in the training split, or NULL to keep the natural rate.';
+    END IF;
+    SELECT h.as_of INTO history FROM normalize.history_info AS h;
+    IF history IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RAISE EXCEPTION 'there are no stored features to build training sets from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() and normalize.refresh_features() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_training_sets'));
+    TRUNCATE normalize.churn_samples, normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    INSERT INTO normalize.training_info VALUES (true, seed, strategy, train_share, validation_share,
+                                                churn_positive_rate, device_positive_rate);
+
+    -- Churn: accounts active at the cutoff, with 90 days observed after it.
+    -- The churn date is the first day of the churn month, after the cutoff
+    -- of the month before.
+    PERFORM normalize.drop_temp_table('nz_churn');
+    CREATE TEMP TABLE nz_churn ON COMMIT DROP AS
+    WITH churn AS (
+        SELECT s.account_key, min(s.month) AS churned_on
+          FROM normalize.account_snapshots AS s WHERE s.status = 'churned' GROUP BY s.account_key)
+    SELECT f.account_key, f.as_of,
+           coalesce(c.churned_on <= f.as_of + 30, false) AS churned_30d,
+           coalesce(c.churned_on <= f.as_of + 60, false) AS churned_60d,
+           coalesce(c.churned_on <= f.as_of + 90, false) AS churned_90d,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'split') AS u,
+           normalize.random_uniform_for(f.account_key || '@' || f.as_of, 0, 1, seed, 'account', 'balance') AS v
+      FROM normalize.customer_feature_store AS f
+      LEFT JOIN churn AS c ON c.account_key = f.account_key
+     WHERE f.as_of + 90 <= history
+       AND (c.churned_on IS NULL OR c.churned_on > f.as_of);
+    PERFORM normalize.drop_temp_table('nz_split_input');
+    CREATE TEMP TABLE nz_split_input ON COMMIT DROP AS
+    SELECT c.account_key::varchar AS key, bool_or(c.churned_90d) OVER (PARTITION BY c.account_key)::text AS stratum,
+           c.u, c.as_of
+      FROM nz_churn AS c;
+    -- Looked up when run: the table is made afresh by every build.
+    split_input := to_regclass('pg_temp.nz_split_input');
+    INSERT INTO normalize.churn_samples
+    SELECT c.account_key, c.as_of, s.split, c.churned_30d, c.churned_60d, c.churned_90d, 1
+      FROM nz_churn AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+    PERFORM normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
+                                      balance_evaluation, seed);
+
+    -- CLV: accounts active at the cutoff whose next 12 months are all
+    -- observed; revenue after a churn is 0. Stratified by tier.
+    PERFORM normalize.drop_temp_table('nz_clv');
+    CREATE TEMP TABLE nz_clv ON COMMIT DROP AS
+    SELECT f.account_key, f.as_of, s.tier,
+           coalesce((SELECT sum(n.mrr) FROM normalize.account_snapshots AS n
+                      WHERE n.account_key = f.account_key AND n.month > s.month
+                        AND n.month <= s.month + interval '12 months'), 0) AS revenue_12m,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'clv split') AS u
+      FROM normalize.customer_feature_store AS f
+      JOIN normalize.account_snapshots AS s
+        ON s.account_key = f.account_key AND s.month = date_trunc('month', f.as_of)::date
+     WHERE s.status = 'active'
+       AND (s.month + interval '13 months' - interval '1 day')::date <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT c.account_key, a.tier, c.u, c.as_of
+      FROM nz_clv AS c JOIN normalize.accounts AS a USING (account_key);
+    INSERT INTO normalize.clv_samples
+    SELECT c.account_key, c.as_of, s.split, c.tier, c.revenue_12m, 1
+      FROM nz_clv AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+
+    -- Device health: failures in the 7, 14 and 30 days after the cutoff;
+    -- stratified and balanced by device type.
+    PERFORM normalize.drop_temp_table('nz_device');
+    CREATE TEMP TABLE nz_device ON COMMIT DROP AS
+    SELECT f.device_key, f.as_of, f.device_type,
+           EXISTS (SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = f.device_key AND x.failure
+                      AND x.day > f.as_of AND x.day <= f.as_of + 7) AS failed_7d,
+           EXISTS (SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = f.device_key AND x.failure
+                      AND x.day > f.as_of AND x.day <= f.as_of + 14) AS failed_14d,
+           EXISTS (SELECT 1 FROM normalize.device_days AS x WHERE x.device_key = f.device_key AND x.failure
+                      AND x.day > f.as_of AND x.day <= f.as_of + 30) AS failed_30d,
+           normalize.random_uniform_for(f.device_key, 0, 1, seed, 'device', 'split') AS u
+      FROM normalize.device_feature_store AS f
+     WHERE f.as_of + 30 <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT d.device_key, coalesce(d.device_type, '') || '/' || bool_or(d.failed_30d) OVER (PARTITION BY d.device_key),
+           d.u, d.as_of
+      FROM nz_device AS d;
+    INSERT INTO normalize.device_health_samples
+    SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d, 1
+      FROM nz_device AS d
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = d.device_key AND s.as_of = d.as_of;
+    PERFORM normalize.balance_samples('device_health_samples', 'device_key', 'failed_30d', 'device_type',
+                                      device_positive_rate, balance_evaluation, seed);
+
+    RETURN QUERY
+    SELECT x.* FROM (
+    SELECT 'churn'::text AS set_name, c.split AS split_name, count(*), count(*) FILTER (WHERE c.churned_90d),
+           avg(c.churned_90d::int::float8), sum(c.sample_weight * c.churned_90d::int) / sum(c.sample_weight)
+      FROM normalize.churn_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'clv', c.split, count(*), NULL, NULL, NULL FROM normalize.clv_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'device_health', d.split, count(*), count(*) FILTER (WHERE d.failed_30d),
+           avg(d.failed_30d::int::float8), sum(d.sample_weight * d.failed_30d::int) / sum(d.sample_weight)
+      FROM normalize.device_health_samples AS d GROUP BY d.split) AS x
+    ORDER BY x.set_name, array_position(ARRAY['train', 'validation', 'test'], x.split_name);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_training_sets(bigint, float8, float8, text, float8, float8, boolean) IS
+    'Builds the churn, CLV and device health training sets from the feature stores: censored labels, grouped (or time) splits stratified as the plan asks, and deterministic down-sampling of negatives to the target positive rates with weights that restore the natural rate';
 
 -- The values repair_values generates or keeps, each with the profile it is
 -- drawn from and a label naming the column and group: MRR by tier, device
