@@ -265,7 +265,8 @@ DOMAIN = {'integer': 'num', 'bigint': 'num', 'double precision': 'num', 'numeric
           'text': 'text', 'date': 'date'}
 TYPE_GOOD = {'integer': '3', 'bigint': '3', 'double precision': '0.5', 'numeric': '100', 'text': 'x',
              'date': AS_OF, 'boolean': 'false', 'jsonb': '{}', 'regclass': 'saas_raw.customers',
-             'text[]': ['a', 'b'], 'bigint[]': ['1', '2'], 'double precision[]': ['0.5', '1.5']}
+             'text[]': ['a', 'b'], 'bigint[]': ['1', '2'], 'double precision[]': ['0.5', '1.5'],
+             '"normalize".quality_check[]': ['(completeness,accounts,"relationships linked",1,1,pass,0,{},ok)']}
 # Text pairs take a few of the text edges, not all of them.
 PAIR_TEXT = {'null', 'empty', 'long', 'quote', 'num_max', 'unicode'}
 
@@ -354,7 +355,27 @@ def edges_for(typ, good, bad_utf8=False):
         return array_edges(typ, good, bad_utf8)
     if typ == 'jsonb':
         return json_edges(good, bad_utf8)
+    if typ == CHECKS:
+        return [] if bad_utf8 else checks_edges()
     return None
+
+
+# The rows of quality_checks() as readiness_metrics takes them: structural
+# edges, rows of NULLs and of extreme values, and the real checks.
+CHECKS = '"normalize".quality_check[]'
+
+
+def checks_edges():
+    elt = CHECKS[:-2]
+    row = lambda *v: 'ROW(%s)::%s' % (', '.join(v), elt)
+    return [('null', 'NULL::' + CHECKS), ('empty', "'{}'::" + CHECKS), ('null_elem', 'ARRAY[NULL]::' + CHECKS),
+            ('null_fields', 'ARRAY[%s]' % row(*['NULL'] * 9)),
+            ('extremes', 'ARRAY[%s, %s]' % (
+                row("'completeness'", "'x'", "'relationships linked'", "'NaN'", "'-Infinity'", "'fail'",
+                    '-9223372036854775808', "'{}'", "repeat('x', 100000)"),
+                row("'labels'", "''", "'source rows linked'", "'Infinity'", "'NaN'", "'pass'", 'NULL',
+                    "ARRAY[NULL]::text[]", "'<script>'"))),
+            ('real', 'ARRAY(SELECT ROW(q.*)::%s FROM normalize.quality_checks() AS q)' % elt)]
 
 
 # ------------------------------------------------------------- baselines
@@ -402,6 +423,16 @@ LOCATIONS_STAGED = ('CREATE TEMP TABLE bi_locations ON COMMIT DROP AS '
                     'SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l; '
                     'CREATE TEMP TABLE bi_accounts ON COMMIT DROP AS '
                     'SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;')
+# A value map of campaigns.account as resolve_reference writes it, and the
+# accounts numbered for the assign policy, as reconcile_ids stages them.
+MAP_STAGED = ('CREATE TEMP TABLE bi_map ON COMMIT DROP AS '
+              'SELECT m.raw_value AS raw, m.rows, m.account_key AS target_key, m.rule, NULL::text AS reason, '
+              'NULL::varchar AS target_account FROM normalize.account_map AS m WHERE m.entity = \'campaigns\'; '
+              'CREATE TEMP TABLE bi_ord ON COMMIT DROP AS '
+              'SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key '
+              'FROM normalize.accounts AS a;')
+ROWS_STAGED = {'entity': 'campaigns', 'orphan_policy': 'quarantine', 'n_accounts': '100', 'account_map': 'bi_map',
+               'location_map': 'bi_map', 'accounts_ordered': 'bi_ord', 'per_account': 'bi_ord'}
 SPLIT_INPUT = ("CREATE TEMP TABLE bi_split_input ON COMMIT DROP AS "
                "SELECT a.account_key::varchar AS key, a.tier AS stratum, 0.5::float8 AS u, date '2025-06-01' AS as_of "
                "FROM normalize.accounts AS a;")
@@ -436,6 +467,27 @@ HAND = {
     'use_sources': [{'schema_name': 'saas_raw'}],
     'source_query': [{'entity': 'subscriptions'}], 'require_entity': [{'entity': 'subscriptions'}],
     'stage_entity': [{'entity': 'devices'}],
+    'unregister_source': [{'entity': 'devices'}],
+    'load_customers': [{'_prelude': 'SELECT normalize.clear_reconciliation();'}],
+    'restore_foreign_keys': [{'_prelude': ' '.join('ALTER TABLE normalize.%s DROP CONSTRAINT %s_%s_fk;' % (t, t, r)
+                                                   for t, r in [('locations', 'account'), ('subscriptions', 'account'),
+                                                                ('devices', 'account'), ('devices', 'location'),
+                                                                ('users', 'account'), ('campaigns', 'account')])}],
+    'build_account_map': [{'entities': ['campaigns'], 'maps': ['bi_map'], '_prelude': MAP_STAGED
+                           + ' DROP INDEX normalize.account_map_raw_value_key;'
+                             ' ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_account_key_fkey;'
+                             ' TRUNCATE normalize.account_map;'}],
+    'stage_location_targets': variants('orphan_policy', ['assign', 'quarantine'],
+                                       {'targets': 'bi_targets_l', 'per_account': 'bi_per_l'}),
+    'add_target_accounts': [{'map': 'bi_map', 'targets': 'bi_targets_l',
+                             '_prelude': MAP_STAGED + ' ALTER TABLE bi_map DROP COLUMN target_account;'
+                                         " SELECT normalize.stage_location_targets('assign', 'bi_targets_l', 'bi_per_l');"}],
+    'entity_rows_query': variants('entity', ['campaigns', 'devices'], ROWS_STAGED),
+    'load_entity': [dict(ROWS_STAGED, _prelude=MAP_STAGED + ' TRUNCATE normalize.campaigns;')],
+    'record_unlinked_rows': [{'entity': 'campaigns', 'orphan_policy': 'quarantine', 'account_map': 'bi_map',
+                              '_prelude': MAP_STAGED}],
+    'record_link_issues': [{'entity': 'campaigns', 'orphan_policy': 'assign', 'account_map': 'bi_map',
+                            '_prelude': MAP_STAGED}],
     'settle_keys': [{'entity': 'campaigns',
                      '_prelude': "ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey; "
                                  "DELETE FROM normalize.key_case WHERE entity = 'campaigns';"}],

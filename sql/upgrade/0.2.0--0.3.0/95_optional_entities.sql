@@ -489,6 +489,413 @@ $$;
 COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8, float8, text, text) IS
     'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
 
+-- Empties what a reconciliation rebuilds, and what was built on it. The
+-- keys and foreign keys of the normalized tables are dropped, to be added
+-- again once the tables are loaded: one sort per primary key and one
+-- validating join per foreign key, instead of work for every row.
+CREATE OR REPLACE FUNCTION @extschema@.clear_reconciliation()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_account_key_fkey;
+    FOR r IN SELECT e.table_name, k.reference FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS e USING (entity) ORDER BY e.position, k.reference LOOP
+        EXECUTE format('ALTER TABLE normalize.%I DROP CONSTRAINT %I', r.table_name,
+                       format('%s_%s_fk', r.table_name, r.reference));
+    END LOOP;
+    FOR r IN SELECT e.table_name FROM normalize.entity_kinds AS e ORDER BY e.position LOOP
+        EXECUTE format('ALTER TABLE normalize.%I DROP CONSTRAINT %I', r.table_name, r.table_name || '_pkey');
+    END LOOP;
+    DROP INDEX normalize.account_map_raw_value_key;
+    TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
+             normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
+             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
+    -- What was built on the previous tables describes entities and repaired
+    -- values that are gone: keeping it would mix two generations.
+    IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
+       OR EXISTS (SELECT 1 FROM normalize.user_weeks) OR EXISTS (SELECT 1 FROM normalize.repair_summary) THEN
+        RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
+            USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
+    END IF;
+    TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
+             normalize.lifecycle_events, normalize.history_info, normalize.customer_feature_store,
+             normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.clear_reconciliation() IS
+    'Internal: empties the normalized tables, maps and what was built on them, and drops their keys, at the start of reconcile_ids';
+
+-- Adds the foreign keys of the reloaded normalized tables, one per
+-- reference, and the account map's.
+CREATE OR REPLACE FUNCTION @extschema@.restore_foreign_keys()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT e.table_name, k.reference, t.kind AS target_kind, t.table_name AS target_table
+               FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS e USING (entity)
+               JOIN normalize.entity_kinds AS t ON t.entity = k.target_entity
+              ORDER BY e.position, k.reference LOOP
+        EXECUTE format('ALTER TABLE normalize.%I ADD CONSTRAINT %I FOREIGN KEY (%I) REFERENCES normalize.%I',
+                       r.table_name, format('%s_%s_fk', r.table_name, r.reference), r.target_kind || '_key',
+                       r.target_table);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.restore_foreign_keys() IS
+    'Internal: adds the foreign keys of the normalized tables once reconcile_ids has loaded them';
+
+-- The contract columns of an entity other than its IDs, as the
+-- normalized table names them and as a source row r gives them.
+CREATE OR REPLACE FUNCTION @extschema@.loaded_columns(entity text, OUT cols text, OUT src_cols text)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(quote_ident(c.column_name), ', ' ORDER BY c.position),
+           string_agg('r.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
+      FROM normalize.source_contract AS c WHERE c.entity = loaded_columns.entity AND c.type_class <> 'id'
+$$;
+COMMENT ON FUNCTION @extschema@.loaded_columns(text) IS
+    'Internal: the non-ID contract columns of an entity, as column list and as source expressions, during reconcile_ids';
+
+-- Loads the customers into accounts (a row without an ID is quarantined)
+-- and settles the keys; returns the rows loaded. Nothing can be linked
+-- without one.
+CREATE OR REPLACE FUNCTION @extschema@.load_customers()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    loaded bigint;
+BEGIN
+    c := normalize.loaded_columns('customers');
+    EXECUTE format($q$
+        WITH r AS MATERIALIZED (
+            SELECT s.*, normalize.stable_key('account', s.customer_id) AS entity_key
+              FROM (%1$s) AS s),
+        accounts AS (
+            INSERT INTO normalize.accounts (account_key, source_id, %2$s)
+            SELECT r.entity_key, r.customer_id, %3$s FROM r WHERE r.entity_key IS NOT NULL),
+        unlinked AS (
+            INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+            SELECT 'customers', r.customer_id, NULL, 'quarantined' FROM r WHERE r.entity_key IS NULL)
+        INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+        SELECT 'customers', r.customer_id, NULL, r.customer_id, 'missing id', false
+          FROM r WHERE r.entity_key IS NULL
+        $q$, normalize.source_query('customers'), c.cols, c.src_cols);
+    SELECT count(*) INTO loaded FROM normalize.accounts;
+    loaded := loaded - normalize.settle_keys('customers');
+    IF loaded = 0 THEN
+        RAISE EXCEPTION 'the customers source has no usable rows'
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Every account hangs off a customer; without one nothing can be linked.',
+                  HINT = 'Check that the registered customers relation holds rows with customer IDs.';
+    END IF;
+    RETURN loaded;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.load_customers() IS
+    'Internal: loads the customers source into accounts and settles their keys, during reconcile_ids';
+
+-- Makes temp table `targets` (raw, target_key, account_key) of the loaded
+-- locations, and `per_account` (account_key, target_key, idx, n), the
+-- locations of each account numbered for the assign policy (empty under
+-- another). Both are empty when no locations are registered.
+CREATE OR REPLACE FUNCTION @extschema@.stage_location_targets(orphan_policy text, targets text, per_account text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM normalize.drop_temp_table(targets);
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
+                    SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l',
+                   targets);
+    PERFORM normalize.drop_temp_table(per_account);
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
+                    SELECT t.account_key, t.target_key,
+                           (row_number() OVER (PARTITION BY t.account_key ORDER BY t.target_key) - 1)::bigint AS idx,
+                           count(*) OVER (PARTITION BY t.account_key) AS n
+                      FROM %I AS t WHERE $1 = ''assign''', per_account, targets)
+    USING orphan_policy;
+    EXECUTE format('CREATE INDEX ON %I (account_key, idx)', per_account);
+    EXECUTE format('ANALYZE %I', targets);
+    EXECUTE format('ANALYZE %I', per_account);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_location_targets(text, text, text) IS
+    'Internal: stages the locations devices may link to, and per account for the assign policy, during reconcile_ids';
+
+-- Gives each entry of a location map the account of its location
+-- (target_account), so that each device row needs one join for its
+-- location, not two; with no locations registered, an empty map.
+CREATE OR REPLACE FUNCTION @extschema@.add_target_accounts(map text, targets text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF to_regclass('pg_temp.' || quote_ident(map)) IS NULL THEN
+        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
+                        SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
+                               NULL::text AS reason, NULL::varchar AS target_account
+                         WHERE false', map);
+        RETURN;
+    END IF;
+    PERFORM normalize.drop_temp_table(map || '_acct');
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
+                    SELECT m.*, t.account_key AS target_account FROM %I AS m
+                      LEFT JOIN %I AS t ON t.target_key = m.target_key', map || '_acct', map, targets);
+    EXECUTE format('DROP TABLE %I', map);
+    EXECUTE format('ALTER TABLE %I RENAME TO %I', map || '_acct', map);
+    EXECUTE format('ANALYZE %I', map);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.add_target_accounts(text, text) IS
+    'Internal: adds the location''s account to each entry of a devices.location map, during reconcile_ids';
+
+-- The query (a WITH list ending in r) of every source row of an entity
+-- with its key, its account (linked by account_map, or assigned from
+-- accounts_ordered under the assign policy) and, for devices, its location
+-- (by location_map, assigned from per_account) and why a link is missing.
+CREATE OR REPLACE FUNCTION @extschema@.entity_rows_query(entity text, orphan_policy text, n_accounts bigint, account_map text,
+                                              location_map text, accounts_ordered text, per_account text)
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+BEGIN
+    SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = entity_rows_query.entity;
+    RETURN format($q$
+        WITH r0 AS (
+            SELECT s.*, k.entity_key, CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                   m.target_key AS linked_key, m.rule AS linked_rule,
+                   CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+              FROM (%1$s) AS s
+             CROSS JOIN LATERAL (SELECT normalize.stable_key(%2$L, s.%3$I) AS entity_key) AS k
+              LEFT JOIN %4$I AS m ON m.raw = s.account_id),
+        r1 AS (
+            SELECT r0.*,
+                   CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
+                        WHEN r0.fate IS NULL AND %5$L = 'assign' THEN
+                            (SELECT a.account_key FROM %6$I AS a
+                              WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %7$s, 0, %2$L,
+                                                                               'assign account'))::bigint)
+                   END AS account_key
+              FROM r0),
+        r AS (
+            SELECT r1.* %8$s FROM r1 %9$s)
+        $q$,
+        normalize.source_query(entity), e.kind, e.id_column, account_map, orphan_policy, accounts_ordered, n_accounts,
+        CASE WHEN entity = 'devices' THEN format($l$,
+               CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
+                    WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
+                        (SELECT p.target_key FROM %3$I AS p
+                          WHERE p.account_key = r1.account_key
+                            AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
+                                                                           'assign location'))::bigint)
+               END AS location_key,
+               CASE WHEN lm.target_account = r1.account_key THEN lm.rule END AS location_rule,
+               CASE WHEN lm.target_key IS NOT NULL AND lm.target_account IS DISTINCT FROM r1.account_key
+                    THEN 'location of another account'
+                    WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL AND %2$L
+                    THEN coalesce(lm.reason, 'no matching location')
+               END AS location_reason$l$, orphan_policy, normalize.is_registered('locations'), per_account) ELSE '' END,
+        CASE WHEN entity = 'devices' THEN format($l$
+               LEFT JOIN %I AS lm ON lm.raw = r1.location_id$l$, location_map) ELSE '' END);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.entity_rows_query(text, text, bigint, text, text, text, text) IS
+    'Internal: the query of an entity''s source rows with their keys, accounts, locations and issues, during reconcile_ids';
+
+-- Loads the rows of an entity that have a key and an account into its
+-- normalized table; returns how many.
+CREATE OR REPLACE FUNCTION @extschema@.load_entity(entity text, orphan_policy text, n_accounts bigint, account_map text,
+                                        location_map text, accounts_ordered text, per_account text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    c record;
+    loaded bigint;
+BEGIN
+    SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = load_entity.entity;
+    c := normalize.loaded_columns(entity);
+    -- (The filter names entity_key, not fate: the planner guesses 0.5%
+    -- for "CASE ... IS NULL" and would hash the wrong side of the joins.)
+    EXECUTE normalize.entity_rows_query(entity, orphan_policy, n_accounts, account_map, location_map, accounts_ordered,
+                                        per_account)
+            || format($q$
+        INSERT INTO normalize.%1$I (%2$I, account_key, source_id, source_account_ref, account_rule,
+                                   account_assigned, account_issue, %3$s %4$s)
+        SELECT r.entity_key, r.account_key, r.%5$I, r.account_id,
+               coalesce(r.linked_rule, 'assigned'), r.linked_key IS NULL, r.reason, %6$s %7$s
+          FROM r WHERE r.entity_key IS NOT NULL AND r.account_key IS NOT NULL
+        $q$,
+        e.table_name, e.kind || '_key', c.cols,
+        CASE WHEN entity = 'devices'
+             THEN ', location_key, source_location_ref, location_rule, location_assigned, location_issue' ELSE '' END,
+        e.id_column, c.src_cols,
+        CASE WHEN entity = 'devices'
+             THEN $l$, r.location_key, r.location_id, coalesce(r.location_rule, CASE WHEN r.location_key IS NOT NULL THEN 'assigned' END),
+                    r.location_key IS NOT NULL AND r.location_rule IS NULL, r.location_reason$l$ ELSE '' END);
+    GET DIAGNOSTICS loaded = ROW_COUNT;
+    RETURN loaded;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.load_entity(text, text, bigint, text, text, text, text) IS
+    'Internal: loads an entity''s linked (or assigned) source rows into its normalized table, during reconcile_ids';
+
+-- The rows of an entity that did not load, for the id map and the
+-- quarantine: a second, narrow pass over the source (rows that loaded
+-- with an issue carry it in account_issue / location_issue).
+CREATE OR REPLACE FUNCTION @extschema@.record_unlinked_rows(entity text, orphan_policy text, account_map text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+BEGIN
+    SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = record_unlinked_rows.entity;
+    EXECUTE format($q$
+        WITH u AS MATERIALIZED (
+            SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
+                   CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+                   CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
+              FROM (%2$s) AS s
+             CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
+              LEFT JOIN %4$I AS m ON m.raw = s.account_id
+             WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
+        ids AS (
+            INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
+            SELECT %6$L, u.source_id, u.entity_key,
+                   CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
+              FROM u)
+        INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
+        SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
+        UNION ALL
+        SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
+          FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
+        $q$,
+        e.id_column, normalize.source_query(entity), e.kind, account_map, orphan_policy, entity,
+        CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_unlinked_rows(text, text, text) IS
+    'Internal: records the source rows of an entity that did not load, in unlinked_rows and the quarantine, during reconcile_ids';
+
+-- Links kept with an issue (an assigned account, a location lost),
+-- recorded once the rows are settled. A loaded row has an account issue
+-- only when it was assigned or its value's map entry links with a reason:
+-- without either, the table is not scanned for them.
+CREATE OR REPLACE FUNCTION @extschema@.record_link_issues(entity text, orphan_policy text, account_map text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    account_issues boolean;
+    issues text;
+BEGIN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I AS m WHERE m.target_key IS NOT NULL AND m.reason IS NOT NULL)',
+                   account_map)
+       INTO account_issues;
+    issues := concat_ws(' UNION ALL ',
+        CASE WHEN account_issues OR orphan_policy = 'assign' THEN format($q$
+            SELECT %1$L, t.source_id, 'account', t.source_account_ref, t.account_issue, true
+              FROM normalize.%1$I AS t WHERE t.account_issue IS NOT NULL$q$, entity) END,
+        CASE WHEN entity = 'devices' THEN $q$
+            SELECT 'devices', t.source_id, 'location', t.source_location_ref, t.location_issue, true
+              FROM normalize.devices AS t WHERE t.location_issue IS NOT NULL$q$ END);
+    IF issues <> '' THEN
+        EXECUTE 'INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)' || issues;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_link_issues(text, text, text) IS
+    'Internal: records the links an entity''s loaded rows kept with an issue (assigned, lost), during reconcile_ids';
+
+-- The master account map: every customer's own ID, and every raw
+-- reference value a rule or the crosswalk linked, from the value map of
+-- each entity's account reference (entities[i] in maps[i]); assigned
+-- orphans are not a meaning of their value.
+CREATE OR REPLACE FUNCTION @extschema@.build_account_map(entities text[], maps text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF cardinality(entities) IS DISTINCT FROM cardinality(maps) THEN
+        RAISE EXCEPTION 'entities and maps must have the same length, got % and %', cardinality(entities), cardinality(maps)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'build_account_map is a step of normalize.reconcile_ids(); call that.';
+    END IF;
+    INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
+    SELECT 'customers', a.source_id, a.account_key, 'primary', 1 FROM normalize.accounts AS a;
+    FOR i IN 1 .. coalesce(cardinality(entities), 0) LOOP
+        EXECUTE format('INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
+                        SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
+                       entities[i], maps[i]);
+    END LOOP;
+    CREATE UNIQUE INDEX account_map_raw_value_key ON normalize.account_map (entity, md5(raw_value));
+    ALTER TABLE normalize.account_map
+        ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_account_map(text[], text[]) IS
+    'Internal: fills the master account map from the customers and the account references'' value maps, during reconcile_ids';
+
+-- What reconcile_ids returns, counted from what was written rather than by
+-- rescanning the tables: loaded rows (loaded: entity -> rows), the
+-- assigned ones among them (their issue is in the quarantine, kept), the
+-- unlinked rows, and the rule of each account reference (rules: entity ->
+-- rule).
+CREATE OR REPLACE FUNCTION @extschema@.reconcile_counts(loaded jsonb, rules jsonb)
+RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
+               dropped bigint, superseded bigint, duplicates bigint, account_rule text)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ek.entity,
+           l.rows + coalesce(u.n, 0),
+           l.rows - coalesce(q.assigned, 0),
+           coalesce(q.assigned, 0),
+           coalesce(u.quarantined, 0),
+           coalesce(u.dropped, 0),
+           coalesce(u.superseded, 0),
+           coalesce(u.duplicates, 0),
+           CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
+      FROM normalize.entity_kinds AS ek
+      JOIN (SELECT j.key AS entity, j.value::bigint AS rows FROM jsonb_each_text(loaded) AS j) AS l ON l.entity = ek.entity
+      LEFT JOIN (SELECT x.entity, count(*) AS n,
+                        count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
+                        count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
+                        count(*) FILTER (WHERE x.status = 'superseded') AS superseded,
+                        count(*) FILTER (WHERE x.status = 'duplicate') AS duplicates
+                   FROM normalize.unlinked_rows AS x GROUP BY x.entity) AS u ON u.entity = ek.entity
+      LEFT JOIN (SELECT y.entity, count(*) AS assigned FROM normalize.quarantine AS y
+                  WHERE y.kept AND y.reference = 'account' GROUP BY y.entity) AS q ON q.entity = ek.entity
+     ORDER BY ek.position
+$$;
+COMMENT ON FUNCTION @extschema@.reconcile_counts(jsonb, jsonb) IS
+    'Internal: the rows of each entity linked, assigned, quarantined, dropped, superseded and duplicate, and its account rule, as reconcile_ids returns them';
+
 CREATE OR REPLACE FUNCTION @extschema@.reconcile_ids(orphan_policy text DEFAULT 'quarantine', min_share float8 DEFAULT 0.5,
                                           ambiguity_margin float8 DEFAULT 0.1)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
@@ -502,21 +909,19 @@ SET maintenance_work_mem = '512MB'
 AS $$
 DECLARE
     e record;
-    cols text;
-    src_cols text;
-    rules jsonb := '{}';
-    n_accounts bigint;
-    step_started timestamptz := clock_timestamp();
-    rows_sql text;
-    n_loaded bigint;
-    n_source bigint;
     staged record;
+    rules jsonb := '{}';
+    loaded jsonb := '{}';
+    n_accounts bigint;
+    n_loaded bigint;
     account_raw text[];
     account_rows bigint[];
     location_raw text[];
     location_rows bigint[];
-    account_issues boolean;
-    unresolved text := CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END;
+    account_map text;
+    mapped text[] := '{}';
+    maps text[] := '{}';
+    step_started timestamptz := clock_timestamp();
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
     IF orphan_policy IS NULL OR min_share IS NULL OR ambiguity_margin IS NULL THEN
@@ -534,45 +939,28 @@ BEGIN
     PERFORM normalize.require_sources();
     -- Two reconciliations at once would interleave their TRUNCATEs.
     PERFORM pg_advisory_xact_lock(hashtext('normalize.reconcile_ids'));
+    PERFORM normalize.clear_reconciliation();
 
-    PERFORM normalize.drop_temp_table('nz_loaded');
-    CREATE TEMP TABLE nz_loaded (entity text, rows bigint) ON COMMIT DROP;
-
-    -- The tables are rebuilt from empty. Keys and foreign keys are dropped
-    -- and re-added around the load: one sort per primary key and one
-    -- validating join per foreign key, instead of work for every row.
-    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_account_key_fkey;
-    ALTER TABLE normalize.locations DROP CONSTRAINT locations_account_fk;
-    ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_account_fk;
-    ALTER TABLE normalize.devices DROP CONSTRAINT devices_account_fk, DROP CONSTRAINT devices_location_fk;
-    ALTER TABLE normalize.users DROP CONSTRAINT users_account_fk;
-    ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_account_fk;
-    ALTER TABLE normalize.accounts DROP CONSTRAINT accounts_pkey;
-    ALTER TABLE normalize.locations DROP CONSTRAINT locations_pkey;
-    ALTER TABLE normalize.subscriptions DROP CONSTRAINT subscriptions_pkey;
-    ALTER TABLE normalize.devices DROP CONSTRAINT devices_pkey;
-    ALTER TABLE normalize.users DROP CONSTRAINT users_pkey;
-    ALTER TABLE normalize.campaigns DROP CONSTRAINT campaigns_pkey;
-    DROP INDEX normalize.account_map_raw_value_key;
-    TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
-             normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
-             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
-    -- What was built on the previous tables describes entities and repaired
-    -- values that are gone: keeping it would mix two generations.
-    IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
-       OR EXISTS (SELECT 1 FROM normalize.user_weeks) OR EXISTS (SELECT 1 FROM normalize.repair_summary) THEN
-        RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
-            USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
-    END IF;
-    TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
-             normalize.lifecycle_events, normalize.history_info, normalize.customer_feature_store,
-             normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
-             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    -- The temp tables below are this function's, named here and handed to
+    -- each step that reads them.
+    n_accounts := normalize.load_customers();
+    loaded := jsonb_build_object('customers', n_accounts);
+    PERFORM normalize.drop_temp_table('nz_targets_customers');
+    CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
+        SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
+    PERFORM normalize.drop_temp_table('nz_accounts_ordered');
+    CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
+        SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
+          FROM normalize.accounts AS a;
+    CREATE UNIQUE INDEX ON nz_accounts_ordered (idx);
+    ANALYZE nz_targets_customers;
+    ANALYZE nz_accounts_ordered;
+    RAISE DEBUG 'reconcile_ids: customers in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
 
     -- Entities without a source are skipped: their tables stay empty, and
     -- the report says they were not available.
-    FOR e IN SELECT * FROM normalize.entity_kinds AS k WHERE normalize.is_registered(k.entity) ORDER BY k.position LOOP
-        -- Nothing carried over from the previous entity.
+    FOR e IN SELECT * FROM normalize.entity_kinds AS k
+              WHERE k.entity <> 'customers' AND normalize.is_registered(k.entity) ORDER BY k.position LOOP
         account_raw := NULL; account_rows := NULL;
         location_raw := NULL; location_rows := NULL;
         FOR staged IN SELECT * FROM normalize.stage_entity(e.entity) LOOP
@@ -584,273 +972,52 @@ BEGIN
                 location_rows := staged.rows;
             END IF;
         END LOOP;
-        SELECT string_agg(quote_ident(c.column_name), ', ' ORDER BY c.position),
-               string_agg('r.' || quote_ident(c.column_name), ', ' ORDER BY c.position)
-          INTO cols, src_cols
-          FROM normalize.source_contract AS c WHERE c.entity = e.entity AND c.type_class <> 'id';
-
-        IF e.entity = 'customers' THEN
-            EXECUTE format($q$
-                WITH r AS MATERIALIZED (
-                    SELECT s.*, normalize.stable_key('account', s.customer_id) AS entity_key
-                      FROM (%1$s) AS s),
-                accounts AS (
-                    INSERT INTO normalize.accounts (account_key, source_id, %2$s)
-                    SELECT r.entity_key, r.customer_id, %3$s FROM r WHERE r.entity_key IS NOT NULL),
-                unlinked AS (
-                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
-                    SELECT 'customers', r.customer_id, NULL, 'quarantined' FROM r WHERE r.entity_key IS NULL)
-                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
-                SELECT 'customers', r.customer_id, NULL, r.customer_id, 'missing id', false
-                  FROM r WHERE r.entity_key IS NULL
-                $q$, normalize.source_query('customers'), cols, src_cols);
-            SELECT count(*) INTO n_loaded FROM normalize.accounts;
-            n_loaded := n_loaded - normalize.settle_keys('customers');
-            INSERT INTO nz_loaded VALUES ('customers', n_loaded);
-            SELECT count(*) INTO n_accounts FROM normalize.accounts;
-            IF n_accounts = 0 THEN
-                RAISE EXCEPTION 'the customers source has no usable rows'
-                    USING ERRCODE = 'no_data_found',
-                          DETAIL = 'Every account hangs off a customer; without one nothing can be linked.',
-                          HINT = 'Check that the registered customers relation holds rows with customer IDs.';
-            END IF;
-            PERFORM normalize.drop_temp_table('nz_targets_customers');
-            CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
-                SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
-            PERFORM normalize.drop_temp_table('nz_accounts_ordered');
-            CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
-                SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
-                  FROM normalize.accounts AS a;
-            CREATE UNIQUE INDEX ON nz_accounts_ordered (idx);
-            ANALYZE nz_targets_customers;
-            ANALYZE nz_accounts_ordered;
-            RAISE DEBUG 'reconcile_ids: customers in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
-            CONTINUE;
-        END IF;
 
         -- The account reference: rule, value map.
+        account_map := format('nz_map_%s_account', e.entity);
         rules := rules || jsonb_build_object(e.entity,
                                              normalize.resolve_reference(e.entity, 'account', account_raw, account_rows,
                                                                          'nz_targets_customers', min_share,
-                                                                         ambiguity_margin, '',
-                                                                         format('nz_map_%s_account', e.entity)));
-
-        IF e.entity = 'devices' AND NOT normalize.is_registered('locations') THEN
-            -- No locations to link to: the devices keep their raw location
-            -- reference, and no link is counted as lost.
+                                                                         ambiguity_margin, '', account_map));
+        mapped := mapped || e.entity;
+        maps := maps || account_map;
+        -- Devices' locations: chosen together with the account, by the
+        -- devices a rule links to a location of their own account. No
+        -- locations registered: the devices keep their raw references.
+        IF e.entity = 'devices' THEN
+            PERFORM normalize.stage_location_targets(orphan_policy, 'nz_targets_locations', 'nz_locations_per_account');
             PERFORM normalize.drop_temp_table('nz_map_devices_location');
-            CREATE TEMP TABLE nz_map_devices_location ON COMMIT DROP AS
-                SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
-                       NULL::text AS reason, NULL::varchar AS target_account
-                 WHERE false;
-            PERFORM normalize.drop_temp_table('nz_locations_per_account');
-            CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
-                SELECT NULL::varchar AS account_key, NULL::varchar AS target_key, NULL::bigint AS idx, NULL::bigint AS n
-                 WHERE false;
-        ELSIF e.entity = 'devices' THEN
-            PERFORM normalize.drop_temp_table('nz_targets_locations');
-            CREATE TEMP TABLE nz_targets_locations ON COMMIT DROP AS
-                SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key
-                  FROM normalize.locations AS l;
-            PERFORM normalize.drop_temp_table('nz_locations_per_account');
-            -- Only the assign policy draws from it; otherwise it stays empty.
-            CREATE TEMP TABLE nz_locations_per_account ON COMMIT DROP AS
-                SELECT t.account_key, t.target_key,
-                       (row_number() OVER (PARTITION BY t.account_key ORDER BY t.target_key) - 1)::bigint AS idx,
-                       count(*) OVER (PARTITION BY t.account_key) AS n
-                  FROM nz_targets_locations AS t
-                 WHERE orphan_policy = 'assign';
-            CREATE INDEX ON nz_locations_per_account (account_key, idx);
-            ANALYZE nz_targets_locations;
-            ANALYZE nz_locations_per_account;
-            rules := rules || jsonb_build_object('devices.location',
-                                                 normalize.resolve_reference('devices', 'location', location_raw, location_rows,
-                                                                             'nz_targets_locations', min_share,
-                                                                             ambiguity_margin, 'nz_map_devices_account',
-                                                                             'nz_map_devices_location'));
-            -- The location's account travels with the map, so each device
-            -- row needs one join for its location, not two.
-            CREATE TEMP TABLE nz_map_devices_location_acct ON COMMIT DROP AS
-                SELECT m.*, t.account_key AS target_account
-                  FROM nz_map_devices_location AS m
-                  LEFT JOIN nz_targets_locations AS t ON t.target_key = m.target_key;
-            DROP TABLE nz_map_devices_location;
-            ALTER TABLE nz_map_devices_location_acct RENAME TO nz_map_devices_location;
-            ANALYZE nz_map_devices_location;
+            IF normalize.is_registered('locations') THEN
+                rules := rules || jsonb_build_object('devices.location',
+                                                     normalize.resolve_reference('devices', 'location', location_raw,
+                                                                                 location_rows, 'nz_targets_locations',
+                                                                                 min_share, ambiguity_margin, account_map,
+                                                                                 'nz_map_devices_location'));
+            END IF;
+            PERFORM normalize.add_target_accounts('nz_map_devices_location', 'nz_targets_locations');
         END IF;
 
-        -- Every row's fate, account and (for devices) location, as a query
-        -- run twice: once streaming the linked rows into the normalized
-        -- table, once collecting the few others for the id map and the
-        -- quarantine. Cheaper than materializing every row once.
-        rows_sql := format($q$
-            WITH r0 AS (
-                SELECT s.*, k.entity_key, CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
-                       m.target_key AS linked_key, m.rule AS linked_rule,
-                       CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
-                  FROM (%2$s) AS s
-                 CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%4$I) AS entity_key) AS k
-                  LEFT JOIN %6$I AS m ON m.raw = s.account_id),
-            r1 AS (
-                SELECT r0.*,
-                       CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
-                            WHEN r0.fate IS NULL AND %7$L = 'assign' THEN
-                                (SELECT a.account_key FROM nz_accounts_ordered AS a
-                                  WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %8$s, 0, %3$L,
-                                                                                   'assign account'))::bigint)
-                       END AS account_key
-                  FROM r0),
-            r AS (
-                SELECT r1.* %9$s FROM r1 %10$s)
-            $q$,
-            NULL, normalize.source_query(e.entity), e.kind, e.id_column,
-            NULL, format('nz_map_%s_account', e.entity),
-            orphan_policy, n_accounts,
-            CASE WHEN e.entity = 'devices' THEN format($l$,
-                   CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
-                        WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
-                            (SELECT p.target_key FROM nz_locations_per_account AS p
-                              WHERE p.account_key = r1.account_key
-                                AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
-                                                                               'assign location'))::bigint)
-                   END AS location_key,
-                   CASE WHEN lm.target_account = r1.account_key THEN lm.rule END AS location_rule,
-                   CASE WHEN lm.target_key IS NOT NULL AND lm.target_account IS DISTINCT FROM r1.account_key
-                        THEN 'location of another account'
-                        WHEN r1.location_id IS NOT NULL AND lm.target_key IS NULL AND %2$L
-                        THEN coalesce(lm.reason, 'no matching location')
-                   END AS location_reason$l$, orphan_policy, normalize.is_registered('locations')) ELSE '' END,
-            CASE WHEN e.entity = 'devices' THEN $l$
-                   LEFT JOIN nz_map_devices_location AS lm ON lm.raw = r1.location_id$l$ ELSE '' END);
-
-        -- (The filter names entity_key, not fate: the planner guesses 0.5%
-        -- for "CASE ... IS NULL" and would hash the wrong side of the joins.)
-        EXECUTE rows_sql || format($q$
-            INSERT INTO normalize.%1$I (%2$I, account_key, source_id, source_account_ref, account_rule,
-                                       account_assigned, account_issue, %3$s %4$s)
-            SELECT r.entity_key, r.account_key, r.%5$I, r.account_id,
-                   coalesce(r.linked_rule, 'assigned'), r.linked_key IS NULL, r.reason, %6$s %7$s
-              FROM r WHERE r.entity_key IS NOT NULL AND r.account_key IS NOT NULL
-            $q$,
-            e.entity, e.kind || '_key', cols,
-            CASE WHEN e.entity = 'devices'
-                 THEN ', location_key, source_location_ref, location_rule, location_assigned, location_issue' ELSE '' END,
-            e.id_column, src_cols,
-            CASE WHEN e.entity = 'devices'
-                 THEN $l$, r.location_key, r.location_id, coalesce(r.location_rule, CASE WHEN r.location_key IS NOT NULL THEN 'assigned' END),
-                        r.location_key IS NOT NULL AND r.location_rule IS NULL, r.location_reason$l$ ELSE '' END);
-        GET DIAGNOSTICS n_loaded = ROW_COUNT;
-
-        -- The rows that did not load: a second, narrow pass over the source.
-        -- (Rows that loaded with an issue, such as an assigned account, carry
-        -- it in account_issue / location_issue.) Staging counted every source
-        -- row under its account reference, NULL included: when all of them
-        -- loaded, there is nothing to look for.
-        SELECT coalesce(sum(r), 0) INTO n_source FROM unnest(account_rows) AS r;
-        IF n_loaded <> n_source THEN
-            EXECUTE format($q$
-                WITH u AS MATERIALIZED (
-                    SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
-                           CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
-                           CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
-                      FROM (%2$s) AS s
-                     CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
-                      LEFT JOIN %4$I AS m ON m.raw = s.account_id
-                     WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
-                ids AS (
-                    INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
-                    SELECT %6$L, u.source_id, u.entity_key,
-                           CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
-                      FROM u)
-                INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
-                SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
-                UNION ALL
-                SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
-                  FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
-                $q$,
-                e.id_column, normalize.source_query(e.entity), e.kind, format('nz_map_%s_account', e.entity),
-                orphan_policy, e.entity, unresolved);
+        n_loaded := normalize.load_entity(e.entity, orphan_policy, n_accounts, account_map, 'nz_map_devices_location',
+                                          'nz_accounts_ordered', 'nz_locations_per_account');
+        -- Staging counted every source row under its account reference,
+        -- NULL included: when all of them loaded, none is left to record.
+        IF n_loaded <> (SELECT coalesce(sum(r), 0) FROM unnest(account_rows) AS r) THEN
+            PERFORM normalize.record_unlinked_rows(e.entity, orphan_policy, account_map);
         END IF;
         n_loaded := n_loaded - normalize.settle_keys(e.entity);
-        INSERT INTO nz_loaded VALUES (e.entity, n_loaded);
-        -- Links kept with an issue, recorded once the rows are settled. A
-        -- loaded row has an account issue only when it was assigned or its
-        -- value's map entry links with a reason: without either, the table
-        -- is not scanned for them.
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I AS m WHERE m.target_key IS NOT NULL AND m.reason IS NOT NULL)',
-                       format('nz_map_%s_account', e.entity))
-           INTO account_issues;
-        rows_sql := concat_ws(' UNION ALL ',
-            CASE WHEN account_issues OR orphan_policy = 'assign' THEN format($q$
-                SELECT %1$L, t.source_id, 'account', t.source_account_ref, t.account_issue, true
-                  FROM normalize.%1$I AS t WHERE t.account_issue IS NOT NULL$q$, e.entity) END,
-            CASE WHEN e.entity = 'devices' THEN $q$
-                SELECT 'devices', t.source_id, 'location', t.source_location_ref, t.location_issue, true
-                  FROM normalize.devices AS t WHERE t.location_issue IS NOT NULL$q$ END);
-        IF rows_sql <> '' THEN
-            EXECUTE 'INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)' || rows_sql;
-        END IF;
+        loaded := loaded || jsonb_build_object(e.entity, n_loaded);
+        PERFORM normalize.record_link_issues(e.entity, orphan_policy, account_map);
         RAISE DEBUG 'reconcile_ids: % in % ms', e.entity, round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
     END LOOP;
 
     -- The tables of entities without a source stay empty, keyed as always.
     PERFORM normalize.try_primary_key(k.table_name, k.kind || '_key')
        FROM normalize.entity_kinds AS k WHERE NOT normalize.is_registered(k.entity) ORDER BY k.position;
-    ALTER TABLE normalize.locations ADD CONSTRAINT locations_account_fk
-        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
-    ALTER TABLE normalize.subscriptions ADD CONSTRAINT subscriptions_account_fk
-        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
-    ALTER TABLE normalize.devices ADD CONSTRAINT devices_account_fk
-        FOREIGN KEY (account_key) REFERENCES normalize.accounts,
-        ADD CONSTRAINT devices_location_fk FOREIGN KEY (location_key) REFERENCES normalize.locations;
-    ALTER TABLE normalize.users ADD CONSTRAINT users_account_fk
-        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
-    ALTER TABLE normalize.campaigns ADD CONSTRAINT campaigns_account_fk
-        FOREIGN KEY (account_key) REFERENCES normalize.accounts;
+    PERFORM normalize.restore_foreign_keys();
     RAISE DEBUG 'reconcile_ids: keys in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
-
-    -- The master account map: every customer's own ID, and every raw
-    -- reference value a rule or the crosswalk linked (assigned orphans are
-    -- not a meaning of their value).
-    INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
-    SELECT 'customers', a.source_id, a.account_key, 'primary', 1 FROM normalize.accounts AS a;
-    FOR e IN SELECT k.entity FROM normalize.reference_kinds AS k
-               JOIN normalize.entity_kinds AS ek USING (entity)
-              WHERE k.reference = 'account' AND normalize.is_registered(k.entity) ORDER BY ek.position LOOP
-        EXECUTE format('INSERT INTO normalize.account_map (entity, raw_value, account_key, rule, rows)
-                        SELECT %L, m.raw, m.target_key, m.rule, m.rows FROM %I AS m WHERE m.target_key IS NOT NULL',
-                       e.entity, format('nz_map_%s_account', e.entity));
-    END LOOP;
-    CREATE UNIQUE INDEX account_map_raw_value_key ON normalize.account_map (entity, md5(raw_value));
-    ALTER TABLE normalize.account_map
-        ADD CONSTRAINT account_map_account_key_fkey FOREIGN KEY (account_key) REFERENCES normalize.accounts;
-
+    PERFORM normalize.build_account_map(mapped, maps);
     RAISE DEBUG 'reconcile_ids: maps in % ms', round(extract(epoch FROM clock_timestamp() - step_started) * 1000);
-
-    -- Counted from what was written, not by rescanning the tables: loaded
-    -- rows, the assigned ones among them (their issue is in the
-    -- quarantine, kept), and the unlinked rows.
-    RETURN QUERY
-    SELECT ek.entity,
-           l.rows + coalesce(u.n, 0),
-           l.rows - coalesce(q.assigned, 0),
-           coalesce(q.assigned, 0),
-           coalesce(u.quarantined, 0),
-           coalesce(u.dropped, 0),
-           coalesce(u.superseded, 0),
-           coalesce(u.duplicates, 0),
-           CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
-      FROM normalize.entity_kinds AS ek
-      JOIN nz_loaded AS l ON l.entity = ek.entity
-      LEFT JOIN (SELECT x.entity, count(*) AS n,
-                        count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
-                        count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
-                        count(*) FILTER (WHERE x.status = 'superseded') AS superseded,
-                        count(*) FILTER (WHERE x.status = 'duplicate') AS duplicates
-                   FROM normalize.unlinked_rows AS x GROUP BY x.entity) AS u ON u.entity = ek.entity
-      LEFT JOIN (SELECT y.entity, count(*) AS assigned FROM normalize.quarantine AS y
-                  WHERE y.kept AND y.reference = 'account' GROUP BY y.entity) AS q ON q.entity = ek.entity
-     ORDER BY ek.position;
+    RETURN QUERY SELECT * FROM normalize.reconcile_counts(loaded, rules);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.reconcile_ids(text, float8, float8) IS
