@@ -433,6 +433,8 @@ MAP_STAGED = ('CREATE TEMP TABLE bi_map ON COMMIT DROP AS '
               'FROM normalize.accounts AS a;')
 ROWS_STAGED = {'entity': 'campaigns', 'orphan_policy': 'quarantine', 'n_accounts': '100', 'account_map': 'bi_map',
                'location_map': 'bi_map', 'accounts_ordered': 'bi_ord', 'per_account': 'bi_ord'}
+# The demo's empty tables, for the steps of create_demo_source that fill them.
+DEMO_TABLES = "CREATE SCHEMA bi_demo; SELECT normalize.demo_create_tables('bi_demo');"
 SPLIT_INPUT = ("CREATE TEMP TABLE bi_split_input ON COMMIT DROP AS "
                "SELECT a.account_key::varchar AS key, a.tier AS stratum, 0.5::float8 AS u, date '2025-06-01' AS as_of "
                "FROM normalize.accounts AS a;")
@@ -555,6 +557,26 @@ HAND = {
     'pipeline_run_phase': [{'run': '1', 'phase': 'reconcile'}],
     'pipeline_fail': [{'run': '1', 'phase': 'quality', 'message': 'boom'}],
     'create_demo_source': [{'schema_name': 'bi_demo'}],
+    # The steps of create_demo_source, each on tables the steps before it
+    # made (at the demo's own volumes).
+    'demo_check_arguments': [{'schema_name': 'bi_demo', 'seed': '1', 'replace': 'false', 'scale': '1'}],
+    'demo_prepare_schema': [{'schema_name': 'bi_demo', 'replace': 'false'}],
+    'demo_create_tables': [{'schema_name': 'bi_demo', '_prelude': 'CREATE SCHEMA bi_demo;'}],
+    'demo_weight_sql': [{'share': 'users_share'}],
+    'demo_customers': [{'schema_name': 'bi_demo', 'seed': '1', 'n_customers': '100', '_prelude': DEMO_TABLES}],
+    'demo_locations': [{'schema_name': 'bi_demo', 'seed': '1', 'n_customers': '100', 'n_extra': '141',
+                        '_prelude': DEMO_TABLES}],
+    'demo_subscriptions': [{'schema_name': 'bi_demo', 'seed': '1', 'n_customers': '100', 'n_owned_extra': '328',
+                            'n_orphans': '13', 'n_paid': '241', 'n_early': '176',
+                            '_prelude': DEMO_TABLES + " SELECT normalize.demo_customers('bi_demo', 1, 100);"}],
+    'demo_devices': [{'schema_name': 'bi_demo', 'seed': '1', 'n_customers': '100', 'n_located': '1157',
+                      'n_unlocated': '48', 'n_high': '188', 'n_early': '422',
+                      '_prelude': DEMO_TABLES + " SELECT normalize.demo_locations('bi_demo', 1, 100, 141);"}],
+    'demo_users': [{'schema_name': 'bi_demo', 'seed': '1', 'n_customers': '100', 'n_owned': '324', 'n_orphans': '13',
+                    'n_high': '108', 'n_admins': '34', 'n_managers': '84', '_prelude': DEMO_TABLES}],
+    'demo_campaigns': [{'schema_name': 'bi_demo', 'seed': '1', 'n_customers': '100', 'n_campaigns': '310',
+                        '_prelude': DEMO_TABLES}],
+    'demo_declare_offset': [{'schema_name': 'bi_demo'}],
 }
 BY_NAME = {'n': '3', 'seed': '42', 'as_of': AS_OF, 'key': 'acct-42', 'profile': 'mrr_tier_1'}
 
