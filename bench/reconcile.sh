@@ -8,16 +8,16 @@
 #
 # Environment: NZ_BENCH_ROUNDS (default 3), NZ_PGPORT (default 54342).
 #
-# The rounds alternate the contenders. The baseline does only the linking
-# joins; reconcile_ids() also discovers the rules, keys every row,
-# deduplicates, writes the maps and the quarantine, and validates the
-# foreign keys, so the ratio is the price of all that. Target: at most 2x.
-# Two more contenders, for context: the baseline plus the primary and
-# foreign keys, and the same output written by hand: plain SQL that, with
-# the rules known, writes the rows reconcile_ids writes to the normalized
-# tables and the account map (columns, stable keys, provenance) and gives
-# them the same keys. After the rounds its rows are compared with
-# reconcile_ids' rows.
+# The rounds alternate the contenders. The target is against the same
+# output written by hand: plain SQL that, with the rules known, writes the
+# rows reconcile_ids writes to the normalized tables and the account map
+# (columns, stable keys, provenance) and gives them the same keys; after
+# the rounds its rows are compared with reconcile_ids' rows, both ways.
+# reconcile_ids() also discovers the rules, checks every row, deduplicates
+# and writes the quarantine, so the ratio is the price of all that.
+# Target: at most 1.15x. Two more contenders, for context: the linking
+# joins alone (the baseline), and the baseline plus the primary and
+# foreign keys.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -184,8 +184,8 @@ ALTER TABLE bench_by_hand.devices ADD FOREIGN KEY (account_key) REFERENCES bench
     ADD FOREIGN KEY (location_key) REFERENCES bench_by_hand.locations;
 ALTER TABLE bench_by_hand.users ADD FOREIGN KEY (account_key) REFERENCES bench_by_hand.accounts;
 ALTER TABLE bench_by_hand.campaigns ADD FOREIGN KEY (account_key) REFERENCES bench_by_hand.accounts;
-ALTER TABLE bench_by_hand.account_map ADD PRIMARY KEY (entity, raw_value),
-    ADD FOREIGN KEY (account_key) REFERENCES bench_by_hand.accounts;
+CREATE UNIQUE INDEX ON bench_by_hand.account_map (entity, md5(raw_value));
+ALTER TABLE bench_by_hand.account_map ADD FOREIGN KEY (account_key) REFERENCES bench_by_hand.accounts;
 SQL
 )
 
@@ -242,7 +242,7 @@ keyed_ratio=$(awk -v a="$m_rec" -v b="$m_keyed" 'BEGIN { printf "%.2f", a / b }'
 keys_ratio=$(awk -v a="$m_keyed" -v b="$m_base" 'BEGIN { printf "%.2f", a / b }')
 by_hand_ratio=$(awk -v a="$m_by_hand" -v b="$m_base" 'BEGIN { printf "%.2f", a / b }')
 rec_by_hand_ratio=$(awk -v a="$m_rec" -v b="$m_by_hand" 'BEGIN { printf "%.2f", a / b }')
-verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 2) ? "MET" : "NOT MET" }')
-echo "ratio reconcile_ids / baseline: ${ratio}x (target: within 2x): $verdict"
+verdict=$(awk -v r="$rec_by_hand_ratio" -v d="$differ" 'BEGIN { print (r <= 1.15 && d == 0) ? "MET" : "NOT MET" }')
+echo "ratio reconcile_ids / the same output by hand: ${rec_by_hand_ratio}x (target: within 1.15x, 0 rows differing): $verdict"
+echo "context: reconcile_ids / baseline: ${ratio}x; / baseline with keys: ${keyed_ratio}x"
 echo "context: the keys alone make the baseline ${keys_ratio}x; the same output by hand is ${by_hand_ratio}x"
-echo "context: reconcile_ids / baseline with keys: ${keyed_ratio}x; reconcile_ids / by hand: ${rec_by_hand_ratio}x"

@@ -74,8 +74,12 @@ CALL normalize.run_pipeline(seed => 42, months => 12, restart => true);
 RESET client_min_messages;
 SELECT mrr_source, count(*) FROM normalize.accounts GROUP BY 1 ORDER BY 1;
 SELECT check_name, entity, status FROM normalize.quality_checks() WHERE status <> 'pass';
--- Customers are the minimum.
+-- Customers are the minimum: they cannot be unregistered, and without
+-- them nothing runs.
 SELECT normalize.unregister_source('customers');
+SELECT normalize.unregister_source(NULL);
+SELECT normalize.is_registered('customer');
+DELETE FROM normalize.sources WHERE entity = 'customers';
 CALL normalize.run_pipeline(seed => 42, months => 12, restart => true);
 CREATE SCHEMA opt_empty;
 SELECT * FROM normalize.use_sources('opt_empty');

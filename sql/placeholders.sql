@@ -91,6 +91,29 @@ ROLLBACK;
 INSERT INTO normalize.placeholder_values (table_name, column_name, value) VALUES ('devices', 'status', 0);
 SELECT * FROM normalize.scan_placeholders('devices', 'status', true);
 
+-- Revenue outside every tier's range is a sentinel: replaced, and said
+-- (999999.99 twice, -1 once). An account's known tier is kept where its
+-- revenue has to be drawn, and the revenue drawn from that tier's profile.
+-- A real revenue beyond the ranges is declared real.
+DELETE FROM normalize.placeholder_values WHERE NOT shipped;
+UPDATE ph_raw.customers SET mrr = 999999.99 WHERE customer_id IN (197, 198);
+UPDATE ph_raw.customers SET mrr = -1 WHERE customer_id = 199;
+ALTER TABLE ph_raw.customers ADD COLUMN tier text;
+UPDATE ph_raw.customers SET tier = 'Tier ' || (1 + customer_id % 4);
+SELECT count(*) FROM normalize.register_source('customers', 'ph_raw.customers');
+SET client_min_messages = warning;
+SELECT count(*) FROM normalize.reconcile_ids();
+RESET client_min_messages;
+SELECT table_name, column_name, finding, replaced, kept FROM normalize.repair_values(seed => 7) WHERE table_name = 'accounts';
+SELECT source_id, mrr_observed, mrr_source, tier_observed, tier, tier_source,
+       mrr BETWEEN p.lower AND p.upper AS within_its_tier
+  FROM normalize.accounts JOIN normalize.distribution_profiles AS p ON p.name = 'mrr_' || lower(replace(tier, ' ', '_'))
+ WHERE source_id IN ('150', '197', '198', '199') ORDER BY source_id;
+INSERT INTO normalize.placeholder_values (table_name, column_name, value, placeholder, note)
+VALUES ('accounts', 'mrr', 999999.99, false, 'a real enterprise account');
+SELECT table_name, column_name, finding, replaced, kept FROM normalize.repair_values(seed => 7) WHERE column_name = 'mrr';
+SELECT source_id, mrr, mrr_source FROM normalize.accounts WHERE source_id IN ('197', '198') ORDER BY source_id;
+
 DELETE FROM normalize.placeholder_values WHERE NOT shipped;
 SELECT table_name, column_name, value, placeholder, shipped FROM normalize.placeholder_values;
 SET client_min_messages = warning;

@@ -469,7 +469,7 @@ HAND = {
     'use_sources': [{'schema_name': 'saas_raw'}],
     'source_query': [{'entity': 'subscriptions'}], 'require_entity': [{'entity': 'subscriptions'}],
     'stage_entity': [{'entity': 'devices'}],
-    'unregister_source': [{'entity': 'devices'}],
+    'unregister_source': [{'entity': 'devices'}], 'is_registered': [{'entity': 'devices'}],
     'load_customers': [{'_prelude': 'SELECT normalize.clear_reconciliation();'}],
     'restore_foreign_keys': [{'_prelude': ' '.join('ALTER TABLE normalize.%s DROP CONSTRAINT %s_%s_fk;' % (t, t, r)
                                                    for t, r in [('locations', 'account'), ('subscriptions', 'account'),

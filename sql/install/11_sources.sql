@@ -268,7 +268,7 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     IF cardinality(missing) > 0 THEN
-        RAISE NOTICE 'schema "%" has no table %: not registered', schema_name, array_to_string(missing, ', ')
+        RAISE NOTICE 'schema "%" has no tables for %: not registered', schema_name, array_to_string(missing, ', ')
             USING DETAIL = 'The pipeline runs on what is registered; the outputs built from these entities stay empty, and the readiness report says so.',
                   HINT = 'Register a table of another name with normalize.register_source(entity, relation, columns).';
     END IF;
@@ -281,12 +281,22 @@ COMMENT ON FUNCTION @extschema@.use_sources(text, text) IS
 -- without it.
 CREATE FUNCTION @extschema@.unregister_source(entity text)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM normalize.require_entity(entity);
+    IF (SELECT k.required FROM normalize.entity_kinds AS k WHERE k.entity = unregister_source.entity) THEN
+        RAISE EXCEPTION 'the % source cannot be unregistered', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Every other entity hangs off the customers.',
+                  HINT = 'Register another relation in its place with normalize.register_source(entity, relation, columns).';
+    END IF;
     DELETE FROM normalize.sources AS s WHERE s.entity = unregister_source.entity;
+    IF FOUND THEN
+        RAISE NOTICE 'the % source is no longer registered', entity
+            USING HINT = 'The tables built from it stay until the pipeline runs again: CALL normalize.run_pipeline().';
+    END IF;
     RETURN FOUND;
 END
 $$;

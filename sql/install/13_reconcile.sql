@@ -62,10 +62,14 @@ INSERT INTO @extschema@.entity_kinds VALUES
 -- does not have, and say so, rather than read an empty table as "none".
 CREATE FUNCTION @extschema@.is_registered(entity text)
 RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = is_registered.entity)
+BEGIN
+    -- A misspelt name would read as "not registered": refused instead.
+    PERFORM normalize.require_entity(entity);
+    RETURN EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = is_registered.entity);
+END
 $$;
 COMMENT ON FUNCTION @extschema@.is_registered(text) IS
     'Whether a source is registered for an entity (customers, subscriptions, devices, users, locations, campaigns)';
@@ -78,7 +82,12 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF entity IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.entity_kinds AS e WHERE e.entity = require_entity.entity) THEN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The entities are customers, subscriptions, devices, users, locations and campaigns.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.entity_kinds AS e WHERE e.entity = require_entity.entity) THEN
         RAISE EXCEPTION 'unknown entity "%"', entity
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The entities are customers, subscriptions, devices, users, locations and campaigns.';

@@ -620,7 +620,7 @@ COMMENT ON FUNCTION @extschema@.clear_reconciliation() IS
     'Internal: empties the normalized tables, maps and what was built on them, and drops their keys, at the start of reconcile_ids';
 
 -- Adds the foreign keys of the reloaded normalized tables, one per
--- reference, and the account map's.
+-- reference (build_account_map adds the account map's).
 CREATE FUNCTION @extschema@.restore_foreign_keys()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -728,20 +728,13 @@ COMMENT ON FUNCTION @extschema@.stage_location_targets(text, text, text) IS
 
 -- Gives each entry of a location map the account of its location
 -- (target_account), so that each device row needs one join for its
--- location, not two; with no locations registered, an empty map.
+-- location, not two.
 CREATE FUNCTION @extschema@.add_target_accounts(map text, targets text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF to_regclass('pg_temp.' || quote_ident(map)) IS NULL THEN
-        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
-                        SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
-                               NULL::text AS reason, NULL::varchar AS target_account
-                         WHERE false', map);
-        RETURN;
-    END IF;
     PERFORM normalize.drop_temp_table(map || '_acct');
     EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
                     SELECT m.*, t.account_key AS target_account FROM %I AS m
@@ -778,8 +771,10 @@ BEGIN
               LEFT JOIN %4$I AS m ON m.raw = s.account_id),
         r1 AS (
             SELECT r0.*,
+                   -- A row held back by an undecided rule is not an orphan:
+                   -- it waits for the user's word, and is not assigned.
                    CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
-                        WHEN r0.fate IS NULL AND %5$L = 'assign' THEN
+                        WHEN r0.fate IS NULL AND %5$L = 'assign' AND r0.reason IS DISTINCT FROM 'ambiguous rule' THEN
                             (SELECT a.account_key FROM %6$I AS a
                               WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %7$s, 0, %2$L,
                                                                                'assign account'))::bigint)
@@ -791,7 +786,8 @@ BEGIN
         normalize.source_query(entity), e.kind, e.id_column, account_map, orphan_policy, accounts_ordered, n_accounts,
         CASE WHEN entity = 'devices' THEN format($l$,
                CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
-                    WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
+                    WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign'
+                         AND lm.reason IS DISTINCT FROM 'ambiguous rule' THEN
                         (SELECT p.target_key FROM %3$I AS p
                           WHERE p.account_key = r1.account_key
                             AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
@@ -870,17 +866,20 @@ BEGIN
               FROM (%2$s) AS s
              CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
               LEFT JOIN %4$I AS m ON m.raw = s.account_id
-             WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
+             WHERE k.entity_key IS NULL
+                OR (m.target_key IS NULL AND (%5$L <> 'assign' OR m.reason = 'ambiguous rule'))),
+        -- Rows held back by an undecided rule are quarantined whatever
+        -- the orphan policy: they are not orphans, and must not vanish.
         ids AS (
             INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
             SELECT %6$L, u.source_id, u.entity_key,
-                   CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
+                   CASE WHEN u.fate IS NOT NULL OR u.reason = 'ambiguous rule' THEN 'quarantined' ELSE %7$L END
               FROM u)
         INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
         SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
         UNION ALL
         SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
-          FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
+          FROM u WHERE u.fate IS NULL AND (%5$L <> 'drop' OR u.reason = 'ambiguous rule')
         $q$,
         e.id_column, normalize.source_query(entity), e.kind, account_map, orphan_policy, entity,
         CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END);
@@ -954,7 +953,8 @@ COMMENT ON FUNCTION @extschema@.build_account_map(text[], text[]) IS
 -- rescanning the tables: loaded rows (loaded: entity -> rows), the
 -- assigned ones among them (their issue is in the quarantine, kept), the
 -- unlinked rows, and the rule of each account reference (rules: entity ->
--- rule).
+-- rule). An entity without a source has a row too, without counts, so
+-- that its absence is seen.
 CREATE FUNCTION @extschema@.reconcile_counts(loaded jsonb, rules jsonb)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
                dropped bigint, superseded bigint, duplicates bigint, account_rule text)
@@ -964,14 +964,15 @@ AS $$
     SELECT ek.entity,
            l.rows + coalesce(u.n, 0),
            l.rows - coalesce(q.assigned, 0),
-           coalesce(q.assigned, 0),
-           coalesce(u.quarantined, 0),
-           coalesce(u.dropped, 0),
-           coalesce(u.superseded, 0),
-           coalesce(u.duplicates, 0),
-           CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(q.assigned, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.quarantined, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.dropped, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.superseded, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.duplicates, 0) END,
+           CASE WHEN l.rows IS NULL THEN 'not registered' WHEN ek.required THEN 'primary' ELSE rules ->> ek.entity END
       FROM normalize.entity_kinds AS ek
-      JOIN (SELECT j.key AS entity, j.value::bigint AS rows FROM jsonb_each_text(loaded) AS j) AS l ON l.entity = ek.entity
+      LEFT JOIN (SELECT j.key AS entity, j.value::bigint AS rows FROM jsonb_each_text(loaded) AS j) AS l
+        ON l.entity = ek.entity
       LEFT JOIN (SELECT x.entity, count(*) AS n,
                         count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
                         count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
@@ -1049,7 +1050,7 @@ BEGIN
     -- Entities without a source are skipped: their tables stay empty, and
     -- the report says they were not available.
     FOR e IN SELECT * FROM normalize.entity_kinds AS k
-              WHERE k.entity <> 'customers' AND normalize.is_registered(k.entity) ORDER BY k.position LOOP
+              WHERE NOT k.required AND normalize.is_registered(k.entity) ORDER BY k.position LOOP
         account_raw := NULL; account_rows := NULL;
         location_raw := NULL; location_rows := NULL;
         FOR staged IN SELECT * FROM normalize.stage_entity(e.entity) LOOP
@@ -1082,8 +1083,13 @@ BEGIN
                                                                                  location_rows, 'nz_targets_locations',
                                                                                  min_share, ambiguity_margin, account_map,
                                                                                  'nz_map_devices_location'));
+                PERFORM normalize.add_target_accounts('nz_map_devices_location', 'nz_targets_locations');
+            ELSE
+                CREATE TEMP TABLE nz_map_devices_location ON COMMIT DROP AS
+                    SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
+                           NULL::text AS reason, NULL::varchar AS target_account
+                     WHERE false;
             END IF;
-            PERFORM normalize.add_target_accounts('nz_map_devices_location', 'nz_targets_locations');
         END IF;
 
         n_loaded := normalize.load_entity(e.entity, orphan_policy, n_accounts, account_map, 'nz_map_devices_location',

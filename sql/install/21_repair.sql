@@ -219,8 +219,10 @@ DECLARE
     col record;
     scan record;
     whole boolean;
+    tier_whole boolean;
     stats record;
     mrr_range record;
+    beyond record;
 BEGIN
     IF seed IS NULL THEN
         RAISE EXCEPTION 'seed must not be NULL'
@@ -243,20 +245,32 @@ BEGIN
 
     -- Accounts: an observed revenue is kept unless it is a placeholder (the
     -- whole column degenerate, or the value declared or found one: $0 is,
-    -- as shipped); a placeholder is replaced by the sum of the account's
-    -- paying subscriptions where there are any (derived), else the tier is
-    -- drawn from tier_mix and the revenue from that tier's profile
-    -- (generated). The tier follows from the revenue. A numeric NaN or
-    -- Infinity is no revenue (NaN compares above every number, so "> 0"
-    -- alone would keep it).
+    -- as shipped, or outside every tier's range); a placeholder is replaced
+    -- by the sum of the account's paying subscriptions where there are any
+    -- (derived), else drawn from the profile of the account's tier, its
+    -- observed one when known, else one drawn from tier_mix (generated).
+    -- The tier follows from a derived revenue. A numeric NaN or Infinity
+    -- is no revenue (NaN compares above every number, so "> 0" alone would
+    -- keep it).
     scan := normalize.scan_placeholders('accounts', 'mrr', false);
     whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
+    SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
+    -- A tier column that is one value for all (the demo's "all Tier 4")
+    -- says nothing of any account.
+    tier_whole := normalize.column_finding(stats.n, 0, 0, stats.n_distinct, true) IS NOT NULL;
     -- Revenue outside every tier's range (999999.99, -1) is a sentinel,
-    -- not a customer: the tiers' profiles say what revenue can be.
-    SELECT coalesce(min(p.lower), 0) AS lower, coalesce(max(p.upper), 'Infinity') AS upper INTO mrr_range
+    -- not a customer: the tiers' profiles say what revenue can be (a
+    -- profile without a bound leaves that side open). Replaced values are
+    -- counted below, so that real revenue beyond the ranges is not lost
+    -- without a word.
+    SELECT CASE WHEN bool_and(p.lower IS NOT NULL) THEN min(p.lower) ELSE '-Infinity' END AS lower,
+           CASE WHEN bool_and(p.upper IS NOT NULL) THEN max(p.upper) ELSE 'Infinity' END AS upper
+      INTO mrr_range
       FROM normalize.distribution_profiles AS p
      WHERE p.name IN (SELECT 'mrr_' || lower(replace(v.value, ' ', '_')) FROM normalize.category_values AS v
                        WHERE v.category = 'customer tier');
+    mrr_range.lower := coalesce(mrr_range.lower, '-Infinity');
+    mrr_range.upper := coalesce(mrr_range.upper, 'Infinity');
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
@@ -274,17 +288,20 @@ BEGIN
                EXISTS (SELECT 1 FROM normalize.category_values AS v
                         WHERE v.category = 'customer tier' AND v.value = a.tier_observed) AS tier_known,
                CASE WHEN a.mrr_observed = ANY (scan.kept)
-                         OR (a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+                         OR (a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+                             AND a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
                              AND NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders)) THEN 'observed'
                     WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
           FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
     drawn AS (
         SELECT d.account_key, d.source, d.paying_mrr, d.tier_known,
-               CASE WHEN d.source = 'generated' THEN
+               d.tier_known AND NOT tier_whole AS keep_tier,
+               CASE WHEN d.source = 'generated' AND d.tier_known AND NOT tier_whole THEN a.tier_observed
+                    WHEN d.source = 'generated' THEN
                    (SELECT m.tier FROM mix AS m
                      WHERE m.upto >= normalize.random_uniform_for(d.account_key, 0, 1, seed, 'account', 'tier')
                      ORDER BY m.upto LIMIT 1) END AS drawn_tier
-          FROM decided AS d)
+          FROM decided AS d JOIN normalize.accounts AS a USING (account_key))
     UPDATE normalize.accounts AS a
        SET mrr = CASE x.source WHEN 'observed' THEN a.mrr_observed
                                WHEN 'derived' THEN x.paying_mrr
@@ -295,10 +312,20 @@ BEGIN
                                 WHEN 'derived' THEN normalize.tier_for_mrr(x.paying_mrr)
                                 WHEN 'observed' THEN CASE WHEN x.tier_known THEN a.tier_observed
                                                           ELSE normalize.tier_for_mrr(a.mrr_observed) END END,
-           tier_source = CASE x.source WHEN 'generated' THEN 'generated'
+           tier_source = CASE x.source WHEN 'generated' THEN CASE WHEN x.keep_tier THEN 'observed' ELSE 'generated' END
                                        WHEN 'derived' THEN 'derived'
                                        ELSE CASE WHEN x.tier_known THEN 'observed' ELSE 'derived' END END
       FROM drawn AS x WHERE x.account_key = a.account_key;
+    SELECT count(*) AS n, min(a.mrr_observed) AS low, max(a.mrr_observed) AS high INTO beyond
+      FROM normalize.accounts AS a
+     WHERE NOT whole AND a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+       AND NOT a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+       AND NOT a.mrr_observed = ANY (scan.kept) AND NOT a.mrr_observed = ANY (scan.placeholders);
+    IF beyond.n > 0 THEN
+        RAISE NOTICE '% accounts'' revenue lies outside every tier''s range (% to %), from % to %: replaced as placeholders',
+                     beyond.n, mrr_range.lower, mrr_range.upper, beyond.low, beyond.high
+            USING HINT = 'If they are real, declare the values real in normalize.placeholder_values (placeholder = false), or widen the bounds of the mrr_tier_* profiles.';
+    END IF;
     INSERT INTO normalize.repair_summary
     SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
            CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
@@ -308,11 +335,12 @@ BEGIN
            scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
            scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
       FROM normalize.accounts AS a;
-    SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
     INSERT INTO normalize.repair_summary
     SELECT 'accounts', 'tier',
            coalesce(normalize.column_finding(stats.n, 0, 0, stats.n_distinct, true), 'plausible'),
-           'follows the revenue; drawn from tier_mix where the revenue is unknown',
+           CASE WHEN tier_whole THEN 'follows the revenue; drawn from tier_mix where the revenue is unknown'
+                ELSE 'kept where the vocabulary knows it, unless the revenue is derived from paying subscriptions; '
+                     'otherwise follows the revenue, or is drawn from tier_mix where the revenue is unknown' END,
            stats.n, count(*) FILTER (WHERE a.tier_source <> 'observed'), count(*) FILTER (WHERE a.tier_source = 'observed'),
            stats.n_distinct, NULL, count(DISTINCT a.tier), NULL
       FROM normalize.accounts AS a;
@@ -332,7 +360,7 @@ BEGIN
              'drawn from the profile of the user''s role')
         ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
         -- An entity without a source has no values to judge or repair.
-        WHERE normalize.is_registered(v.table_name)
+        WHERE normalize.is_registered((SELECT k.entity FROM normalize.entity_kinds AS k WHERE k.table_name = v.table_name))
     LOOP
         -- Row by row: a value is kept (observed) unless it is missing,
         -- outside 0-100, a placeholder value, or in a column that is one as

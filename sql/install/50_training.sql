@@ -64,12 +64,21 @@ COMMENT ON TABLE @extschema@.training_info IS
 -- has the requested shares; or by time, the earliest cutoffs for training.
 CREATE FUNCTION @extschema@.assign_splits(strategy text, train_share float8, validation_share float8, samples regclass)
 RETURNS TABLE (key varchar, as_of date, split text)
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     missing text;
 BEGIN
+    -- Not STRICT: no split for want of an argument would look like no
+    -- samples.
+    IF strategy IS NULL OR train_share IS NULL OR validation_share IS NULL OR samples IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN strategy IS NULL THEN 'strategy'
+                                                   WHEN train_share IS NULL THEN 'train_share'
+                                                   WHEN validation_share IS NULL THEN 'validation_share' ELSE 'samples' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'assign_splits is a step of normalize.build_training_sets(); call that.';
+    END IF;
     IF strategy NOT IN ('grouped', 'time') THEN
         RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
             USING ERRCODE = 'invalid_parameter_value';
@@ -86,7 +95,7 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM pg_attribute AS a
                         WHERE a.attrelid = samples AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped);
     IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'samples % has no column %', samples, missing
+        RAISE EXCEPTION 'samples % lacks the columns %', samples, missing
             USING ERRCODE = 'undefined_column',
                   HINT = 'assign_splits is a step of normalize.build_training_sets(): it reads (key, stratum, u, as_of).';
     END IF;

@@ -715,7 +715,7 @@ COMMENT ON TYPE @extschema@.quality_check IS
 -- quality_checks: the HTML report reads them too, so they are run once).
 CREATE FUNCTION @extschema@.readiness_metrics(checks @extschema@.quality_check[])
 RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -736,6 +736,11 @@ DECLARE
     set_cells bigint;
     last_run record;
 BEGIN
+    IF checks IS NULL THEN
+        RAISE EXCEPTION 'checks must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the rows of normalize.quality_checks(), or call normalize.ml_readiness_report().';
+    END IF;
     PERFORM normalize.require_sources();
     -- "Before" is read from the sources as they are now, "after" from the
     -- tables the last run built: said when those are not the same inputs.
@@ -761,7 +766,8 @@ BEGIN
              WHERE a.metric = 'distinct snapshot dates') AS s;
     SELECT min(n)::numeric INTO f_before
       FROM (SELECT s.entity, count(*) AS n FROM normalize.sources AS s, jsonb_object_keys(s.columns) AS k
-             WHERE s.entity IN ('customers', 'devices', 'users') GROUP BY s.entity) AS c;
+             WHERE s.entity IN (SELECT k.entity FROM normalize.entity_kinds AS k WHERE k.feature_entity IS NOT NULL)
+             GROUP BY s.entity) AS c;
     -- Value realism before: the same profile checks, on the raw values.
     SELECT round(100.0 * count(*) FILTER (WHERE k.p >= t.threshold) / nullif(count(*), 0), 1) INTO v_before
       FROM (SELECT (normalize.ks_test(v.value, v.profile)).p_value AS p
@@ -840,12 +846,17 @@ COMMENT ON FUNCTION @extschema@.readiness_metrics(@extschema@.quality_check[]) I
 
 CREATE FUNCTION @extschema@.ml_readiness_report()
 RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+BEGIN
+    -- Before the checks, which cost far more than this one.
+    PERFORM normalize.require_sources();
+    RETURN QUERY
     SELECT r.* FROM normalize.readiness_metrics(ARRAY(SELECT ROW(q.*)::"normalize".quality_check
-                                                         FROM normalize.quality_checks() AS q)) AS r
+                                                         FROM normalize.quality_checks() AS q)) AS r;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.ml_readiness_report() IS
     'The plan''s five success metrics (data completeness, value realism, historical coverage, feature coverage, training set quality): target, before (the sources) and after, and whether each passes';

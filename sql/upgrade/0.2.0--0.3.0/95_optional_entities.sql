@@ -118,7 +118,7 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     IF cardinality(missing) > 0 THEN
-        RAISE NOTICE 'schema "%" has no table %: not registered', schema_name, array_to_string(missing, ', ')
+        RAISE NOTICE 'schema "%" has no tables for %: not registered', schema_name, array_to_string(missing, ', ')
             USING DETAIL = 'The pipeline runs on what is registered; the outputs built from these entities stay empty, and the readiness report says so.',
                   HINT = 'Register a table of another name with normalize.register_source(entity, relation, columns).';
     END IF;
@@ -131,12 +131,22 @@ COMMENT ON FUNCTION @extschema@.use_sources(text, text) IS
 -- without it.
 CREATE OR REPLACE FUNCTION @extschema@.unregister_source(entity text)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM normalize.require_entity(entity);
+    IF (SELECT k.required FROM normalize.entity_kinds AS k WHERE k.entity = unregister_source.entity) THEN
+        RAISE EXCEPTION 'the % source cannot be unregistered', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Every other entity hangs off the customers.',
+                  HINT = 'Register another relation in its place with normalize.register_source(entity, relation, columns).';
+    END IF;
     DELETE FROM normalize.sources AS s WHERE s.entity = unregister_source.entity;
+    IF FOUND THEN
+        RAISE NOTICE 'the % source is no longer registered', entity
+            USING HINT = 'The tables built from it stay until the pipeline runs again: CALL normalize.run_pipeline().';
+    END IF;
     RETURN FOUND;
 END
 $$;
@@ -884,13 +894,40 @@ COMMENT ON FUNCTION @extschema@.create_demo_source(text, bigint, boolean, intege
 -- does not have, and say so, rather than read an empty table as "none".
 CREATE OR REPLACE FUNCTION @extschema@.is_registered(entity text)
 RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = is_registered.entity)
+BEGIN
+    -- A misspelt name would read as "not registered": refused instead.
+    PERFORM normalize.require_entity(entity);
+    RETURN EXISTS (SELECT 1 FROM normalize.sources AS s WHERE s.entity = is_registered.entity);
+END
 $$;
 COMMENT ON FUNCTION @extschema@.is_registered(text) IS
     'Whether a source is registered for an entity (customers, subscriptions, devices, users, locations, campaigns)';
+
+-- The internal steps of reconciliation take an entity (and a reference)
+-- by name; these refuse names that are not in the tables above.
+CREATE OR REPLACE FUNCTION @extschema@.require_entity(entity text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The entities are customers, subscriptions, devices, users, locations and campaigns.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.entity_kinds AS e WHERE e.entity = require_entity.entity) THEN
+        RAISE EXCEPTION 'unknown entity "%"', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The entities are customers, subscriptions, devices, users, locations and campaigns.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_entity(text) IS
+    'Internal: raises a clear error unless entity names one of normalize.entity_kinds';
 
 CREATE OR REPLACE FUNCTION @extschema@.require_sources()
 RETURNS void
@@ -1268,7 +1305,7 @@ COMMENT ON FUNCTION @extschema@.clear_reconciliation() IS
     'Internal: empties the normalized tables, maps and what was built on them, and drops their keys, at the start of reconcile_ids';
 
 -- Adds the foreign keys of the reloaded normalized tables, one per
--- reference, and the account map's.
+-- reference (build_account_map adds the account map's).
 CREATE OR REPLACE FUNCTION @extschema@.restore_foreign_keys()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -1376,20 +1413,13 @@ COMMENT ON FUNCTION @extschema@.stage_location_targets(text, text, text) IS
 
 -- Gives each entry of a location map the account of its location
 -- (target_account), so that each device row needs one join for its
--- location, not two; with no locations registered, an empty map.
+-- location, not two.
 CREATE OR REPLACE FUNCTION @extschema@.add_target_accounts(map text, targets text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF to_regclass('pg_temp.' || quote_ident(map)) IS NULL THEN
-        EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
-                        SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
-                               NULL::text AS reason, NULL::varchar AS target_account
-                         WHERE false', map);
-        RETURN;
-    END IF;
     PERFORM normalize.drop_temp_table(map || '_acct');
     EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
                     SELECT m.*, t.account_key AS target_account FROM %I AS m
@@ -1426,8 +1456,10 @@ BEGIN
               LEFT JOIN %4$I AS m ON m.raw = s.account_id),
         r1 AS (
             SELECT r0.*,
+                   -- A row held back by an undecided rule is not an orphan:
+                   -- it waits for the user's word, and is not assigned.
                    CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
-                        WHEN r0.fate IS NULL AND %5$L = 'assign' THEN
+                        WHEN r0.fate IS NULL AND %5$L = 'assign' AND r0.reason IS DISTINCT FROM 'ambiguous rule' THEN
                             (SELECT a.account_key FROM %6$I AS a
                               WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %7$s, 0, %2$L,
                                                                                'assign account'))::bigint)
@@ -1439,7 +1471,8 @@ BEGIN
         normalize.source_query(entity), e.kind, e.id_column, account_map, orphan_policy, accounts_ordered, n_accounts,
         CASE WHEN entity = 'devices' THEN format($l$,
                CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
-                    WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign' THEN
+                    WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign'
+                         AND lm.reason IS DISTINCT FROM 'ambiguous rule' THEN
                         (SELECT p.target_key FROM %3$I AS p
                           WHERE p.account_key = r1.account_key
                             AND p.idx = floor(normalize.random_uniform_for(r1.entity_key, 0, p.n, 0, 'device',
@@ -1518,17 +1551,20 @@ BEGIN
               FROM (%2$s) AS s
              CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
               LEFT JOIN %4$I AS m ON m.raw = s.account_id
-             WHERE k.entity_key IS NULL OR (%5$L <> 'assign' AND m.target_key IS NULL)),
+             WHERE k.entity_key IS NULL
+                OR (m.target_key IS NULL AND (%5$L <> 'assign' OR m.reason = 'ambiguous rule'))),
+        -- Rows held back by an undecided rule are quarantined whatever
+        -- the orphan policy: they are not orphans, and must not vanish.
         ids AS (
             INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
             SELECT %6$L, u.source_id, u.entity_key,
-                   CASE WHEN u.fate IS NOT NULL THEN 'quarantined' ELSE %7$L END
+                   CASE WHEN u.fate IS NOT NULL OR u.reason = 'ambiguous rule' THEN 'quarantined' ELSE %7$L END
               FROM u)
         INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
         SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
         UNION ALL
         SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
-          FROM u WHERE u.fate IS NULL AND %5$L <> 'drop'
+          FROM u WHERE u.fate IS NULL AND (%5$L <> 'drop' OR u.reason = 'ambiguous rule')
         $q$,
         e.id_column, normalize.source_query(entity), e.kind, account_map, orphan_policy, entity,
         CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END);
@@ -1602,7 +1638,8 @@ COMMENT ON FUNCTION @extschema@.build_account_map(text[], text[]) IS
 -- rescanning the tables: loaded rows (loaded: entity -> rows), the
 -- assigned ones among them (their issue is in the quarantine, kept), the
 -- unlinked rows, and the rule of each account reference (rules: entity ->
--- rule).
+-- rule). An entity without a source has a row too, without counts, so
+-- that its absence is seen.
 CREATE OR REPLACE FUNCTION @extschema@.reconcile_counts(loaded jsonb, rules jsonb)
 RETURNS TABLE (entity text, source_rows bigint, linked bigint, assigned bigint, quarantined bigint,
                dropped bigint, superseded bigint, duplicates bigint, account_rule text)
@@ -1612,14 +1649,15 @@ AS $$
     SELECT ek.entity,
            l.rows + coalesce(u.n, 0),
            l.rows - coalesce(q.assigned, 0),
-           coalesce(q.assigned, 0),
-           coalesce(u.quarantined, 0),
-           coalesce(u.dropped, 0),
-           coalesce(u.superseded, 0),
-           coalesce(u.duplicates, 0),
-           CASE WHEN ek.entity = 'customers' THEN 'primary' ELSE rules ->> ek.entity END
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(q.assigned, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.quarantined, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.dropped, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.superseded, 0) END,
+           CASE WHEN l.rows IS NOT NULL THEN coalesce(u.duplicates, 0) END,
+           CASE WHEN l.rows IS NULL THEN 'not registered' WHEN ek.required THEN 'primary' ELSE rules ->> ek.entity END
       FROM normalize.entity_kinds AS ek
-      JOIN (SELECT j.key AS entity, j.value::bigint AS rows FROM jsonb_each_text(loaded) AS j) AS l ON l.entity = ek.entity
+      LEFT JOIN (SELECT j.key AS entity, j.value::bigint AS rows FROM jsonb_each_text(loaded) AS j) AS l
+        ON l.entity = ek.entity
       LEFT JOIN (SELECT x.entity, count(*) AS n,
                         count(*) FILTER (WHERE x.status = 'quarantined') AS quarantined,
                         count(*) FILTER (WHERE x.status = 'dropped') AS dropped,
@@ -1697,7 +1735,7 @@ BEGIN
     -- Entities without a source are skipped: their tables stay empty, and
     -- the report says they were not available.
     FOR e IN SELECT * FROM normalize.entity_kinds AS k
-              WHERE k.entity <> 'customers' AND normalize.is_registered(k.entity) ORDER BY k.position LOOP
+              WHERE NOT k.required AND normalize.is_registered(k.entity) ORDER BY k.position LOOP
         account_raw := NULL; account_rows := NULL;
         location_raw := NULL; location_rows := NULL;
         FOR staged IN SELECT * FROM normalize.stage_entity(e.entity) LOOP
@@ -1730,8 +1768,13 @@ BEGIN
                                                                                  location_rows, 'nz_targets_locations',
                                                                                  min_share, ambiguity_margin, account_map,
                                                                                  'nz_map_devices_location'));
+                PERFORM normalize.add_target_accounts('nz_map_devices_location', 'nz_targets_locations');
+            ELSE
+                CREATE TEMP TABLE nz_map_devices_location ON COMMIT DROP AS
+                    SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,
+                           NULL::text AS reason, NULL::varchar AS target_account
+                     WHERE false;
             END IF;
-            PERFORM normalize.add_target_accounts('nz_map_devices_location', 'nz_targets_locations');
         END IF;
 
         n_loaded := normalize.load_entity(e.entity, orphan_policy, n_accounts, account_map, 'nz_map_devices_location',
@@ -1979,8 +2022,10 @@ DECLARE
     col record;
     scan record;
     whole boolean;
+    tier_whole boolean;
     stats record;
     mrr_range record;
+    beyond record;
 BEGIN
     IF seed IS NULL THEN
         RAISE EXCEPTION 'seed must not be NULL'
@@ -2003,20 +2048,32 @@ BEGIN
 
     -- Accounts: an observed revenue is kept unless it is a placeholder (the
     -- whole column degenerate, or the value declared or found one: $0 is,
-    -- as shipped); a placeholder is replaced by the sum of the account's
-    -- paying subscriptions where there are any (derived), else the tier is
-    -- drawn from tier_mix and the revenue from that tier's profile
-    -- (generated). The tier follows from the revenue. A numeric NaN or
-    -- Infinity is no revenue (NaN compares above every number, so "> 0"
-    -- alone would keep it).
+    -- as shipped, or outside every tier's range); a placeholder is replaced
+    -- by the sum of the account's paying subscriptions where there are any
+    -- (derived), else drawn from the profile of the account's tier, its
+    -- observed one when known, else one drawn from tier_mix (generated).
+    -- The tier follows from a derived revenue. A numeric NaN or Infinity
+    -- is no revenue (NaN compares above every number, so "> 0" alone would
+    -- keep it).
     scan := normalize.scan_placeholders('accounts', 'mrr', false);
     whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
+    SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
+    -- A tier column that is one value for all (the demo's "all Tier 4")
+    -- says nothing of any account.
+    tier_whole := normalize.column_finding(stats.n, 0, 0, stats.n_distinct, true) IS NOT NULL;
     -- Revenue outside every tier's range (999999.99, -1) is a sentinel,
-    -- not a customer: the tiers' profiles say what revenue can be.
-    SELECT coalesce(min(p.lower), 0) AS lower, coalesce(max(p.upper), 'Infinity') AS upper INTO mrr_range
+    -- not a customer: the tiers' profiles say what revenue can be (a
+    -- profile without a bound leaves that side open). Replaced values are
+    -- counted below, so that real revenue beyond the ranges is not lost
+    -- without a word.
+    SELECT CASE WHEN bool_and(p.lower IS NOT NULL) THEN min(p.lower) ELSE '-Infinity' END AS lower,
+           CASE WHEN bool_and(p.upper IS NOT NULL) THEN max(p.upper) ELSE 'Infinity' END AS upper
+      INTO mrr_range
       FROM normalize.distribution_profiles AS p
      WHERE p.name IN (SELECT 'mrr_' || lower(replace(v.value, ' ', '_')) FROM normalize.category_values AS v
                        WHERE v.category = 'customer tier');
+    mrr_range.lower := coalesce(mrr_range.lower, '-Infinity');
+    mrr_range.upper := coalesce(mrr_range.upper, 'Infinity');
     WITH paying AS (
         SELECT s.account_key, sum(s.mrr) AS mrr
           FROM normalize.subscriptions AS s
@@ -2034,17 +2091,20 @@ BEGIN
                EXISTS (SELECT 1 FROM normalize.category_values AS v
                         WHERE v.category = 'customer tier' AND v.value = a.tier_observed) AS tier_known,
                CASE WHEN a.mrr_observed = ANY (scan.kept)
-                         OR (a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+                         OR (a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+                             AND a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
                              AND NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders)) THEN 'observed'
                     WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
           FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
     drawn AS (
         SELECT d.account_key, d.source, d.paying_mrr, d.tier_known,
-               CASE WHEN d.source = 'generated' THEN
+               d.tier_known AND NOT tier_whole AS keep_tier,
+               CASE WHEN d.source = 'generated' AND d.tier_known AND NOT tier_whole THEN a.tier_observed
+                    WHEN d.source = 'generated' THEN
                    (SELECT m.tier FROM mix AS m
                      WHERE m.upto >= normalize.random_uniform_for(d.account_key, 0, 1, seed, 'account', 'tier')
                      ORDER BY m.upto LIMIT 1) END AS drawn_tier
-          FROM decided AS d)
+          FROM decided AS d JOIN normalize.accounts AS a USING (account_key))
     UPDATE normalize.accounts AS a
        SET mrr = CASE x.source WHEN 'observed' THEN a.mrr_observed
                                WHEN 'derived' THEN x.paying_mrr
@@ -2055,10 +2115,20 @@ BEGIN
                                 WHEN 'derived' THEN normalize.tier_for_mrr(x.paying_mrr)
                                 WHEN 'observed' THEN CASE WHEN x.tier_known THEN a.tier_observed
                                                           ELSE normalize.tier_for_mrr(a.mrr_observed) END END,
-           tier_source = CASE x.source WHEN 'generated' THEN 'generated'
+           tier_source = CASE x.source WHEN 'generated' THEN CASE WHEN x.keep_tier THEN 'observed' ELSE 'generated' END
                                        WHEN 'derived' THEN 'derived'
                                        ELSE CASE WHEN x.tier_known THEN 'observed' ELSE 'derived' END END
       FROM drawn AS x WHERE x.account_key = a.account_key;
+    SELECT count(*) AS n, min(a.mrr_observed) AS low, max(a.mrr_observed) AS high INTO beyond
+      FROM normalize.accounts AS a
+     WHERE NOT whole AND a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+       AND NOT a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+       AND NOT a.mrr_observed = ANY (scan.kept) AND NOT a.mrr_observed = ANY (scan.placeholders);
+    IF beyond.n > 0 THEN
+        RAISE NOTICE '% accounts'' revenue lies outside every tier''s range (% to %), from % to %: replaced as placeholders',
+                     beyond.n, mrr_range.lower, mrr_range.upper, beyond.low, beyond.high
+            USING HINT = 'If they are real, declare the values real in normalize.placeholder_values (placeholder = false), or widen the bounds of the mrr_tier_* profiles.';
+    END IF;
     INSERT INTO normalize.repair_summary
     SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
            CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
@@ -2068,11 +2138,12 @@ BEGIN
            scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
            scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
       FROM normalize.accounts AS a;
-    SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
     INSERT INTO normalize.repair_summary
     SELECT 'accounts', 'tier',
            coalesce(normalize.column_finding(stats.n, 0, 0, stats.n_distinct, true), 'plausible'),
-           'follows the revenue; drawn from tier_mix where the revenue is unknown',
+           CASE WHEN tier_whole THEN 'follows the revenue; drawn from tier_mix where the revenue is unknown'
+                ELSE 'kept where the vocabulary knows it, unless the revenue is derived from paying subscriptions; '
+                     'otherwise follows the revenue, or is drawn from tier_mix where the revenue is unknown' END,
            stats.n, count(*) FILTER (WHERE a.tier_source <> 'observed'), count(*) FILTER (WHERE a.tier_source = 'observed'),
            stats.n_distinct, NULL, count(DISTINCT a.tier), NULL
       FROM normalize.accounts AS a;
@@ -2092,7 +2163,7 @@ BEGIN
              'drawn from the profile of the user''s role')
         ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
         -- An entity without a source has no values to judge or repair.
-        WHERE normalize.is_registered(v.table_name)
+        WHERE normalize.is_registered((SELECT k.entity FROM normalize.entity_kinds AS k WHERE k.table_name = v.table_name))
     LOOP
         -- Row by row: a value is kept (observed) unless it is missing,
         -- outside 0-100, a placeholder value, or in a column that is one as
@@ -2157,8 +2228,12 @@ BEGIN
     SELECT k.base_view, k.kind || '_key', k.cadence, k.smallest_window INTO base, key, cadence, smallest
       FROM normalize.entity_kinds AS k WHERE k.feature_entity = feature_view_sql.entity;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'entity must be customer, device or user, got "%"', entity
-            USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'entity must be %, got "%"',
+                        (SELECT regexp_replace(string_agg(k.feature_entity, ', ' ORDER BY k.position), ', ([^,]*)$', ' or \1')
+                           FROM normalize.entity_kinds AS k),
+                        entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a feature entity of normalize.entity_kinds.';
     END IF;
     SELECT string_agg(format('count(%1$I) OVER c AS %2$I, sum(%1$I) OVER c AS %3$I, sum(%1$I * %1$I) OVER c AS %4$I, '
                              'sum(t * %1$I) OVER c AS %5$I, min(%1$I) OVER s AS %6$I, max(%1$I) OVER s AS %7$I',
@@ -2288,12 +2363,21 @@ COMMENT ON FUNCTION @extschema@.feature_null_rates() IS
 -- has the requested shares; or by time, the earliest cutoffs for training.
 CREATE OR REPLACE FUNCTION @extschema@.assign_splits(strategy text, train_share float8, validation_share float8, samples regclass)
 RETURNS TABLE (key varchar, as_of date, split text)
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     missing text;
 BEGIN
+    -- Not STRICT: no split for want of an argument would look like no
+    -- samples.
+    IF strategy IS NULL OR train_share IS NULL OR validation_share IS NULL OR samples IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN strategy IS NULL THEN 'strategy'
+                                                   WHEN train_share IS NULL THEN 'train_share'
+                                                   WHEN validation_share IS NULL THEN 'validation_share' ELSE 'samples' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'assign_splits is a step of normalize.build_training_sets(); call that.';
+    END IF;
     IF strategy NOT IN ('grouped', 'time') THEN
         RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
             USING ERRCODE = 'invalid_parameter_value';
@@ -2310,7 +2394,7 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM pg_attribute AS a
                         WHERE a.attrelid = samples AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped);
     IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'samples % has no column %', samples, missing
+        RAISE EXCEPTION 'samples % lacks the columns %', samples, missing
             USING ERRCODE = 'undefined_column',
                   HINT = 'assign_splits is a step of normalize.build_training_sets(): it reads (key, stratum, u, as_of).';
     END IF;
@@ -3021,7 +3105,7 @@ COMMENT ON FUNCTION @extschema@.quality_checks() IS
 -- quality_checks: the HTML report reads them too, so they are run once).
 CREATE OR REPLACE FUNCTION @extschema@.readiness_metrics(checks @extschema@.quality_check[])
 RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
@@ -3042,6 +3126,11 @@ DECLARE
     set_cells bigint;
     last_run record;
 BEGIN
+    IF checks IS NULL THEN
+        RAISE EXCEPTION 'checks must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the rows of normalize.quality_checks(), or call normalize.ml_readiness_report().';
+    END IF;
     PERFORM normalize.require_sources();
     -- "Before" is read from the sources as they are now, "after" from the
     -- tables the last run built: said when those are not the same inputs.
@@ -3067,7 +3156,8 @@ BEGIN
              WHERE a.metric = 'distinct snapshot dates') AS s;
     SELECT min(n)::numeric INTO f_before
       FROM (SELECT s.entity, count(*) AS n FROM normalize.sources AS s, jsonb_object_keys(s.columns) AS k
-             WHERE s.entity IN ('customers', 'devices', 'users') GROUP BY s.entity) AS c;
+             WHERE s.entity IN (SELECT k.entity FROM normalize.entity_kinds AS k WHERE k.feature_entity IS NOT NULL)
+             GROUP BY s.entity) AS c;
     -- Value realism before: the same profile checks, on the raw values.
     SELECT round(100.0 * count(*) FILTER (WHERE k.p >= t.threshold) / nullif(count(*), 0), 1) INTO v_before
       FROM (SELECT (normalize.ks_test(v.value, v.profile)).p_value AS p
@@ -3146,12 +3236,17 @@ COMMENT ON FUNCTION @extschema@.readiness_metrics(@extschema@.quality_check[]) I
 
 CREATE OR REPLACE FUNCTION @extschema@.ml_readiness_report()
 RETURNS TABLE (metric text, target text, before numeric, after numeric, unit text, passed boolean, detail text)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+BEGIN
+    -- Before the checks, which cost far more than this one.
+    PERFORM normalize.require_sources();
+    RETURN QUERY
     SELECT r.* FROM normalize.readiness_metrics(ARRAY(SELECT ROW(q.*)::"normalize".quality_check
-                                                         FROM normalize.quality_checks() AS q)) AS r
+                                                         FROM normalize.quality_checks() AS q)) AS r;
+END
 $$;
 COMMENT ON FUNCTION @extschema@.ml_readiness_report() IS
     'The plan''s five success metrics (data completeness, value realism, historical coverage, feature coverage, training set quality): target, before (the sources) and after, and whether each passes';
