@@ -309,22 +309,38 @@ COMMENT ON FUNCTION @extschema@.unregister_source(text) IS
 -- taken as a date in the source's time zone, not the session's, and a
 -- column of categories through its vocabulary (its canonical value, or the
 -- raw one when the vocabulary does not know it: quality_checks reports
--- those).
-CREATE FUNCTION @extschema@.source_query(entity text)
+-- those). Only the contract columns named in `columns` when given: a
+-- scan for a few references then reads no more than it needs.
+CREATE FUNCTION @extschema@.source_query(entity text, columns text[] DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     src record;
     cols text;
     joins text;
+    unknown text;
 BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The entities are customers, subscriptions, devices, users, locations and campaigns.';
+    END IF;
     SELECT s.relation, s.columns, s.time_zone INTO src FROM normalize.sources AS s WHERE s.entity = source_query.entity;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no source is registered for %', entity
             USING ERRCODE = 'undefined_object',
                   HINT = 'Register the raw tables first with normalize.use_sources(schema) or normalize.register_source(...).';
+    END IF;
+    SELECT string_agg(format('"%s"', coalesce(c, 'NULL')), ', ') INTO unknown
+      FROM unnest(columns) AS c
+     WHERE c IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.source_contract AS k
+                                     WHERE k.entity = source_query.entity AND k.column_name = c);
+    IF unknown IS NOT NULL OR cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'columns names % which the % contract does not have', coalesce(unknown, 'nothing'), entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave columns out for every column, or name contract columns, such as {account_id}.';
     END IF;
     SELECT string_agg(
              CASE WHEN src.columns ? c.column_name AND c.type_class = 'date'
@@ -353,9 +369,9 @@ BEGIN
                  FILTER (WHERE c.category IS NOT NULL AND src.columns ? c.column_name)
       INTO cols, joins
       FROM normalize.source_contract AS c
-     WHERE c.entity = source_query.entity;
+     WHERE c.entity = source_query.entity AND (columns IS NULL OR c.column_name = ANY (columns));
     RETURN format('SELECT %s FROM %s AS r%s', cols, src.relation, coalesce(joins, ''));
 END
 $$;
-COMMENT ON FUNCTION @extschema@.source_query(text) IS
-    'The SELECT that reads a registered source by contract column names and canonical types';
+COMMENT ON FUNCTION @extschema@.source_query(text, text[]) IS
+    'The SELECT that reads a registered source by contract column names and canonical types (only the columns named, when given)';

@@ -130,7 +130,7 @@ BEGIN
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = stage_reference.entity AND k.reference = stage_reference.reference;
     EXECUTE format('SELECT (normalize.value_counts(s.%I)).* FROM (%s) AS s',
-                   ref.source_column, normalize.source_query(entity))
+                   ref.source_column, normalize.source_query(entity, ARRAY[ref.source_column]))
        INTO staged;
     RETURN staged;
 END
@@ -151,7 +151,7 @@ BEGIN
     SELECT * INTO ref FROM normalize.reference_kinds AS k
      WHERE k.entity = reference_targets.entity AND k.reference = reference_targets.reference;
     EXECUTE format('SELECT coalesce(array_agg(DISTINCT s.%I), ''{}'') FROM (%s) AS s',
-                   ref.target_column, normalize.source_query(ref.target_entity))
+                   ref.target_column, normalize.source_query(ref.target_entity, ARRAY[ref.target_column]))
        INTO ids;
     keep_case := EXISTS (SELECT 1 FROM normalize.case_variants(ref.target_entity));
 END

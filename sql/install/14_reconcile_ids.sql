@@ -402,17 +402,20 @@ AS $$
 DECLARE
     aggs text;
     refs text[];
+    ref_columns text[];
     staged "normalize".value_counts_result[];  -- quoted: NORMALIZE is a keyword where a type is expected
 BEGIN
     PERFORM normalize.require_entity(entity);
     SELECT string_agg(format('normalize.value_counts(s.%I)', k.source_column), ', ' ORDER BY k.reference),
-           array_agg(k.reference ORDER BY k.reference)
-      INTO aggs, refs
+           array_agg(k.reference ORDER BY k.reference), array_agg(k.source_column ORDER BY k.reference)
+      INTO aggs, refs, ref_columns
       FROM normalize.reference_kinds AS k WHERE k.entity = stage_entity.entity;
     IF aggs IS NULL THEN
         RETURN;
     END IF;
-    EXECUTE format('SELECT ARRAY[%s] FROM (%s) AS s', aggs, normalize.source_query(entity)) INTO staged;
+    -- The reference columns alone: the scan of the largest source is the
+    -- dearest step of staging.
+    EXECUTE format('SELECT ARRAY[%s] FROM (%s) AS s', aggs, normalize.source_query(entity, ref_columns)) INTO staged;
     FOR i IN 1 .. cardinality(refs) LOOP
         reference := refs[i];
         raw := (staged[i]).raw;

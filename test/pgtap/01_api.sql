@@ -126,7 +126,7 @@ INSERT INTO expected_functions VALUES
     ('value_counts_step(internal,text)', 'f', 'i', false, 's'),
     ('value_counts_final(internal)', 'f', 'i', false, 's'),
     ('value_counts(text)', 'a', 'i', false, 's'),
-    ('source_query(text)', 'f', 's', true, 's'),
+    ('source_query(text,text[])', 'f', 's', false, 's'),
     ('stable_key(text,bigint)', 'f', 'i', true, 's'),
     ('stable_key(text,text)', 'f', 'i', true, 's'),
     ('stable_key(text,text,boolean)', 'f', 'i', true, 's'),

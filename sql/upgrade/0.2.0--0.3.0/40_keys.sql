@@ -179,50 +179,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.rule_candidates(text, text, text[], bigint[], text[], boolean) IS
     'Internal: scores the candidate rules for a reference''s staged values against its target''s IDs';
 
--- The distinct values of one reference with their rows, for
--- suggest_id_rules (reconcile_ids stages all of an entity's at once).
-CREATE OR REPLACE FUNCTION @extschema@.stage_reference(entity text, reference text)
-RETURNS @extschema@.value_counts_result
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    ref record;
-    staged "normalize".value_counts_result;  -- quoted: NORMALIZE is a keyword where a type is expected
-BEGIN
-    PERFORM normalize.require_reference(entity, reference);
-    SELECT * INTO ref FROM normalize.reference_kinds AS k
-     WHERE k.entity = stage_reference.entity AND k.reference = stage_reference.reference;
-    EXECUTE format('SELECT (normalize.value_counts(s.%I)).* FROM (%s) AS s',
-                   ref.source_column, normalize.source_query(entity))
-       INTO staged;
-    RETURN staged;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.stage_reference(text, text) IS
-    'Internal: a reference''s distinct raw values with their rows, for suggest_id_rules';
-
--- The IDs of the entity a reference points to, distinct, from its source,
--- and whether they differ only by case (then the rules keep case).
-CREATE FUNCTION @extschema@.reference_targets(entity text, reference text, OUT ids text[], OUT keep_case boolean)
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    ref record;
-BEGIN
-    PERFORM normalize.require_reference(entity, reference);
-    SELECT * INTO ref FROM normalize.reference_kinds AS k
-     WHERE k.entity = reference_targets.entity AND k.reference = reference_targets.reference;
-    EXECUTE format('SELECT coalesce(array_agg(DISTINCT s.%I), ''{}'') FROM (%s) AS s',
-                   ref.target_column, normalize.source_query(ref.target_entity))
-       INTO ids;
-    keep_case := EXISTS (SELECT 1 FROM normalize.case_variants(ref.target_entity));
-END
-$$;
-COMMENT ON FUNCTION @extschema@.reference_targets(text, text) IS
-    'Internal: the distinct raw IDs a reference may point to, and whether they differ only by case, for suggest_id_rules';
-
 CREATE OR REPLACE FUNCTION @extschema@.suggest_id_rules()
 RETURNS TABLE (entity text, reference text, source_column text, target text, rule text,
                parameter text, linked bigint, total bigint, share float8, rank integer)

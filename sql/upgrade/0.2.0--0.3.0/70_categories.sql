@@ -146,56 +146,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.unknown_categories(regclass, text, text) IS
     'Internal: the values of a column of categories (an expression over the relation''s rows, alias t) the vocabulary does not know, with their rows, most frequent first';
 
-CREATE OR REPLACE FUNCTION @extschema@.source_query(entity text)
-RETURNS text
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    src record;
-    cols text;
-    joins text;
-BEGIN
-    SELECT s.relation, s.columns, s.time_zone INTO src FROM normalize.sources AS s WHERE s.entity = source_query.entity;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no source is registered for %', entity
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Register the raw tables first with normalize.use_sources(schema) or normalize.register_source(...).';
-    END IF;
-    SELECT string_agg(
-             CASE WHEN src.columns ? c.column_name AND c.type_class = 'date'
-                       AND (SELECT a.atttypid FROM pg_attribute AS a
-                             WHERE a.attrelid = src.relation AND a.attname = src.columns ->> c.column_name
-                               AND NOT a.attisdropped) = 'timestamptz'::regtype
-                  THEN format('(r.%I AT TIME ZONE %L)::date AS %I', src.columns ->> c.column_name,
-                              src.time_zone, c.column_name)
-                  WHEN src.columns ? c.column_name AND c.category IS NOT NULL
-                  THEN format('coalesce(%I.value, r.%I::text) AS %I', 'v_' || c.column_name,
-                              src.columns ->> c.column_name, c.column_name)
-                  WHEN src.columns ? c.column_name
-                  THEN format('r.%I::%s AS %I',
-                               src.columns ->> c.column_name,
-                              CASE c.type_class WHEN 'id' THEN 'text' WHEN 'number' THEN 'numeric'
-                                                WHEN 'date' THEN 'date' ELSE 'text' END,
-                              c.column_name)
-                  ELSE format('NULL::%s AS %I',
-                              CASE c.type_class WHEN 'id' THEN 'text' WHEN 'number' THEN 'numeric'
-                                                WHEN 'date' THEN 'date' ELSE 'text' END,
-                              c.column_name) END,
-             ', ' ORDER BY c.position),
-           string_agg(format(' LEFT JOIN normalize.category_lookup AS %I ON %I.category = %L AND %I.spelling = normalize.fold_category(r.%I::text)',
-                             'v_' || c.column_name, 'v_' || c.column_name, c.category, 'v_' || c.column_name,
-                             src.columns ->> c.column_name), '' ORDER BY c.position)
-                 FILTER (WHERE c.category IS NOT NULL AND src.columns ? c.column_name)
-      INTO cols, joins
-      FROM normalize.source_contract AS c
-     WHERE c.entity = source_query.entity;
-    RETURN format('SELECT %s FROM %s AS r%s', cols, src.relation, coalesce(joins, ''));
-END
-$$;
-COMMENT ON FUNCTION @extschema@.source_query(text) IS
-    'The SELECT that reads a registered source by contract column names and canonical types';
-
 -- Shipped rows: the trigger that marks rows as the user's is held off.
 ALTER TABLE @extschema@.quality_thresholds DISABLE TRIGGER quality_thresholds_user_rows;
 INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, threshold, severity, description, shipped) VALUES

@@ -13,6 +13,7 @@ DROP FUNCTION @extschema@.reconcile_ids(text, float8);
 DROP FUNCTION @extschema@.use_sources(text);
 DROP FUNCTION @extschema@.assign_splits(text, float8, float8);
 DROP FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8);
+DROP FUNCTION @extschema@.source_query(text);
 
 ALTER TABLE @extschema@.entity_kinds
     ADD COLUMN required boolean,
@@ -152,6 +153,79 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.unregister_source(text) IS
     'Removes the registration of an entity''s source (true if there was one); the pipeline then runs without that entity';
+
+-- The SELECT that reads a registered source by contract column names, with
+-- every column cast to its class's type (ids as text) and absent optional
+-- columns as NULL. Every phase reads sources through it. A timestamptz is
+-- taken as a date in the source's time zone, not the session's, and a
+-- column of categories through its vocabulary (its canonical value, or the
+-- raw one when the vocabulary does not know it: quality_checks reports
+-- those). Only the contract columns named in `columns` when given: a
+-- scan for a few references then reads no more than it needs.
+CREATE OR REPLACE FUNCTION @extschema@.source_query(entity text, columns text[] DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src record;
+    cols text;
+    joins text;
+    unknown text;
+BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The entities are customers, subscriptions, devices, users, locations and campaigns.';
+    END IF;
+    SELECT s.relation, s.columns, s.time_zone INTO src FROM normalize.sources AS s WHERE s.entity = source_query.entity;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no source is registered for %', entity
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register the raw tables first with normalize.use_sources(schema) or normalize.register_source(...).';
+    END IF;
+    SELECT string_agg(format('"%s"', coalesce(c, 'NULL')), ', ') INTO unknown
+      FROM unnest(columns) AS c
+     WHERE c IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.source_contract AS k
+                                     WHERE k.entity = source_query.entity AND k.column_name = c);
+    IF unknown IS NOT NULL OR cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'columns names % which the % contract does not have', coalesce(unknown, 'nothing'), entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave columns out for every column, or name contract columns, such as {account_id}.';
+    END IF;
+    SELECT string_agg(
+             CASE WHEN src.columns ? c.column_name AND c.type_class = 'date'
+                       AND (SELECT a.atttypid FROM pg_attribute AS a
+                             WHERE a.attrelid = src.relation AND a.attname = src.columns ->> c.column_name
+                               AND NOT a.attisdropped) = 'timestamptz'::regtype
+                  THEN format('(r.%I AT TIME ZONE %L)::date AS %I', src.columns ->> c.column_name,
+                              src.time_zone, c.column_name)
+                  WHEN src.columns ? c.column_name AND c.category IS NOT NULL
+                  THEN format('coalesce(%I.value, r.%I::text) AS %I', 'v_' || c.column_name,
+                              src.columns ->> c.column_name, c.column_name)
+                  WHEN src.columns ? c.column_name
+                  THEN format('r.%I::%s AS %I',
+                               src.columns ->> c.column_name,
+                              CASE c.type_class WHEN 'id' THEN 'text' WHEN 'number' THEN 'numeric'
+                                                WHEN 'date' THEN 'date' ELSE 'text' END,
+                              c.column_name)
+                  ELSE format('NULL::%s AS %I',
+                              CASE c.type_class WHEN 'id' THEN 'text' WHEN 'number' THEN 'numeric'
+                                                WHEN 'date' THEN 'date' ELSE 'text' END,
+                              c.column_name) END,
+             ', ' ORDER BY c.position),
+           string_agg(format(' LEFT JOIN normalize.category_lookup AS %I ON %I.category = %L AND %I.spelling = normalize.fold_category(r.%I::text)',
+                             'v_' || c.column_name, 'v_' || c.column_name, c.category, 'v_' || c.column_name,
+                             src.columns ->> c.column_name), '' ORDER BY c.position)
+                 FILTER (WHERE c.category IS NOT NULL AND src.columns ? c.column_name)
+      INTO cols, joins
+      FROM normalize.source_contract AS c
+     WHERE c.entity = source_query.entity AND (columns IS NULL OR c.column_name = ANY (columns));
+    RETURN format('SELECT %s FROM %s AS r%s', cols, src.relation, coalesce(joins, ''));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.source_query(text, text[]) IS
+    'The SELECT that reads a registered source by contract column names and canonical types (only the columns named, when given)';
 
 -- Refuses arguments create_demo_source cannot use, naming each.
 CREATE OR REPLACE FUNCTION @extschema@.demo_check_arguments(schema_name text, seed bigint, replace boolean, scale integer)
@@ -956,6 +1030,50 @@ $$;
 COMMENT ON FUNCTION @extschema@.require_sources() IS
     'Internal: raises a clear error unless a customers source is registered and every registered source still matches the contract';
 
+-- The distinct values of one reference with their rows, for
+-- suggest_id_rules (reconcile_ids stages all of an entity's at once).
+CREATE OR REPLACE FUNCTION @extschema@.stage_reference(entity text, reference text)
+RETURNS @extschema@.value_counts_result
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+    staged "normalize".value_counts_result;  -- quoted: NORMALIZE is a keyword where a type is expected
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = stage_reference.entity AND k.reference = stage_reference.reference;
+    EXECUTE format('SELECT (normalize.value_counts(s.%I)).* FROM (%s) AS s',
+                   ref.source_column, normalize.source_query(entity, ARRAY[ref.source_column]))
+       INTO staged;
+    RETURN staged;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_reference(text, text) IS
+    'Internal: a reference''s distinct raw values with their rows, for suggest_id_rules';
+
+-- The IDs of the entity a reference points to, distinct, from its source,
+-- and whether they differ only by case (then the rules keep case).
+CREATE OR REPLACE FUNCTION @extschema@.reference_targets(entity text, reference text, OUT ids text[], OUT keep_case boolean)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref record;
+BEGIN
+    PERFORM normalize.require_reference(entity, reference);
+    SELECT * INTO ref FROM normalize.reference_kinds AS k
+     WHERE k.entity = reference_targets.entity AND k.reference = reference_targets.reference;
+    EXECUTE format('SELECT coalesce(array_agg(DISTINCT s.%I), ''{}'') FROM (%s) AS s',
+                   ref.target_column, normalize.source_query(ref.target_entity, ARRAY[ref.target_column]))
+       INTO ids;
+    keep_case := EXISTS (SELECT 1 FROM normalize.case_variants(ref.target_entity));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.reference_targets(text, text) IS
+    'Internal: the distinct raw IDs a reference may point to, and whether they differ only by case, for suggest_id_rules';
+
 -- For a reference whose target belongs to an account (devices.location:
 -- locations have one), how many of the rows each candidate rule links
 -- point to a target of the row's own account, the account being the one
@@ -1262,6 +1380,42 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.resolve_reference(text, text, text[], bigint[], text, float8, float8, text, text) IS
     'Internal: picks the rule for one reference and maps its distinct raw values to targets, during reconcile_ids';
+
+-- Stages the references of one entity for reconcile_ids: the distinct
+-- values of each with their row counts (NULL included), from one scan of
+-- the source.
+CREATE OR REPLACE FUNCTION @extschema@.stage_entity(entity text)
+RETURNS TABLE (reference text, raw text[], rows bigint[])
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    aggs text;
+    refs text[];
+    ref_columns text[];
+    staged "normalize".value_counts_result[];  -- quoted: NORMALIZE is a keyword where a type is expected
+BEGIN
+    PERFORM normalize.require_entity(entity);
+    SELECT string_agg(format('normalize.value_counts(s.%I)', k.source_column), ', ' ORDER BY k.reference),
+           array_agg(k.reference ORDER BY k.reference), array_agg(k.source_column ORDER BY k.reference)
+      INTO aggs, refs, ref_columns
+      FROM normalize.reference_kinds AS k WHERE k.entity = stage_entity.entity;
+    IF aggs IS NULL THEN
+        RETURN;
+    END IF;
+    -- The reference columns alone: the scan of the largest source is the
+    -- dearest step of staging.
+    EXECUTE format('SELECT ARRAY[%s] FROM (%s) AS s', aggs, normalize.source_query(entity, ref_columns)) INTO staged;
+    FOR i IN 1 .. cardinality(refs) LOOP
+        reference := refs[i];
+        raw := (staged[i]).raw;
+        rows := (staged[i]).rows;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_entity(text) IS
+    'Internal: the distinct values of each of an entity''s references with their rows, from one scan of its source, during reconcile_ids';
 
 -- Empties what a reconciliation rebuilds, and what was built on it. The
 -- keys and foreign keys of the normalized tables are dropped, to be added
