@@ -23,6 +23,10 @@ SELECT g AS device_id, (1 + g % 40)::text AS account_id, 'L' || g AS location_id
 -- registered.
 SELECT entity, relation FROM normalize.use_sources('opt_raw');
 SELECT entity FROM normalize.sources ORDER BY entity;
+-- A scan of a few references reads only their columns.
+SELECT normalize.source_query('subscriptions', '{account_id}');
+SELECT normalize.source_query('subscriptions', '{no_such_column, NULL}');
+SELECT normalize.source_query('subscriptions', '{}');
 -- Before: the entities without a source are named, and nothing else of
 -- theirs is measured.
 SELECT entity, metric, value, detail FROM normalize.assess_sources()

@@ -71,6 +71,8 @@ SELECT * FROM normalize.ml_readiness_report();
 SELECT normalize.readiness_report_html();
 SELECT count(*) FROM normalize.profile_values('sources');
 SELECT count(*) FROM normalize.use_sources('quality_raw');
+-- The report's metrics need the checks' rows.
+SELECT * FROM normalize.readiness_metrics(NULL);
 -- Registered again: the raw values, and the profile each should follow.
 SELECT profile, count(*) AS raw_values FROM normalize.profile_values('sources') GROUP BY profile ORDER BY profile;
 SELECT count(*) AS runs FROM normalize.pipeline_runs;

@@ -194,6 +194,18 @@ SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets
 SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 'NaN', 0.1, '', 'nz_map');
 SELECT normalize.resolve_reference('devices', 'account', '{}', '{}', 'nz_targets_customers', 0.5, 'NaN', '', 'nz_map');
 SELECT normalize.require_entity(NULL);
+-- The steps of reconcile_ids, called on their own with bad arguments.
+SELECT normalize.require_orphan_policy('keep');
+SELECT normalize.require_orphan_policy(NULL);
+SELECT normalize.entity_rows_query('widgets', 'quarantine', 1, 'm', 'm', 'o', 'p');
+SELECT normalize.load_entity('devices', 'keep', 1, 'm', 'm', 'o', 'p');
+SELECT normalize.record_unlinked_rows('widgets', 'quarantine', 'm');
+SELECT normalize.record_link_issues('devices', 'assign', 'no_such_map');
+SELECT normalize.stage_location_targets('keep', 't', 'p');
+SELECT normalize.add_target_accounts('no_such_map', 't');
+SELECT normalize.build_account_map('{campaigns}', '{}');
+SELECT normalize.loaded_columns('widgets') IS NULL AS unknown_entity_has_no_columns;
+SELECT normalize.source_query(NULL);
 SELECT normalize.column_finding(0, 0, 0, 0, false) IS NULL AS empty_column_has_no_finding;
 SELECT normalize.drop_temp_table('no_such_table');
 SELECT normalize.mark_user_rows();

@@ -22,3 +22,5 @@ SELECT normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', 
 SELECT * FROM normalize.assign_splits('grouped', 'NaN', 0.15, 'normalize.accounts');
 SELECT * FROM normalize.assign_splits('time', 0.7, 0.5, 'normalize.accounts');
 SELECT * FROM normalize.assign_splits('grouped', -1, 0.15, 'normalize.accounts');
+SELECT * FROM normalize.assign_splits('grouped', 0.7, 0.15, NULL);
+SELECT * FROM normalize.assign_splits(NULL, 0.7, 0.15, 'normalize.accounts');

@@ -469,6 +469,8 @@ HAND = {
     'use_sources': [{'schema_name': 'saas_raw'}],
     'source_query': [{'entity': 'subscriptions'}], 'require_entity': [{'entity': 'subscriptions'}],
     'stage_entity': [{'entity': 'devices'}],
+    'require_orphan_policy': [{'orphan_policy': 'assign'}],
+    'require_staged': [{'argument': 'account_map', 'name': 'bi_map', '_prelude': MAP_STAGED}],
     'unregister_source': [{'entity': 'devices'}], 'is_registered': [{'entity': 'devices'}],
     'load_customers': [{'_prelude': 'SELECT normalize.clear_reconciliation();'}],
     'restore_foreign_keys': [{'_prelude': ' '.join('ALTER TABLE normalize.%s DROP CONSTRAINT %s_%s_fk;' % (t, t, r)

@@ -337,8 +337,13 @@ BEGIN
       FROM unnest(columns) AS c
      WHERE c IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.source_contract AS k
                                      WHERE k.entity = source_query.entity AND k.column_name = c);
-    IF unknown IS NOT NULL OR cardinality(columns) = 0 THEN
-        RAISE EXCEPTION 'columns names % which the % contract does not have', coalesce(unknown, 'nothing'), entity
+    IF cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'columns must name at least one contract column of %', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave columns out for every column, or name contract columns, such as {account_id}.';
+    END IF;
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'columns names % which the % contract does not have', unknown, entity
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Leave columns out for every column, or name contract columns, such as {account_id}.';
     END IF;

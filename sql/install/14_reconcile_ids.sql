@@ -581,6 +581,47 @@ $$;
 COMMENT ON FUNCTION @extschema@.settle_keys(text) IS
     'Internal: adds a normalized table''s primary key, first settling keys shared by several rows (superseded snapshots, duplicates, collisions), during reconcile_ids';
 
+-- The orphan policies reconcile_ids and its steps know, checked in one
+-- place.
+CREATE FUNCTION @extschema@.require_orphan_policy(orphan_policy text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF orphan_policy IS NULL THEN
+        RAISE EXCEPTION 'orphan_policy must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF orphan_policy NOT IN ('quarantine', 'assign', 'drop') THEN
+        RAISE EXCEPTION 'orphan_policy must be quarantine, assign or drop, got "%"', orphan_policy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'quarantine keeps orphans aside with the reason, assign links each to an account by a deterministic rule, drop leaves them out.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_orphan_policy(text) IS
+    'Internal: raises a clear error unless orphan_policy is quarantine, assign or drop';
+
+-- The temp tables the steps of reconcile_ids hand each other are named by
+-- the caller: one that is not there is a mistake in the call.
+CREATE FUNCTION @extschema@.require_staged(argument text, name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR to_regclass('pg_temp.' || quote_ident(name)) IS NULL THEN
+        RAISE EXCEPTION '% "%" is not a temp table of this session', argument, coalesce(name, 'NULL')
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'The steps of normalize.reconcile_ids() read what it staged; call reconcile_ids.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_staged(text, text) IS
+    'Internal: raises a clear error unless a step''s staged temp table exists, during reconcile_ids';
+
 -- Empties what a reconciliation rebuilds, and what was built on it. The
 -- keys and foreign keys of the normalized tables are dropped, to be added
 -- again once the tables are loaded: one sort per primary key and one
@@ -710,6 +751,7 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM normalize.require_orphan_policy(orphan_policy);
     PERFORM normalize.drop_temp_table(targets);
     EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
                     SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l',
@@ -738,6 +780,8 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM normalize.require_staged('map', map);
+    PERFORM normalize.require_staged('targets', targets);
     PERFORM normalize.drop_temp_table(map || '_acct');
     EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
                     SELECT m.*, t.account_key AS target_account FROM %I AS m
@@ -763,6 +807,8 @@ AS $$
 DECLARE
     e record;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = entity_rows_query.entity;
     RETURN format($q$
         WITH r0 AS (
@@ -822,6 +868,9 @@ DECLARE
     c record;
     loaded bigint;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    PERFORM normalize.require_staged('account_map', account_map);
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = load_entity.entity;
     c := normalize.loaded_columns(entity);
     -- (The filter names entity_key, not fate: the planner guesses 0.5%
@@ -860,6 +909,9 @@ AS $$
 DECLARE
     e record;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    PERFORM normalize.require_staged('account_map', account_map);
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = record_unlinked_rows.entity;
     EXECUTE format($q$
         WITH u AS MATERIALIZED (
@@ -904,6 +956,9 @@ DECLARE
     account_issues boolean;
     issues text;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    PERFORM normalize.require_staged('account_map', account_map);
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I AS m WHERE m.target_key IS NOT NULL AND m.reason IS NOT NULL)',
                    account_map)
        INTO account_issues;
@@ -1017,16 +1072,11 @@ DECLARE
     step_started timestamptz := clock_timestamp();
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
-    IF orphan_policy IS NULL OR min_share IS NULL OR ambiguity_margin IS NULL THEN
-        RAISE EXCEPTION '% must not be NULL', CASE WHEN orphan_policy IS NULL THEN 'orphan_policy'
-                                                   WHEN min_share IS NULL THEN 'min_share' ELSE 'ambiguity_margin' END
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    IF min_share IS NULL OR ambiguity_margin IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN min_share IS NULL THEN 'min_share' ELSE 'ambiguity_margin' END
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Leave the argument out for its default.';
-    END IF;
-    IF orphan_policy NOT IN ('quarantine', 'assign', 'drop') THEN
-        RAISE EXCEPTION 'orphan_policy must be quarantine, assign or drop, got "%"', orphan_policy
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'quarantine keeps orphans aside with the reason, assign links each to an account by a deterministic rule, drop leaves them out.';
     END IF;
     PERFORM normalize.require_rule_thresholds(min_share, ambiguity_margin);
     PERFORM normalize.require_sources();

@@ -69,6 +69,8 @@ INSERT INTO expected_functions VALUES
     ('unknown_categories(regclass,text,text)', 'f', 's', true, 'u'),
     ('require_sources()', 'f', 's', false, 'u'),
     ('resolve_reference(text,text,text[],bigint[],text,double precision,double precision,text,text)', 'f', 'v', true, 'u'),
+    ('require_orphan_policy(text)', 'f', 'i', false, 's'),
+    ('require_staged(text,text)', 'f', 's', false, 's'),
     ('clear_reconciliation()', 'f', 'v', false, 'u'),
     ('restore_foreign_keys()', 'f', 'v', false, 'u'),
     ('loaded_columns(text)', 'f', 's', true, 's'),

@@ -188,8 +188,13 @@ BEGIN
       FROM unnest(columns) AS c
      WHERE c IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.source_contract AS k
                                      WHERE k.entity = source_query.entity AND k.column_name = c);
-    IF unknown IS NOT NULL OR cardinality(columns) = 0 THEN
-        RAISE EXCEPTION 'columns names % which the % contract does not have', coalesce(unknown, 'nothing'), entity
+    IF cardinality(columns) = 0 THEN
+        RAISE EXCEPTION 'columns must name at least one contract column of %', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave columns out for every column, or name contract columns, such as {account_id}.';
+    END IF;
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'columns names % which the % contract does not have', unknown, entity
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Leave columns out for every column, or name contract columns, such as {account_id}.';
     END IF;
@@ -1417,6 +1422,47 @@ $$;
 COMMENT ON FUNCTION @extschema@.stage_entity(text) IS
     'Internal: the distinct values of each of an entity''s references with their rows, from one scan of its source, during reconcile_ids';
 
+-- The orphan policies reconcile_ids and its steps know, checked in one
+-- place.
+CREATE OR REPLACE FUNCTION @extschema@.require_orphan_policy(orphan_policy text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF orphan_policy IS NULL THEN
+        RAISE EXCEPTION 'orphan_policy must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF orphan_policy NOT IN ('quarantine', 'assign', 'drop') THEN
+        RAISE EXCEPTION 'orphan_policy must be quarantine, assign or drop, got "%"', orphan_policy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'quarantine keeps orphans aside with the reason, assign links each to an account by a deterministic rule, drop leaves them out.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_orphan_policy(text) IS
+    'Internal: raises a clear error unless orphan_policy is quarantine, assign or drop';
+
+-- The temp tables the steps of reconcile_ids hand each other are named by
+-- the caller: one that is not there is a mistake in the call.
+CREATE OR REPLACE FUNCTION @extschema@.require_staged(argument text, name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR to_regclass('pg_temp.' || quote_ident(name)) IS NULL THEN
+        RAISE EXCEPTION '% "%" is not a temp table of this session', argument, coalesce(name, 'NULL')
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'The steps of normalize.reconcile_ids() read what it staged; call reconcile_ids.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_staged(text, text) IS
+    'Internal: raises a clear error unless a step''s staged temp table exists, during reconcile_ids';
+
 -- Empties what a reconciliation rebuilds, and what was built on it. The
 -- keys and foreign keys of the normalized tables are dropped, to be added
 -- again once the tables are loaded: one sort per primary key and one
@@ -1546,6 +1592,7 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM normalize.require_orphan_policy(orphan_policy);
     PERFORM normalize.drop_temp_table(targets);
     EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
                     SELECT l.source_id AS raw, l.location_key AS target_key, l.account_key FROM normalize.locations AS l',
@@ -1574,6 +1621,8 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    PERFORM normalize.require_staged('map', map);
+    PERFORM normalize.require_staged('targets', targets);
     PERFORM normalize.drop_temp_table(map || '_acct');
     EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
                     SELECT m.*, t.account_key AS target_account FROM %I AS m
@@ -1599,6 +1648,8 @@ AS $$
 DECLARE
     e record;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = entity_rows_query.entity;
     RETURN format($q$
         WITH r0 AS (
@@ -1658,6 +1709,9 @@ DECLARE
     c record;
     loaded bigint;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    PERFORM normalize.require_staged('account_map', account_map);
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = load_entity.entity;
     c := normalize.loaded_columns(entity);
     -- (The filter names entity_key, not fate: the planner guesses 0.5%
@@ -1696,6 +1750,9 @@ AS $$
 DECLARE
     e record;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    PERFORM normalize.require_staged('account_map', account_map);
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = record_unlinked_rows.entity;
     EXECUTE format($q$
         WITH u AS MATERIALIZED (
@@ -1740,6 +1797,9 @@ DECLARE
     account_issues boolean;
     issues text;
 BEGIN
+    PERFORM normalize.require_entity(entity);
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    PERFORM normalize.require_staged('account_map', account_map);
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I AS m WHERE m.target_key IS NOT NULL AND m.reason IS NOT NULL)',
                    account_map)
        INTO account_issues;
@@ -1853,16 +1913,11 @@ DECLARE
     step_started timestamptz := clock_timestamp();
 BEGIN
     -- Not STRICT: a NULL here is a mistake to report, not a no-op.
-    IF orphan_policy IS NULL OR min_share IS NULL OR ambiguity_margin IS NULL THEN
-        RAISE EXCEPTION '% must not be NULL', CASE WHEN orphan_policy IS NULL THEN 'orphan_policy'
-                                                   WHEN min_share IS NULL THEN 'min_share' ELSE 'ambiguity_margin' END
+    PERFORM normalize.require_orphan_policy(orphan_policy);
+    IF min_share IS NULL OR ambiguity_margin IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN min_share IS NULL THEN 'min_share' ELSE 'ambiguity_margin' END
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Leave the argument out for its default.';
-    END IF;
-    IF orphan_policy NOT IN ('quarantine', 'assign', 'drop') THEN
-        RAISE EXCEPTION 'orphan_policy must be quarantine, assign or drop, got "%"', orphan_policy
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'quarantine keeps orphans aside with the reason, assign links each to an account by a deterministic rule, drop leaves them out.';
     END IF;
     PERFORM normalize.require_rule_thresholds(min_share, ambiguity_margin);
     PERFORM normalize.require_sources();
