@@ -38,7 +38,7 @@
 #   not returned 20 s after its timeout is cancelled, then terminated, so
 #   the battery never hangs. An edge that runs into statement_timeout alone
 #   is not tried again in pairs or in the function's other baselines. At most NZ_BAD_INPUTS_MAX_CALLS calls (default
-#   20000, above the design's 15,855; pairs are dropped first); the run
+#   25000, above the design's 20,078; pairs are dropped first); the run
 #   stops at NZ_BAD_INPUTS_BUDGET seconds (default 900) and fails if it
 #   gets there. NZ_BAD_INPUTS_DRY_RUN=1 prints the design without running
 #   it; NZ_BAD_INPUTS_SELFTEST=1 runs planted failures instead (an XX000, an
@@ -134,7 +134,7 @@ import json, os, queue, re, signal, subprocess, sys, threading, time
 PSQL = os.path.join(os.environ['NZ_PG_BIN'], 'psql')
 MAIN, ASCII = os.environ['NZ_BI_MAIN'], os.environ['NZ_BI_ASCII']
 TIMEOUT = float(os.environ.get('NZ_BAD_INPUTS_TIMEOUT', '5'))
-MAX_CALLS = int(os.environ.get('NZ_BAD_INPUTS_MAX_CALLS', '20000'))
+MAX_CALLS = int(os.environ.get('NZ_BAD_INPUTS_MAX_CALLS', '25000'))
 BUDGET = float(os.environ.get('NZ_BAD_INPUTS_BUDGET', '900'))
 OVERRUN = 2.0          # a call may outlive statement_timeout by this much
 HANG = 20.0            # after timeout + HANG the call is cancelled, then terminated
