@@ -112,6 +112,24 @@ nz_timed() {
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
+# Runs SQL in a session of its own and prints two numbers: its wall seconds
+# and the CPU seconds (user + system) of the server process that ran it.
+# On a shared machine the wall time swings with other load; the CPU time
+# of the backend does not. (Parallel workers are other processes: turn
+# them off where the CPU time is to be compared.)
+nz_timed_cpu() {
+    nz_psql -q -At <<SQL | awk -v hz="$(getconf CLK_TCK)" \
+        'NR == 1 { w0 = $1; c0 = $2 } NR == 2 { printf "%.3f %.3f", $1 - w0, ($2 - c0) / hz }'
+SELECT pg_backend_pid() AS nz_pid \gset
+\setenv NZ_PID :nz_pid
+\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat)"
+\o /dev/null
+$1
+;
+\o
+\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat)"
+SQL
+}
 nz_median() {
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }

@@ -202,7 +202,7 @@ SELECT normalize.load_entity('devices', 'keep', 1, 'm', 'm', 'o', 'p');
 SELECT normalize.record_unlinked_rows('widgets', 'quarantine', 'm');
 SELECT normalize.record_link_issues('devices', 'assign', 'no_such_map');
 SELECT normalize.stage_location_targets('keep', 't', 'p');
-SELECT normalize.add_target_accounts('no_such_map', 't');
+SELECT normalize.keyed_source_query('widgets');
 SELECT normalize.build_account_map('{campaigns}', '{}');
 SELECT normalize.loaded_columns('widgets') IS NULL AS unknown_entity_has_no_columns;
 SELECT normalize.source_query(NULL);

@@ -124,8 +124,9 @@ SQL
 }
 
 # Every table of schema normalize (but the run log, and the times things
-# were built), and the readiness report, as one digest per line; read in
-# UTC so that only what the runs wrote can differ.
+# were built or measured and by which run), and the readiness report, as
+# one digest per line; read in UTC so that only what the runs wrote can
+# differ.
 digests() {
     PGTZ=UTC sql <<'SQL'
 CREATE TEMP TABLE d (name text, digest text);
@@ -140,7 +141,8 @@ BEGIN
                 AND c.relname NOT IN ('pipeline_runs', 'pipeline_phases') ORDER BY c.relname LOOP
         SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
           FROM pg_attribute AS a
-         WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'built_at';
+         WHERE a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attname NOT IN ('built_at', 'measured_at', 'run_id');
         EXECUTE format('SELECT md5(coalesce(string_agg(x::text, E''\n'' ORDER BY x::text COLLATE "C"), '''')) FROM (SELECT %s FROM normalize.%I) AS x',
                        cols, t.relname) INTO digest;
         INSERT INTO d VALUES (t.relname, digest);

@@ -353,6 +353,9 @@ BEGIN
         target_keys := '{}';
     END IF;
     PERFORM normalize.drop_temp_table(map);
+    -- A reference whose targets belong to accounts (a device's location)
+    -- gets each target's account too: the load then needs one join per
+    -- row for it, not two.
     EXECUTE format($q$
         CREATE TEMP TABLE %1$I ON COMMIT DROP AS
         WITH by_rule AS (
@@ -361,7 +364,8 @@ BEGIN
                 SELECT x.raw_value AS raw, t.target_key
                   FROM normalize.id_crosswalk AS x
                   LEFT JOIN %5$I AS t ON t.target_key = normalize.stable_key(%6$L, x.target_id, $5)
-                 WHERE x.entity = %7$L AND x.reference = %8$L)
+                 WHERE x.entity = %7$L AND x.reference = %8$L),
+             mapped AS (
         SELECT b.raw, b.rows,
                CASE WHEN x.raw IS NOT NULL THEN x.target_key
                     WHEN b.matches = 1 THEN b.target_key END AS target_key,
@@ -374,7 +378,8 @@ BEGIN
                     WHEN b.matches > 1 THEN 'ambiguous reference'
                     WHEN b.matches = 0 THEN 'no matching ' || %8$L END AS reason
           FROM by_rule AS b
-          LEFT JOIN crosswalk AS x ON x.raw = b.raw
+          LEFT JOIN crosswalk AS x ON x.raw = b.raw)
+        SELECT m.* %11$s FROM mapped AS m %12$s
         $q$,
         map, CASE WHEN best_rule IS NULL OR best_rule = 'none' THEN 'exact' ELSE best_rule END,
         coalesce(best_parameter::bigint, 0),
@@ -382,7 +387,9 @@ BEGIN
         targets, target_kind, ref.entity, ref.reference,
         CASE WHEN best_rule IS NULL THEN NULL ELSE concat_ws(' ', best_rule, best_parameter) END,
         CASE WHEN best_rule = 'none' THEN 'no crosswalk link (rule declared none)'
-             ELSE coalesce(undecided, 'no rule links this column') END)
+             ELSE coalesce(undecided, 'no rule links this column') END,
+        CASE WHEN account_map <> '' THEN ', t.account_key AS target_account' ELSE '' END,
+        CASE WHEN account_map <> '' THEN format('LEFT JOIN %I AS t ON t.target_key = m.target_key', targets) ELSE '' END)
     USING refs, ref_rows, target_ids, target_keys, keep_case;
     EXECUTE format('ANALYZE %I', map);
     RETURN coalesce(concat_ws(' ', best_rule, best_parameter), '');
@@ -646,7 +653,8 @@ BEGIN
     DROP INDEX normalize.account_map_raw_value_key;
     TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
              normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
-             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules;
+             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules,
+             normalize.source_metrics;
     -- What was built on the previous tables describes entities and repaired
     -- values that are gone: keeping it would mix two generations.
     IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
@@ -771,28 +779,23 @@ $$;
 COMMENT ON FUNCTION @extschema@.stage_location_targets(text, text, text) IS
     'Internal: stages the locations devices may link to, and per account for the assign policy, during reconcile_ids';
 
--- Gives each entry of a location map the account of its location
--- (target_account), so that each device row needs one join for its
--- location, not two.
-CREATE FUNCTION @extschema@.add_target_accounts(map text, targets text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT
+-- The source rows of an entity with their stable key (entity_key), the
+-- key computed once per row: OFFSET 0 keeps the planner from pulling the
+-- key up into both the filter on it and the output, which doubles the
+-- dearest call of a load.
+CREATE FUNCTION @extschema@.keyed_source_query(entity text)
+RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    PERFORM normalize.require_staged('map', map);
-    PERFORM normalize.require_staged('targets', targets);
-    PERFORM normalize.drop_temp_table(map || '_acct');
-    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS
-                    SELECT m.*, t.account_key AS target_account FROM %I AS m
-                      LEFT JOIN %I AS t ON t.target_key = m.target_key', map || '_acct', map, targets);
-    EXECUTE format('DROP TABLE %I', map);
-    EXECUTE format('ALTER TABLE %I RENAME TO %I', map || '_acct', map);
-    EXECUTE format('ANALYZE %I', map);
-END
+    -- source_query refuses an entity without a source, known or not.
+    SELECT format('SELECT s.*, normalize.stable_key(%L, s.%I) AS entity_key FROM (%s) AS s OFFSET 0',
+                  k.kind, k.id_column, q.q)
+      FROM normalize.source_query(keyed_source_query.entity) AS q(q)
+      JOIN normalize.entity_kinds AS k ON k.entity = keyed_source_query.entity
 $$;
-COMMENT ON FUNCTION @extschema@.add_target_accounts(text, text) IS
-    'Internal: adds the location''s account to each entry of a devices.location map, during reconcile_ids';
+COMMENT ON FUNCTION @extschema@.keyed_source_query(text) IS
+    'Internal: the query of an entity''s source rows with their stable keys, during reconcile_ids';
 
 -- The query (a WITH list ending in r) of every source row of an entity
 -- with its key, its account (linked by account_map, or assigned from
@@ -812,27 +815,26 @@ BEGIN
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = entity_rows_query.entity;
     RETURN format($q$
         WITH r0 AS (
-            SELECT s.*, k.entity_key, CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+            SELECT s.*, CASE WHEN s.entity_key IS NULL THEN 'missing id' END AS fate,
                    m.target_key AS linked_key, m.rule AS linked_rule,
                    CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
               FROM (%1$s) AS s
-             CROSS JOIN LATERAL (SELECT normalize.stable_key(%2$L, s.%3$I) AS entity_key) AS k
-              LEFT JOIN %4$I AS m ON m.raw = s.account_id),
+              LEFT JOIN %3$I AS m ON m.raw = s.account_id),
         r1 AS (
             SELECT r0.*,
                    -- A row held back by an undecided rule is not an orphan:
                    -- it waits for the user's word, and is not assigned.
                    CASE WHEN r0.linked_key IS NOT NULL THEN r0.linked_key
-                        WHEN r0.fate IS NULL AND %5$L = 'assign' AND r0.reason IS DISTINCT FROM 'ambiguous rule' THEN
-                            (SELECT a.account_key FROM %6$I AS a
-                              WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %7$s, 0, %2$L,
+                        WHEN r0.fate IS NULL AND %4$L = 'assign' AND r0.reason IS DISTINCT FROM 'ambiguous rule' THEN
+                            (SELECT a.account_key FROM %5$I AS a
+                              WHERE a.idx = floor(normalize.random_uniform_for(r0.entity_key, 0, %6$s, 0, %2$L,
                                                                                'assign account'))::bigint)
                    END AS account_key
               FROM r0),
         r AS (
-            SELECT r1.* %8$s FROM r1 %9$s)
+            SELECT r1.* %7$s FROM r1 %8$s)
         $q$,
-        normalize.source_query(entity), e.kind, e.id_column, account_map, orphan_policy, accounts_ordered, n_accounts,
+        normalize.keyed_source_query(entity), e.kind, account_map, orphan_policy, accounts_ordered, n_accounts,
         CASE WHEN entity = 'devices' THEN format($l$,
                CASE WHEN lm.target_account = r1.account_key THEN lm.target_key
                     WHEN r1.fate IS NULL AND r1.account_key IS NOT NULL AND %1$L = 'assign'
@@ -915,28 +917,27 @@ BEGIN
     SELECT * INTO e FROM normalize.entity_kinds AS k WHERE k.entity = record_unlinked_rows.entity;
     EXECUTE format($q$
         WITH u AS MATERIALIZED (
-            SELECT s.%1$I AS source_id, k.entity_key, s.account_id,
-                   CASE WHEN k.entity_key IS NULL THEN 'missing id' END AS fate,
+            SELECT s.%1$I AS source_id, s.entity_key, s.account_id,
+                   CASE WHEN s.entity_key IS NULL THEN 'missing id' END AS fate,
                    CASE WHEN s.account_id IS NULL THEN 'missing account reference' ELSE m.reason END AS reason
               FROM (%2$s) AS s
-             CROSS JOIN LATERAL (SELECT normalize.stable_key(%3$L, s.%1$I) AS entity_key) AS k
-              LEFT JOIN %4$I AS m ON m.raw = s.account_id
-             WHERE k.entity_key IS NULL
-                OR (m.target_key IS NULL AND (%5$L <> 'assign' OR m.reason = 'ambiguous rule'))),
+              LEFT JOIN %3$I AS m ON m.raw = s.account_id
+             WHERE s.entity_key IS NULL
+                OR (m.target_key IS NULL AND (%4$L <> 'assign' OR m.reason = 'ambiguous rule'))),
         -- Rows held back by an undecided rule are quarantined whatever
         -- the orphan policy: they are not orphans, and must not vanish.
         ids AS (
             INSERT INTO normalize.unlinked_rows (entity, source_id, entity_key, status)
-            SELECT %6$L, u.source_id, u.entity_key,
-                   CASE WHEN u.fate IS NOT NULL OR u.reason = 'ambiguous rule' THEN 'quarantined' ELSE %7$L END
+            SELECT %5$L, u.source_id, u.entity_key,
+                   CASE WHEN u.fate IS NOT NULL OR u.reason = 'ambiguous rule' THEN 'quarantined' ELSE %6$L END
               FROM u)
         INSERT INTO normalize.quarantine (entity, source_id, reference, raw_value, reason, kept)
-        SELECT %6$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
+        SELECT %5$L, u.source_id, NULL, u.source_id, u.fate, false FROM u WHERE u.fate IS NOT NULL
         UNION ALL
-        SELECT %6$L, u.source_id, 'account', u.account_id, u.reason, false
-          FROM u WHERE u.fate IS NULL AND (%5$L <> 'drop' OR u.reason = 'ambiguous rule')
+        SELECT %5$L, u.source_id, 'account', u.account_id, u.reason, false
+          FROM u WHERE u.fate IS NULL AND (%4$L <> 'drop' OR u.reason = 'ambiguous rule')
         $q$,
-        e.id_column, normalize.source_query(entity), e.kind, account_map, orphan_policy, entity,
+        e.id_column, normalize.keyed_source_query(entity), account_map, orphan_policy, entity,
         CASE orphan_policy WHEN 'drop' THEN 'dropped' ELSE 'quarantined' END);
 END
 $$;
@@ -1092,9 +1093,10 @@ BEGIN
     CREATE TEMP TABLE nz_targets_customers ON COMMIT DROP AS
         SELECT a.source_id AS raw, a.account_key AS target_key FROM normalize.accounts AS a;
     PERFORM normalize.drop_temp_table('nz_accounts_ordered');
+    -- Numbered for the assign policy only; empty under the others.
     CREATE TEMP TABLE nz_accounts_ordered ON COMMIT DROP AS
         SELECT (row_number() OVER (ORDER BY a.account_key) - 1)::bigint AS idx, a.account_key
-          FROM normalize.accounts AS a;
+          FROM normalize.accounts AS a WHERE orphan_policy = 'assign';
     CREATE UNIQUE INDEX ON nz_accounts_ordered (idx);
     ANALYZE nz_targets_customers;
     ANALYZE nz_accounts_ordered;
@@ -1136,7 +1138,6 @@ BEGIN
                                                                                  location_rows, 'nz_targets_locations',
                                                                                  min_share, ambiguity_margin, account_map,
                                                                                  'nz_map_devices_location'));
-                PERFORM normalize.add_target_accounts('nz_map_devices_location', 'nz_targets_locations');
             ELSE
                 CREATE TEMP TABLE nz_map_devices_location ON COMMIT DROP AS
                     SELECT NULL::text AS raw, NULL::bigint AS rows, NULL::varchar AS target_key, NULL::text AS rule,

@@ -710,6 +710,75 @@ CREATE TYPE @extschema@.quality_check AS (
 COMMENT ON TYPE @extschema@.quality_check IS
     'Internal: a row of quality_checks(), as ml_readiness_report and readiness_report_html pass them on';
 
+-- The readiness report's "before", as a run of the pipeline measured it on
+-- the sources it read: the report of that run then compares its own inputs
+-- with what it built, even once the sources have moved on. reconcile_ids
+-- empties it (called by hand, the report measures the sources as they are).
+CREATE TABLE @extschema@.source_metrics (
+    metric      text PRIMARY KEY,
+    value       numeric,
+    run_id      bigint NOT NULL,
+    measured_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE @extschema@.source_metrics IS
+    'The readiness report''s "before" metrics, measured on the sources by the run that read them (its reconcile phase)';
+
+-- The "before" of four of the plan's metrics, on the registered sources as
+-- they stand: the share of source rows whose account reference joins a
+-- customer ID as it is, the months their snapshot dates span, the contract
+-- columns of the least-described feature entity, and the share of the
+-- profile checks the raw values pass.
+CREATE FUNCTION @extschema@.measure_sources()
+RETURNS TABLE (metric text, value numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+    WITH assessment AS MATERIALIZED (SELECT * FROM normalize.assess_sources())
+    SELECT 'data completeness',
+           (SELECT sum(j.value * r.value) / nullif(sum(r.value), 0)
+              FROM assessment AS j
+              JOIN assessment AS r ON r.entity = j.entity AND r.metric = 'rows'
+             WHERE j.metric = 'account references joining as they stand')
+    UNION ALL
+    SELECT 'value realism',
+           (SELECT round(100.0 * count(*) FILTER (WHERE k.p >= t.threshold) / nullif(count(*), 0), 1)
+              FROM (SELECT (normalize.ks_test(v.value, v.profile)).p_value AS p
+                      FROM normalize.profile_values('sources') AS v GROUP BY v.label, v.profile) AS k,
+                   normalize.quality_thresholds AS t
+             WHERE t.check_name = 'fits its profile')
+    UNION ALL
+    SELECT 'historical coverage',
+           (SELECT count(DISTINCT date_trunc('month', x.v::timestamp))::numeric
+              FROM assessment AS a,
+                   LATERAL (SELECT unnest(regexp_matches(a.detail, '(\d{4}-\d{2}-\d{2})', 'g'))::date AS v) AS x
+             WHERE a.metric = 'distinct snapshot dates')
+    UNION ALL
+    SELECT 'feature coverage',
+           (SELECT min(c.n)::numeric
+              FROM (SELECT s.entity, count(*) AS n FROM normalize.sources AS s, jsonb_object_keys(s.columns) AS k
+                     WHERE s.entity IN (SELECT e.entity FROM normalize.entity_kinds AS e WHERE e.feature_entity IS NOT NULL)
+                     GROUP BY s.entity) AS c)
+$$;
+COMMENT ON FUNCTION @extschema@.measure_sources() IS
+    'The readiness report''s "before" metrics (data completeness, value realism, historical coverage, feature coverage), measured on the registered sources as they stand';
+
+-- Keeps the "before" of the run that is reading the sources.
+CREATE FUNCTION @extschema@.record_source_metrics(run bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM normalize.require_sources();
+    DELETE FROM normalize.source_metrics;
+    INSERT INTO normalize.source_metrics (metric, value, run_id)
+    SELECT m.metric, m.value, run FROM normalize.measure_sources() AS m;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.record_source_metrics(bigint) IS
+    'Internal: stores the readiness report''s "before" metrics of the sources as a run reads them, in its reconcile phase';
+
 -- The plan's five success metrics, before (the registered sources, as
 -- assess_sources sees them) and after (the checks given, those of
 -- quality_checks: the HTML report reads them too, so they are run once).
@@ -735,6 +804,8 @@ DECLARE
     set_missing bigint;
     set_cells bigint;
     last_run record;
+    measured_by bigint;
+    before_values jsonb;
 BEGIN
     IF checks IS NULL THEN
         RAISE EXCEPTION 'checks must not be NULL'
@@ -742,38 +813,27 @@ BEGIN
                   HINT = 'Pass the rows of normalize.quality_checks(), or call normalize.ml_readiness_report().';
     END IF;
     PERFORM normalize.require_sources();
-    -- "Before" is read from the sources as they are now, "after" from the
-    -- tables the last run built: said when those are not the same inputs.
+    -- "Before" is what the run that built these tables measured on the
+    -- sources it read. Without that (the phases called by hand), the
+    -- sources as they are now: said when they are not the last run's.
     SELECT r.run_id, r.inputs INTO last_run FROM normalize.pipeline_runs AS r
      WHERE r.status = 'done' ORDER BY r.run_id DESC LIMIT 1;
-    IF last_run.inputs IS NOT NULL AND last_run.inputs <> normalize.input_fingerprint() THEN
-        RAISE NOTICE 'the sources or the settings changed since run % built these tables: "before" describes the sources as they are now',
-                     last_run.run_id
-            USING HINT = 'CALL normalize.run_pipeline() again for a report of one run''s inputs.';
+    SELECT min(m.run_id) INTO measured_by FROM normalize.source_metrics AS m;
+    IF measured_by IS NOT NULL THEN
+        before_values := (SELECT jsonb_object_agg(m.metric, m.value) FROM normalize.source_metrics AS m);
+    ELSE
+        IF last_run.inputs IS NOT NULL AND last_run.inputs <> normalize.input_fingerprint() THEN
+            RAISE NOTICE 'the sources or the settings changed since run % built these tables: "before" describes the sources as they are now',
+                         last_run.run_id
+                USING HINT = 'CALL normalize.run_pipeline() again for a report of one run''s inputs.';
+        END IF;
+        before_values := (SELECT jsonb_object_agg(m.metric, m.value) FROM normalize.measure_sources() AS m);
     END IF;
+    n_before := (before_values ->> 'data completeness')::numeric;
+    v_before := (before_values ->> 'value realism')::numeric;
+    m_before := (before_values ->> 'historical coverage')::numeric;
+    f_before := (before_values ->> 'feature coverage')::numeric;
     SELECT * INTO h FROM normalize.history_info;
-
-    -- Before: the sources as they stand.
-    PERFORM normalize.drop_temp_table('nz_assessment');
-    CREATE TEMP TABLE nz_assessment ON COMMIT DROP AS SELECT * FROM normalize.assess_sources();
-    SELECT sum(j.value * r.value) / nullif(sum(r.value), 0) INTO n_before
-      FROM nz_assessment AS j
-      JOIN nz_assessment AS r ON r.entity = j.entity AND r.metric = 'rows'
-     WHERE j.metric = 'account references joining as they stand';
-    SELECT count(DISTINCT date_trunc('month', d))::numeric INTO m_before
-      FROM (SELECT x.v AS d FROM nz_assessment AS a,
-                   LATERAL (SELECT unnest(regexp_matches(a.detail, '(\d{4}-\d{2}-\d{2})', 'g'))::date AS v) AS x
-             WHERE a.metric = 'distinct snapshot dates') AS s;
-    SELECT min(n)::numeric INTO f_before
-      FROM (SELECT s.entity, count(*) AS n FROM normalize.sources AS s, jsonb_object_keys(s.columns) AS k
-             WHERE s.entity IN (SELECT k.entity FROM normalize.entity_kinds AS k WHERE k.feature_entity IS NOT NULL)
-             GROUP BY s.entity) AS c;
-    -- Value realism before: the same profile checks, on the raw values.
-    SELECT round(100.0 * count(*) FILTER (WHERE k.p >= t.threshold) / nullif(count(*), 0), 1) INTO v_before
-      FROM (SELECT (normalize.ks_test(v.value, v.profile)).p_value AS p
-              FROM normalize.profile_values('sources') AS v GROUP BY v.label, v.profile) AS k,
-           normalize.quality_thresholds AS t
-     WHERE t.check_name = 'fits its profile';
 
     -- Training sets: missing values among the critical features of their
     -- samples, and (for the detail) among all features.
@@ -799,6 +859,8 @@ BEGIN
            -- The rows that could not be linked are not in the relationships:
            -- the source rows count too, so that 100% never hides them.
            concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one) and of each entity''s source rows (superseded snapshots and duplicates aside)',
+                     CASE WHEN measured_by IS NOT NULL THEN 'every "before" as the run that built these tables read the sources'
+                          ELSE 'every "before" on the sources as they are now' END,
                      (SELECT format('source rows linked: %s%% (least: %s; the others are listed in normalize.unlinked_rows)',
                                     round(100 * min(c.observed)::numeric, 1),
                                     (array_agg(c.entity ORDER BY c.observed, c.entity))[1])

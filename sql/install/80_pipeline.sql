@@ -217,6 +217,8 @@ BEGIN
           INTO outcome FROM normalize.reconcile_ids(orphan_policy => a ->> 'orphan_policy',
                                                     min_share => (a ->> 'min_share')::float8,
                                                     ambiguity_margin => (a ->> 'ambiguity_margin')::float8) AS r;
+        -- The report's "before" is of the sources this run read.
+        PERFORM normalize.record_source_metrics(run);
     WHEN 'repair' THEN
         SELECT format('%s columns checked, %s values replaced, %s kept', count(*), sum(r.replaced), sum(r.kept))
           INTO outcome FROM normalize.repair_values(seed => (a ->> 'seed')::bigint) AS r;

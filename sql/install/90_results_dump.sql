@@ -14,7 +14,8 @@ BEGIN
                              'reconciliation_rules', 'repair_summary',
                              'history_info', 'account_snapshots', 'device_days', 'user_weeks', 'lifecycle_events',
                              'customer_feature_store', 'device_feature_store', 'user_feature_store', 'training_info',
-                             'churn_samples', 'clv_samples', 'device_health_samples', 'pipeline_runs', 'pipeline_phases',
+                             'churn_samples', 'clv_samples', 'device_health_samples', 'source_metrics',
+                             'pipeline_runs', 'pipeline_phases',
                              'pipeline_runs_run_id_seq'] LOOP
         PERFORM pg_catalog.pg_extension_config_dump(format('@extschema@.%I', t)::regclass, '');
     END LOOP;

@@ -76,7 +76,7 @@ INSERT INTO expected_functions VALUES
     ('loaded_columns(text)', 'f', 's', true, 's'),
     ('load_customers()', 'f', 'v', false, 'u'),
     ('stage_location_targets(text,text,text)', 'f', 'v', true, 'u'),
-    ('add_target_accounts(text,text)', 'f', 'v', true, 'u'),
+    ('keyed_source_query(text)', 'f', 's', true, 's'),
     ('entity_rows_query(text,text,bigint,text,text,text,text)', 'f', 's', true, 'u'),
     ('load_entity(text,text,bigint,text,text,text,text)', 'f', 'v', true, 'u'),
     ('record_unlinked_rows(text,text,text)', 'f', 'v', true, 'u'),
@@ -146,6 +146,8 @@ INSERT INTO expected_functions VALUES
     ('quality_labels()', 'f', 'v', false, 'u'),
     ('quality_leakage()', 'f', 'v', false, 'u'),
     ('quality_feature_coverage()', 'f', 's', false, 'u'),
+    ('measure_sources()', 'f', 's', false, 'u'),
+    ('record_source_metrics(bigint)', 'f', 'v', true, 'u'),
     ('readiness_metrics("normalize".quality_check[])', 'f', 'v', false, 'u'),
     ('quality_checks()', 'f', 'v', false, 'u'),
     ('ml_readiness_report()', 'f', 'v', false, 'u'),
@@ -223,7 +225,8 @@ SELECT set_eq(
              ('reconciliation_rules', ''), ('repair_summary', ''), ('history_info', ''), ('account_snapshots', ''),
              ('device_days', ''), ('user_weeks', ''), ('lifecycle_events', ''), ('customer_feature_store', ''),
              ('device_feature_store', ''), ('user_feature_store', ''), ('training_info', ''), ('churn_samples', ''),
-             ('clv_samples', ''), ('device_health_samples', ''), ('pipeline_runs', ''), ('pipeline_phases', ''),
+             ('clv_samples', ''), ('device_health_samples', ''), ('source_metrics', ''), ('pipeline_runs', ''),
+             ('pipeline_phases', ''),
              ('pipeline_runs_run_id_seq', '')$$,
     'pg_dump keeps the user''s profiles, registered sources, crosswalk, declared rules, category vocabulary, placeholder values, tier mix, device types and quality thresholds, and every result');
 

@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 SET LOCAL jit = off;
 
 \ir fixture_check.psql
@@ -108,6 +108,25 @@ SELECT is((SELECT status FROM pg_temp.when_broken(
 UPDATE normalize.quality_thresholds SET threshold = 150 WHERE check_name = 'features per entity';
 SELECT is((SELECT shipped FROM normalize.quality_thresholds WHERE check_name = 'features per entity'), false,
           'an edited threshold becomes the user''s row (kept by pg_dump)');
+
+-- "Before" is the run's own: measured as its reconcile phase read the
+-- sources, it does not move when the sources do afterwards. Without it
+-- (the phases called by hand) the report measures the sources as they are.
+-- Last in the file: it deletes source rows.
+SELECT is((SELECT count(*) FROM normalize.source_metrics
+            WHERE run_id = (SELECT max(r.run_id) FROM normalize.pipeline_runs AS r)),
+          4::bigint, 'the run recorded the four "before" metrics of the sources it read');
+DELETE FROM tap_fixture.customers WHERE customer_id % 2 = 0;
+CREATE TEMP TABLE report_later AS
+    SELECT * FROM normalize.readiness_metrics(ARRAY(SELECT ROW(c.*)::"normalize".quality_check FROM checks AS c));
+SELECT set_eq($$SELECT metric, before FROM report_later$$, $$SELECT metric, before FROM report$$,
+              'once the sources change, the report''s "before" still describes the run''s sources');
+DELETE FROM normalize.source_metrics;
+SELECT ok((SELECT l.before < r.before
+             FROM report AS r,
+                  normalize.readiness_metrics(ARRAY(SELECT ROW(c.*)::"normalize".quality_check FROM checks AS c)) AS l
+            WHERE r.metric = 'Data completeness' AND l.metric = r.metric),
+          'without the run''s figures, "before" is measured on the sources as they are now');
 
 SELECT * FROM finish();
 ROLLBACK;

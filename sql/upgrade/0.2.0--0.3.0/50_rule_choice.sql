@@ -82,68 +82,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.declared_rule(text, text) IS
     'Internal: the rule id_rule_overrides declares for a reference, when it applies to the registered source';
 
-CREATE OR REPLACE FUNCTION @extschema@.pipeline_run_phase(run bigint, phase text)
-RETURNS text
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    a jsonb;
-    outcome text;
-    started timestamptz := clock_timestamp();
-    elapsed numeric;
-BEGIN
-    IF phase NOT IN ('reconcile', 'repair', 'history', 'features', 'training', 'quality') THEN
-        RAISE EXCEPTION 'unknown pipeline phase "%"', phase
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
-    END IF;
-    SELECT r.arguments INTO a FROM normalize.pipeline_runs AS r WHERE r.run_id = run;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'there is no pipeline run %', run
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'normalize.pipeline_runs lists the runs; CALL normalize.run_pipeline() starts one.';
-    END IF;
-    CASE phase
-    WHEN 'reconcile' THEN
-        SELECT format('%s source rows: %s linked, %s assigned, %s quarantined, %s dropped',
-                      sum(r.source_rows), sum(r.linked), sum(r.assigned), sum(r.quarantined), sum(r.dropped))
-          INTO outcome FROM normalize.reconcile_ids(orphan_policy => a ->> 'orphan_policy',
-                                                    min_share => (a ->> 'min_share')::float8,
-                                                    ambiguity_margin => (a ->> 'ambiguity_margin')::float8) AS r;
-    WHEN 'repair' THEN
-        SELECT format('%s columns checked, %s values replaced, %s kept', count(*), sum(r.replaced), sum(r.kept))
-          INTO outcome FROM normalize.repair_values(seed => (a ->> 'seed')::bigint) AS r;
-    WHEN 'history' THEN
-        SELECT string_agg(r.rows || ' ' || r.table_name, ', ') INTO outcome
-          FROM normalize.build_history(months => (a ->> 'months')::integer, as_of => (a ->> 'as_of')::date,
-                                       seed => (a ->> 'seed')::bigint) AS r;
-    WHEN 'features' THEN
-        SELECT string_agg(format('%s rows x %s features in %s', r.rows, r.features, r.table_name), ', ') INTO outcome
-          FROM normalize.refresh_features() AS r;
-    WHEN 'training' THEN
-        SELECT string_agg(format('%s %s', x.samples, x.training_set), ', ') INTO outcome
-          FROM (SELECT t.training_set, sum(t.samples) AS samples
-                  FROM normalize.build_training_sets(seed => (a ->> 'seed')::bigint) AS t
-                 GROUP BY t.training_set ORDER BY t.training_set) AS x;
-        outcome := outcome || ' samples';
-    WHEN 'quality' THEN
-        SELECT format('%s checks: %s pass, %s warn, %s fail', count(*), count(*) FILTER (WHERE q.status = 'pass'),
-                      count(*) FILTER (WHERE q.status = 'warn'), count(*) FILTER (WHERE q.status = 'fail'))
-          INTO outcome FROM normalize.quality_checks() AS q;
-    END CASE;
-    elapsed := round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
-    UPDATE normalize.pipeline_phases AS p
-       SET status = 'done', finished_at = clock_timestamp(), seconds = elapsed,
-           summary = outcome, error = NULL
-     WHERE p.run_id = run AND p.phase = pipeline_run_phase.phase;
-    RAISE NOTICE 'run_pipeline: % done in % s: %', phase, elapsed, outcome;
-    RETURN outcome;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.pipeline_run_phase(bigint, text) IS
-    'Internal: runs one phase of a pipeline run with its arguments and records what it did';
-
 DROP PROCEDURE @extschema@.run_pipeline(bigint, integer, date, text, boolean);
 CREATE PROCEDURE @extschema@.run_pipeline(seed bigint DEFAULT 42, months integer DEFAULT 24,
                                           as_of date DEFAULT NULL,
