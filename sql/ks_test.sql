@@ -51,4 +51,7 @@ SELECT normalize.require_range('n', 0, 1);
 SELECT normalize.require_range('n', 11, 1, 10);
 SELECT normalize.require_range('n', 'NaN', 1);
 SELECT normalize.require_range('n', NULL, 1);
+SELECT normalize.require_range(NULL, 1, 0);
+SELECT normalize.require_range('n', 1, NULL);
+SELECT normalize.require_range('n', 1, 0, NULL);
 SELECT normalize.require_range('n', 'Infinity', 1) AS infinity_is_at_least_1;

@@ -15,6 +15,14 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- A NULL bound would let every value through, and a NULL name would
+    -- make the message say nothing: mistakes of the caller, said as such.
+    IF argument IS NULL OR low IS NULL OR high IS NULL THEN
+        RAISE EXCEPTION '% of require_range must not be NULL',
+                        CASE WHEN argument IS NULL THEN 'argument' WHEN low IS NULL THEN 'low' ELSE 'high' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'require_range checks an argument of a normalize function: name it, and give both bounds.';
+    END IF;
     IF value IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', argument
             USING ERRCODE = 'null_value_not_allowed', HINT = coalesce(hint, 'Pass a number.');
