@@ -46,6 +46,8 @@ SELECT count(*) FROM normalize.validate_profiles(1000, 1, alpha => 2);
 SELECT count(*) FROM normalize.validate_profiles(-1);
 SELECT normalize.require_between('share', 0, 0, 1);
 SELECT normalize.require_between('share', NULL, 0, 1);
+SELECT normalize.require_between(NULL, 0.5, 0, 1);
+SELECT normalize.require_between('share', 0.5, NULL, 1);
 SELECT count(*) FROM normalize.validate_profiles(0);
 SELECT normalize.require_range('n', 0, 1);
 SELECT normalize.require_range('n', 11, 1, 10);

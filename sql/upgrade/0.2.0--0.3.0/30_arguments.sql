@@ -437,6 +437,13 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- As in require_range: a NULL bound would let every value through.
+    IF argument IS NULL OR low IS NULL OR high IS NULL THEN
+        RAISE EXCEPTION '% of require_between must not be NULL',
+                        CASE WHEN argument IS NULL THEN 'argument' WHEN low IS NULL THEN 'low' ELSE 'high' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'require_between checks an argument of a normalize function: name it, and give both bounds.';
+    END IF;
     IF value IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', argument
             USING ERRCODE = 'null_value_not_allowed', HINT = format('Pass a value strictly between %s and %s.', low, high);
