@@ -143,6 +143,12 @@ SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
 SELECT count(*) AS columns FROM normalize.repair_values(42);
 SELECT * FROM normalize.build_history(months => 24, as_of => '2025-06-18', seed => 42);
 SELECT event, count(*) FROM normalize.lifecycle_events GROUP BY event ORDER BY event;
+-- It analyzes what it wrote, which the features are planned on right after.
+SELECT c.relname, c.reltuples = (SELECT count(*) FROM normalize.history_info) AS analyzed
+  FROM pg_class AS c WHERE c.oid = 'normalize.history_info'::regclass
+UNION ALL
+SELECT c.relname, c.reltuples = (SELECT count(*) FROM normalize.account_snapshots)
+  FROM pg_class AS c WHERE c.oid = 'normalize.account_snapshots'::regclass;
 
 -- Consistency: contiguous months, nothing after churn, every tier change an event and every event a change
 WITH s AS (

@@ -194,6 +194,9 @@ CREATE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date 
 RETURNS TABLE (table_name text, rows bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- The inserts call the simulators once per entity: compiling their plans
+-- costs more than it saves.
+SET jit = off
 AS $$
 DECLARE
     unrepaired bigint;
@@ -310,6 +313,11 @@ BEGIN
                                                                                  'features_adopted', w.features_adopted)
           FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
     END IF;
+    -- The features are computed from these tables right after, before
+    -- autovacuum has looked at them: without statistics the planner takes
+    -- the one row of history_info for a thousand and the roll-ups spill.
+    ANALYZE normalize.history_info, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
+            normalize.lifecycle_events;
     RETURN QUERY
     SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
     UNION ALL

@@ -4,7 +4,8 @@
 -- inputs of one run with what that run built. And a faster reconcile_ids:
 -- each source row's key computed once, categories mapped through one
 -- constant instead of a join, the account of a device's location found
--- while its map is built.
+-- while its map is built. build_history runs without JIT and analyzes the
+-- history it wrote, which the features read at once.
 
 CREATE TABLE @extschema@.source_metrics (
     metric      text PRIMARY KEY,
@@ -522,6 +523,149 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.reconcile_ids(text, float8, float8) IS
     'Links every source row to its account by the crosswalk, then the rule declared in id_rule_overrides or the one the data show (a reference whose rows do not decide between two rules is reported ambiguous and not linked), and rebuilds the normalized tables, the account map and the id map; orphans are quarantined, assigned or dropped';
+
+CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
+                                         seed bigint DEFAULT 42,
+                                         entities text[] DEFAULT ARRAY['account', 'device', 'user'])
+RETURNS TABLE (table_name text, rows bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- The inserts call the simulators once per entity: compiling their plans
+-- costs more than it saves.
+SET jit = off
+AS $$
+DECLARE
+    unrepaired bigint;
+    unusable text;
+BEGIN
+    IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN months IS NULL THEN 'months' WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    -- Without as_of, the history ends at the latest snapshot of the data,
+    -- not on the day the function happens to run.
+    as_of := coalesce(as_of, normalize.latest_snapshot('normalized'));
+    -- Accounts always: everything else hangs off them. Leaving devices or
+    -- users out keeps their history empty (their features and roll-ups are
+    -- then NULL), for when only the accounts' history is wanted at scale.
+    IF NOT (entities <@ ARRAY['account', 'device', 'user'] AND 'account' = ANY (entities)) THEN
+        RAISE EXCEPTION 'entities must hold ''account'' and may hold ''device'' and ''user'', got %', entities
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it out for all three, or pass ARRAY[''account''] for the accounts'' history alone.';
+    END IF;
+    IF months < 1 OR months > 600 THEN
+        RAISE EXCEPTION 'months must be between 1 and 600, got %', months
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Ask for the length of the history in months, such as 24.';
+    END IF;
+    IF NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite date, got %', as_of
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the last day of the history, such as current_date.';
+    END IF;
+    PERFORM normalize.require_history_as_of(as_of, months);
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there are no normalized accounts to build a history for'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
+    END IF;
+    -- What is unusable, table by table, with an example: the hint then
+    -- says whether repair has yet to run or kept the values as real.
+    SELECT sum(u.n), string_agg(format('%s %s (such as %s)', u.n, u.what, u.example), '; ')
+      INTO unrepaired, unusable
+      FROM (SELECT count(*) AS n, 'accounts without a positive MRR or a tier' AS what, min(a.account_key) AS example
+              FROM normalize.accounts AS a WHERE NOT (a.mrr > 0) OR a.mrr IS NULL OR a.tier IS NULL
+            UNION ALL
+            SELECT count(*), 'devices without a health score in 0-100', min(d.device_key)
+              FROM normalize.devices AS d WHERE NOT (d.health_score BETWEEN 0 AND 100) OR d.health_score IS NULL
+            UNION ALL
+            SELECT count(*), 'users without an engagement score in 0-100', min(u.user_key)
+              FROM normalize.users AS u WHERE NOT (u.engagement_score BETWEEN 0 AND 100) OR u.engagement_score IS NULL) AS u
+     WHERE u.n > 0;
+    unrepaired := coalesce(unrepaired, 0);
+    IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
+        RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Insert one, such as (''*'', 0.12, 0.004).';
+    END IF;
+    IF unrepaired > 0 THEN
+        RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = unusable || '.',
+                  HINT = CASE WHEN NOT EXISTS (SELECT 1 FROM normalize.repair_summary)
+                              THEN 'Run normalize.repair_values() first: the history ends at each account''s repaired state.'
+                              ELSE 'normalize.repair_values() kept these values as observed (see normalize.repair_summary): '
+                                   'declare them placeholders in normalize.placeholder_values and repair again, or correct the source.' END;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
+
+    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.user_weeks, normalize.lifecycle_events,
+             normalize.history_info, normalize.customer_feature_store, normalize.device_feature_store,
+             normalize.user_feature_store, normalize.churn_samples,
+             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    INSERT INTO normalize.history_info (months, window_start, as_of, seed)
+    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
+    INSERT INTO normalize.account_snapshots
+    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+           h.late_payments, h.failed_payments, h.status, h.event
+      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
+    -- The simulator marks each month's event; a signup in the window's
+    -- first month is one the snapshots alone could not show.
+    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'account', s.account_key, s.month, s.event,
+           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
+      FROM normalize.account_snapshots AS s
+     WHERE s.event IS NOT NULL;
+    -- Devices, daily over the same window, ending at their repaired health,
+    -- wearing as their type does.
+    IF 'device' = ANY (entities) THEN
+        INSERT INTO normalize.device_days
+        SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+          FROM normalize.devices AS d
+         CROSS JOIN LATERAL (
+               SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                WHERE t.device_type IN (d.device_type, '*')
+                ORDER BY t.device_type = '*' LIMIT 1) AS wear
+         CROSS JOIN LATERAL normalize.generate_device_history(
+                   d.device_key, d.health_score::float8,
+                   (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
+                   as_of, seed, wear.degradation, wear.failure_rate) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+          FROM normalize.device_days AS x
+         CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+         WHERE e.happened;
+    END IF;
+    -- Users, weekly over the same window, ending at their repaired engagement.
+    IF 'user' = ANY (entities) THEN
+        INSERT INTO normalize.user_weeks
+        SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+          FROM normalize.users AS u
+         CROSS JOIN LATERAL normalize.generate_user_history(
+                   u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
+                   ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
+                   as_of, seed) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                                 'features_adopted', w.features_adopted)
+          FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    END IF;
+    -- The features are computed from these tables right after, before
+    -- autovacuum has looked at them: without statistics the planner takes
+    -- the one row of history_info for a thousand and the roll-ups spill.
+    ANALYZE normalize.history_info, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
+            normalize.lifecycle_events;
+    RETURN QUERY
+    SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
+    UNION ALL
+    SELECT 'device_days', count(*) FROM normalize.device_days
+    UNION ALL
+    SELECT 'user_weeks', count(*) FROM normalize.user_weeks
+    UNION ALL
+    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
 
 -- The "before" of four of the plan's metrics, on the registered sources as
 -- they stand: the share of source rows whose account reference joins a
