@@ -5,7 +5,8 @@
 -- each source row's key computed once, categories mapped through one
 -- constant instead of a join, the account of a device's location found
 -- while its map is built. build_history runs without JIT and analyzes the
--- history it wrote, which the features read at once.
+-- history it wrote, which the features read at once; build_training_sets
+-- finds each device cutoff's failures in a table of the failures alone.
 
 CREATE TABLE @extschema@.source_metrics (
     metric      text PRIMARY KEY,
@@ -666,6 +667,167 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
     'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
+
+CREATE OR REPLACE FUNCTION @extschema@.build_training_sets(
+    seed bigint DEFAULT 42,
+    train_share float8 DEFAULT 0.70,
+    validation_share float8 DEFAULT 0.15,
+    strategy text DEFAULT 'grouped',
+    churn_positive_rate float8 DEFAULT 0.20,
+    device_positive_rate float8 DEFAULT 0.20,
+    balance_evaluation boolean DEFAULT false)
+RETURNS TABLE (training_set text, split text, samples bigint, positives bigint, positive_share float8,
+               weighted_positive_share float8)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    history date;
+    arg text;
+    split_input regclass;
+BEGIN
+    arg := CASE WHEN seed IS NULL THEN 'seed' WHEN train_share IS NULL THEN 'train_share'
+                WHEN validation_share IS NULL THEN 'validation_share' WHEN strategy IS NULL THEN 'strategy'
+                WHEN balance_evaluation IS NULL THEN 'balance_evaluation' END;
+    IF arg IS NOT NULL THEN
+        RAISE EXCEPTION '% must not be NULL', arg
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF strategy NOT IN ('grouped', 'time') THEN
+        RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'grouped keeps each entity in one split; time trains on the earliest cutoffs.';
+    END IF;
+    IF NOT (train_share > 0 AND validation_share >= 0 AND train_share + validation_share < 1) THEN
+        RAISE EXCEPTION 'train_share and validation_share must be positive and leave a share for test, got % and %',
+                        train_share, validation_share
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
+    END IF;
+    IF NOT (coalesce(churn_positive_rate, 0.5) > 0 AND coalesce(churn_positive_rate, 0.5) < 1
+            AND coalesce(device_positive_rate, 0.5) > 0 AND coalesce(device_positive_rate, 0.5) < 1) THEN
+        RAISE EXCEPTION 'churn_positive_rate and device_positive_rate must be in (0, 1), got % and %',
+                        churn_positive_rate, device_positive_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of positives wanted in the training split, or NULL to keep the natural rate.';
+    END IF;
+    SELECT h.as_of INTO history FROM normalize.history_info AS h;
+    IF history IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RAISE EXCEPTION 'there are no stored features to build training sets from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() and normalize.refresh_features() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_training_sets'));
+    TRUNCATE normalize.churn_samples, normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    INSERT INTO normalize.training_info VALUES (true, seed, strategy, train_share, validation_share,
+                                                churn_positive_rate, device_positive_rate);
+
+    -- Churn: accounts active at the cutoff, with 90 days observed after it.
+    -- The churn date is the first day of the churn month, after the cutoff
+    -- of the month before.
+    PERFORM normalize.drop_temp_table('nz_churn');
+    CREATE TEMP TABLE nz_churn ON COMMIT DROP AS
+    WITH churn AS (
+        SELECT s.account_key, min(s.month) AS churned_on
+          FROM normalize.account_snapshots AS s WHERE s.status = 'churned' GROUP BY s.account_key)
+    SELECT f.account_key, f.as_of,
+           coalesce(c.churned_on <= f.as_of + 30, false) AS churned_30d,
+           coalesce(c.churned_on <= f.as_of + 60, false) AS churned_60d,
+           coalesce(c.churned_on <= f.as_of + 90, false) AS churned_90d,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'split') AS u,
+           normalize.random_uniform_for(f.account_key || '@' || f.as_of, 0, 1, seed, 'account', 'balance') AS v
+      FROM normalize.customer_feature_store AS f
+      LEFT JOIN churn AS c ON c.account_key = f.account_key
+     WHERE f.as_of + 90 <= history
+       AND (c.churned_on IS NULL OR c.churned_on > f.as_of);
+    PERFORM normalize.drop_temp_table('nz_split_input');
+    CREATE TEMP TABLE nz_split_input ON COMMIT DROP AS
+    SELECT c.account_key::varchar AS key, bool_or(c.churned_90d) OVER (PARTITION BY c.account_key)::text AS stratum,
+           c.u, c.as_of
+      FROM nz_churn AS c;
+    -- Looked up when run: the table is made afresh by every build.
+    split_input := to_regclass('pg_temp.nz_split_input');
+    INSERT INTO normalize.churn_samples
+    SELECT c.account_key, c.as_of, s.split, c.churned_30d, c.churned_60d, c.churned_90d, 1
+      FROM nz_churn AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+    PERFORM normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
+                                      balance_evaluation, seed);
+
+    -- CLV: accounts active at the cutoff whose next 12 months are all
+    -- observed; revenue after a churn is 0. Stratified by tier.
+    PERFORM normalize.drop_temp_table('nz_clv');
+    CREATE TEMP TABLE nz_clv ON COMMIT DROP AS
+    SELECT f.account_key, f.as_of, s.tier,
+           coalesce((SELECT sum(n.mrr) FROM normalize.account_snapshots AS n
+                      WHERE n.account_key = f.account_key AND n.month > s.month
+                        AND n.month <= s.month + interval '12 months'), 0) AS revenue_12m,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'clv split') AS u
+      FROM normalize.customer_feature_store AS f
+      JOIN normalize.account_snapshots AS s
+        ON s.account_key = f.account_key AND s.month = date_trunc('month', f.as_of)::date
+     WHERE s.status = 'active'
+       AND (s.month + interval '13 months' - interval '1 day')::date <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT c.account_key, a.tier, c.u, c.as_of
+      FROM nz_clv AS c JOIN normalize.accounts AS a USING (account_key);
+    INSERT INTO normalize.clv_samples
+    SELECT c.account_key, c.as_of, s.split, c.tier, c.revenue_12m, 1
+      FROM nz_clv AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+
+    -- Device health: failures in the 7, 14 and 30 days after the cutoff;
+    -- stratified and balanced by device type.
+    -- Failures are rare: one scan of the history picks them out, and each
+    -- cutoff then looks up its first failure in the 30 days after it in
+    -- that small table, instead of three probes of the whole history.
+    PERFORM normalize.drop_temp_table('nz_failures');
+    CREATE TEMP TABLE nz_failures ON COMMIT DROP AS
+    SELECT x.device_key, x.day FROM normalize.device_days AS x WHERE x.failure;
+    CREATE INDEX ON nz_failures (device_key, day);
+    ANALYZE nz_failures;
+    PERFORM normalize.drop_temp_table('nz_device');
+    CREATE TEMP TABLE nz_device ON COMMIT DROP AS
+    SELECT f.device_key, f.as_of, f.device_type,
+           coalesce(n.first_failure <= f.as_of + 7, false) AS failed_7d,
+           coalesce(n.first_failure <= f.as_of + 14, false) AS failed_14d,
+           n.first_failure IS NOT NULL AS failed_30d,
+           normalize.random_uniform_for(f.device_key, 0, 1, seed, 'device', 'split') AS u
+      FROM normalize.device_feature_store AS f
+     CROSS JOIN LATERAL (SELECT min(x.day) AS first_failure FROM nz_failures AS x
+                          WHERE x.device_key = f.device_key AND x.day > f.as_of AND x.day <= f.as_of + 30) AS n
+     WHERE f.as_of + 30 <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT d.device_key, coalesce(d.device_type, '') || '/' || bool_or(d.failed_30d) OVER (PARTITION BY d.device_key),
+           d.u, d.as_of
+      FROM nz_device AS d;
+    INSERT INTO normalize.device_health_samples
+    SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d, 1
+      FROM nz_device AS d
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = d.device_key AND s.as_of = d.as_of;
+    PERFORM normalize.balance_samples('device_health_samples', 'device_key', 'failed_30d', 'device_type',
+                                      device_positive_rate, balance_evaluation, seed);
+
+    RETURN QUERY
+    SELECT x.* FROM (
+    SELECT 'churn'::text AS set_name, c.split AS split_name, count(*), count(*) FILTER (WHERE c.churned_90d),
+           avg(c.churned_90d::int::float8), sum(c.sample_weight * c.churned_90d::int) / sum(c.sample_weight)
+      FROM normalize.churn_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'clv', c.split, count(*), NULL, NULL, NULL FROM normalize.clv_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'device_health', d.split, count(*), count(*) FILTER (WHERE d.failed_30d),
+           avg(d.failed_30d::int::float8), sum(d.sample_weight * d.failed_30d::int) / sum(d.sample_weight)
+      FROM normalize.device_health_samples AS d GROUP BY d.split) AS x
+    ORDER BY x.set_name, array_position(ARRAY['train', 'validation', 'test'], x.split_name);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_training_sets(bigint, float8, float8, text, float8, float8, boolean) IS
+    'Builds the churn, CLV and device health training sets from the feature stores: censored labels, grouped (or time) splits stratified as the plan asks, and deterministic down-sampling of negatives to the target positive rates with weights that restore the natural rate';
 
 -- The "before" of four of the plan's metrics, on the registered sources as
 -- they stand: the share of source rows whose account reference joins a
