@@ -262,3 +262,13 @@ SELECT count(*) AS columns FROM normalize.repair_values(42);
 SELECT * FROM normalize.build_history(24, '2025-06-18', 42, entities => ARRAY['account']);
 SELECT * FROM normalize.build_history(24, '2025-06-18', 42, entities => ARRAY['device']);
 SELECT * FROM normalize.build_history(24, '2025-06-18', 42, entities => NULL);
+
+-- A new repair clears the history simulated to end at the previous one,
+-- as the phase registry says; the normalized tables stay.
+SELECT count(*) AS columns FROM normalize.repair_values(42);
+SELECT (SELECT count(*) FROM normalize.account_snapshots) AS snapshots, (SELECT count(*) FROM normalize.history_info) AS history,
+       (SELECT count(*) > 0 FROM normalize.accounts) AS accounts_kept;
+SELECT phase, position, built_on FROM normalize.pipeline_phase_kinds ORDER BY position;
+SELECT normalize.clear_outputs('widgets');
+SELECT normalize.clear_outputs(NULL);
+SELECT normalize.clear_outputs('quality') AS nothing_after_quality;

@@ -483,7 +483,7 @@ HAND = {
                              ' TRUNCATE normalize.account_map;'}],
     'stage_location_targets': variants('orphan_policy', ['assign', 'quarantine'],
                                        {'targets': 'bi_targets_l', 'per_account': 'bi_per_l'}),
-    'keyed_source_query': [{'entity': 'devices'}],
+    'keyed_source_query': [{'entity': 'devices'}], 'clear_outputs': [{'phase': 'quality'}],
     'entity_rows_query': variants('entity', ['campaigns', 'devices'], ROWS_STAGED),
     'load_entity': [dict(ROWS_STAGED, _prelude=MAP_STAGED + ' TRUNCATE normalize.campaigns;')],
     'record_unlinked_rows': [{'entity': 'campaigns', 'orphan_policy': 'quarantine', 'account_map': 'bi_map',

@@ -651,21 +651,12 @@ BEGIN
         EXECUTE format('ALTER TABLE normalize.%I DROP CONSTRAINT %I', r.table_name, r.table_name || '_pkey');
     END LOOP;
     DROP INDEX normalize.account_map_raw_value_key;
-    TRUNCATE normalize.account_map, normalize.devices, normalize.locations, normalize.subscriptions,
-             normalize.users, normalize.campaigns, normalize.accounts, normalize.unlinked_rows,
-             normalize.quarantine, normalize.key_collisions, normalize.key_case, normalize.reconciliation_rules,
-             normalize.source_metrics;
     -- What was built on the previous tables describes entities and repaired
     -- values that are gone: keeping it would mix two generations.
-    IF EXISTS (SELECT 1 FROM normalize.account_snapshots) OR EXISTS (SELECT 1 FROM normalize.device_days)
-       OR EXISTS (SELECT 1 FROM normalize.user_weeks) OR EXISTS (SELECT 1 FROM normalize.repair_summary) THEN
+    IF cardinality(normalize.clear_outputs('reconcile')) > 0 THEN
         RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
             USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
     END IF;
-    TRUNCATE normalize.repair_summary, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
-             normalize.lifecycle_events, normalize.history_info, normalize.customer_feature_store,
-             normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
-             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.clear_reconciliation() IS

@@ -234,7 +234,12 @@ BEGIN
                   HINT = 'Run normalize.reconcile_ids() first: repair works on the reconciled entities.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.repair_values'));
-    TRUNCATE normalize.repair_summary;
+    -- The history was simulated to end at the repaired values that are
+    -- about to change: keeping it would mix two generations.
+    IF cardinality(normalize.clear_outputs('repair')) > 0 THEN
+        RAISE NOTICE 'the history, features and training sets built on the previous repair were cleared'
+            USING HINT = 'Run normalize.build_history() again.';
+    END IF;
 
     -- Observed values are kept beside the repaired ones, once: a second run
     -- starts from the same observations and gives the same result.

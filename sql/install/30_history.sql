@@ -262,10 +262,7 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
 
-    TRUNCATE normalize.account_snapshots, normalize.device_days, normalize.user_weeks, normalize.lifecycle_events,
-             normalize.history_info, normalize.customer_feature_store, normalize.device_feature_store,
-             normalize.user_feature_store, normalize.churn_samples,
-             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    PERFORM normalize.clear_outputs('history');
     INSERT INTO normalize.history_info (months, window_start, as_of, seed)
     VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
     INSERT INTO normalize.account_snapshots

@@ -37,8 +37,7 @@ BEGIN
                   HINT = 'Run normalize.build_history() first.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
-    TRUNCATE normalize.customer_feature_store, normalize.device_feature_store, normalize.user_feature_store, normalize.churn_samples,
-             normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    PERFORM normalize.clear_outputs('features');
     FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
               WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
         table_name := e.feature_entity || '_feature_store';

@@ -180,7 +180,7 @@ BEGIN
                   HINT = 'Run normalize.build_history() and normalize.refresh_features() first.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_training_sets'));
-    TRUNCATE normalize.churn_samples, normalize.clv_samples, normalize.device_health_samples, normalize.training_info;
+    PERFORM normalize.clear_outputs('training');
     INSERT INTO normalize.training_info VALUES (true, seed, strategy, train_share, validation_share,
                                                 churn_positive_rate, device_positive_rate);
 

@@ -3,6 +3,87 @@
 -- another session can watch it and a failed or cancelled run resumes from
 -- the phase that did not finish.
 
+-- The phases in their order: the tables each replaces, and the earlier
+-- phases each is built on. Replacing a phase's output empties what every
+-- phase built on it wrote, read from here (clear_outputs) rather than
+-- from a list in each phase; run_pipeline runs them in this order.
+CREATE TABLE @extschema@.pipeline_phase_kinds (
+    phase    text PRIMARY KEY,
+    position integer NOT NULL UNIQUE,
+    writes   text[] NOT NULL,
+    built_on text[] NOT NULL,
+    CHECK (NOT phase = ANY (built_on))
+);
+COMMENT ON TABLE @extschema@.pipeline_phase_kinds IS
+    'The phase registry: each phase of the pipeline in order, the tables it replaces, and the phases it is built on';
+COMMENT ON COLUMN @extschema@.pipeline_phase_kinds.writes IS
+    'Tables of schema normalize the phase empties and fills (repair also rewrites columns of the normalized tables)';
+COMMENT ON COLUMN @extschema@.pipeline_phase_kinds.built_on IS
+    'The phases whose results this phase reads: replacing theirs empties this one''s';
+INSERT INTO @extschema@.pipeline_phase_kinds (phase, position, writes, built_on) VALUES
+    ('reconcile', 1, ARRAY['accounts', 'locations', 'subscriptions', 'devices', 'users', 'campaigns', 'account_map',
+                           'unlinked_rows', 'quarantine', 'key_collisions', 'key_case', 'reconciliation_rules',
+                           'source_metrics'], '{}'),
+    ('repair', 2, ARRAY['repair_summary'], ARRAY['reconcile']),
+    ('history', 3, ARRAY['history_info', 'account_snapshots', 'device_days', 'user_weeks', 'lifecycle_events'],
+     ARRAY['reconcile', 'repair']),
+    ('features', 4, ARRAY['customer_feature_store', 'device_feature_store', 'user_feature_store'], ARRAY['history']),
+    ('training', 5, ARRAY['churn_samples', 'clv_samples', 'device_health_samples', 'training_info'],
+     ARRAY['history', 'features']),
+    ('quality', 6, '{}', ARRAY['reconcile', 'repair', 'history', 'features', 'training']);
+
+-- Empties the tables a phase replaces and those of every phase built on
+-- it, directly or not, in one TRUNCATE. Returns the phases built on it
+-- whose tables held rows: what the caller has thrown away.
+CREATE FUNCTION @extschema@.clear_outputs(phase text)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tables text;
+    cleared text[] := '{}';
+    p record;
+    has_rows boolean;
+BEGIN
+    IF phase IS NULL THEN
+        RAISE EXCEPTION 'phase must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = clear_outputs.phase) THEN
+        RAISE EXCEPTION 'phase must be one of normalize.pipeline_phase_kinds, got "%"', phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    FOR p IN
+        WITH RECURSIVE downstream AS (
+            SELECT k.phase FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = clear_outputs.phase
+            UNION
+            SELECT k.phase FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d ON d.phase = ANY (k.built_on))
+        SELECT k.phase, k.writes FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d USING (phase)
+         WHERE cardinality(k.writes) > 0 ORDER BY k.position
+    LOOP
+        IF p.phase <> clear_outputs.phase THEN
+            EXECUTE 'SELECT EXISTS (' || (SELECT string_agg(format('SELECT FROM normalize.%I', w), ' UNION ALL ')
+                                            FROM unnest(p.writes) AS w) || ')'
+               INTO has_rows;
+            IF has_rows THEN
+                cleared := cleared || p.phase;
+            END IF;
+        END IF;
+        tables := concat_ws(', ', tables, (SELECT string_agg(format('normalize.%I', w), ', ') FROM unnest(p.writes) AS w));
+    END LOOP;
+    -- (A phase that writes nothing, with nothing built on it: quality.)
+    IF tables IS NOT NULL THEN
+        EXECUTE 'TRUNCATE ' || tables;
+    END IF;
+    RETURN cleared;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.clear_outputs(text) IS
+    'Internal: empties the tables a phase replaces and those of every phase built on it (per pipeline_phase_kinds); returns the later phases whose results were thrown away';
+
 CREATE TABLE @extschema@.pipeline_runs (
     run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     arguments   jsonb NOT NULL,
@@ -156,9 +237,7 @@ BEGIN
          WHERE p.run_id = last.run_id AND p.status = 'running';
     END IF;
     INSERT INTO normalize.pipeline_phases (run_id, position, phase)
-    SELECT run, p.position, p.phase
-      FROM unnest(ARRAY['reconcile', 'repair', 'history', 'features', 'training', 'quality'])
-           WITH ORDINALITY AS p(phase, position);
+    SELECT run, k.position, k.phase FROM normalize.pipeline_phase_kinds AS k ORDER BY k.position;
     RAISE NOTICE 'run_pipeline: run % started', run;
     RETURN run;
 END
@@ -199,7 +278,7 @@ DECLARE
     started timestamptz := clock_timestamp();
     elapsed numeric;
 BEGIN
-    IF phase NOT IN ('reconcile', 'repair', 'history', 'features', 'training', 'quality') THEN
+    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = pipeline_run_phase.phase) THEN
         RAISE EXCEPTION 'unknown pipeline phase "%"', phase
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The phases are reconcile, repair, history, features, training and quality.';

@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(11);
+SELECT plan(14);
 
 CREATE TEMP TABLE expected_functions (signature text, kind text, volatility text, strict boolean, parallel text);
 INSERT INTO expected_functions VALUES
@@ -147,6 +147,7 @@ INSERT INTO expected_functions VALUES
     ('quality_leakage()', 'f', 'v', false, 'u'),
     ('quality_feature_coverage()', 'f', 's', false, 'u'),
     ('measure_sources()', 'f', 's', false, 'u'),
+    ('clear_outputs(text)', 'f', 'v', false, 'u'),
     ('record_source_metrics(bigint)', 'f', 'v', true, 'u'),
     ('readiness_metrics("normalize".quality_check[])', 'f', 'v', false, 'u'),
     ('quality_checks()', 'f', 'v', false, 'u'),
@@ -229,6 +230,20 @@ SELECT set_eq(
              ('pipeline_phases', ''),
              ('pipeline_runs_run_id_seq', '')$$,
     'pg_dump keeps the user''s profiles, registered sources, crosswalk, declared rules, category vocabulary, placeholder values, tier mix, device types and quality thresholds, and every result');
+
+-- The phase registry names real tables, each replaced by one phase, and a
+-- phase is built only on earlier ones.
+SELECT is_empty(
+    $$SELECT w FROM normalize.pipeline_phase_kinds AS k, unnest(k.writes) AS w
+       WHERE to_regclass(format('normalize.%I', w)) IS NULL$$,
+    'every table the phase registry names exists');
+SELECT is_empty(
+    $$SELECT w FROM normalize.pipeline_phase_kinds AS k, unnest(k.writes) AS w GROUP BY w HAVING count(*) > 1$$,
+    'each table is replaced by one phase');
+SELECT is_empty(
+    $$SELECT k.phase, b FROM normalize.pipeline_phase_kinds AS k, unnest(k.built_on) AS b
+       WHERE NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS e WHERE e.phase = b AND e.position < k.position)$$,
+    'each phase is built only on earlier phases');
 
 SELECT * FROM finish();
 ROLLBACK;

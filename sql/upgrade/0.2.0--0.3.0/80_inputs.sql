@@ -41,63 +41,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.input_fingerprint() IS
     'A digest of what a pipeline run reads: the registered sources (registration and rows) and the tables of settings; a run resumes only while it is unchanged';
 
-CREATE OR REPLACE FUNCTION @extschema@.pipeline_begin(arguments jsonb, restart boolean)
-RETURNS bigint
-LANGUAGE plpgsql VOLATILE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    holder integer;
-    last record;
-    run bigint;
-    fingerprint text;
-BEGIN
-    IF NOT normalize.pipeline_lock() THEN
-        holder := normalize.pipeline_lock_holder();
-        RAISE EXCEPTION 'normalize.run_pipeline is already running in this database'
-            USING ERRCODE = 'lock_not_available',
-                  DETAIL = format('Session %s holds the pipeline''s lock.', coalesce(holder::text, '(unknown)')),
-                  HINT = 'Wait for it to finish: SELECT * FROM normalize.pipeline_status shows how far it got.';
-    END IF;
-
-    SELECT * INTO last FROM normalize.pipeline_runs AS r ORDER BY r.run_id DESC LIMIT 1;
-    fingerprint := normalize.input_fingerprint();
-    IF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments
-       AND last.inputs IS DISTINCT FROM fingerprint THEN
-        RAISE NOTICE 'run_pipeline: the sources or the settings changed since run % started; starting over', last.run_id
-            USING HINT = 'Resuming would mix tables built from the old inputs with the new.';
-    ELSIF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments THEN
-        run := last.run_id;
-        UPDATE normalize.pipeline_runs AS r
-           SET status = 'running', finished_at = NULL, error = NULL, backend_pid = pg_backend_pid()
-         WHERE r.run_id = run;
-        UPDATE normalize.pipeline_phases AS p SET status = 'pending', error = NULL
-         WHERE p.run_id = run AND p.status <> 'done';
-        RAISE NOTICE 'run_pipeline: resuming run % from phase %', run,
-            (SELECT p.phase FROM normalize.pipeline_phases AS p WHERE p.run_id = run AND p.status <> 'done'
-              ORDER BY p.position LIMIT 1);
-        RETURN run;
-    END IF;
-    INSERT INTO normalize.pipeline_runs (arguments, status, inputs) VALUES (pipeline_begin.arguments, 'running', fingerprint)
-    RETURNING run_id INTO run;
-    IF last.run_id IS NOT NULL AND last.status <> 'done' THEN
-        UPDATE normalize.pipeline_runs AS r SET status = 'failed', finished_at = coalesce(r.finished_at, clock_timestamp()),
-               error = coalesce(r.error, 'superseded by run ' || run || ' before it finished')
-         WHERE r.run_id = last.run_id;
-        UPDATE normalize.pipeline_phases AS p SET status = 'failed', error = 'the run stopped in this phase'
-         WHERE p.run_id = last.run_id AND p.status = 'running';
-    END IF;
-    INSERT INTO normalize.pipeline_phases (run_id, position, phase)
-    SELECT run, p.position, p.phase
-      FROM unnest(ARRAY['reconcile', 'repair', 'history', 'features', 'training', 'quality'])
-           WITH ORDINALITY AS p(phase, position);
-    RAISE NOTICE 'run_pipeline: run % started', run;
-    RETURN run;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.pipeline_begin(jsonb, boolean) IS
-    'Internal: takes run_pipeline''s lock and starts a run, or resumes the last unfinished one with the same arguments';
-
 CREATE FUNCTION @extschema@.latest_snapshot(origin text)
 RETURNS date
 LANGUAGE plpgsql STABLE STRICT

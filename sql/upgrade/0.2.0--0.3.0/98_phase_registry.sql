@@ -1,0 +1,787 @@
+-- The phase registry (the scale issue, point 4): pipeline_phase_kinds
+-- declares the phases in order, the tables each replaces and the phases
+-- each is built on. clear_outputs empties a phase's tables and those of
+-- every phase built on it, in place of the TRUNCATE lists that
+-- reconcile_ids, build_history, refresh_features and build_training_sets
+-- carried; repair_values now empties the history built on the previous
+-- repair too. run_pipeline takes its phases from the registry. And, from
+-- the same issue's profile: build_history runs without JIT and analyzes
+-- the history it wrote, which the features read at once;
+-- build_training_sets finds each device cutoff's failures in a table of
+-- the failures alone.
+
+CREATE TABLE @extschema@.pipeline_phase_kinds (
+    phase    text PRIMARY KEY,
+    position integer NOT NULL UNIQUE,
+    writes   text[] NOT NULL,
+    built_on text[] NOT NULL,
+    CHECK (NOT phase = ANY (built_on))
+);
+COMMENT ON TABLE @extschema@.pipeline_phase_kinds IS
+    'The phase registry: each phase of the pipeline in order, the tables it replaces, and the phases it is built on';
+COMMENT ON COLUMN @extschema@.pipeline_phase_kinds.writes IS
+    'Tables of schema normalize the phase empties and fills (repair also rewrites columns of the normalized tables)';
+COMMENT ON COLUMN @extschema@.pipeline_phase_kinds.built_on IS
+    'The phases whose results this phase reads: replacing theirs empties this one''s';
+INSERT INTO @extschema@.pipeline_phase_kinds (phase, position, writes, built_on) VALUES
+    ('reconcile', 1, ARRAY['accounts', 'locations', 'subscriptions', 'devices', 'users', 'campaigns', 'account_map',
+                           'unlinked_rows', 'quarantine', 'key_collisions', 'key_case', 'reconciliation_rules',
+                           'source_metrics'], '{}'),
+    ('repair', 2, ARRAY['repair_summary'], ARRAY['reconcile']),
+    ('history', 3, ARRAY['history_info', 'account_snapshots', 'device_days', 'user_weeks', 'lifecycle_events'],
+     ARRAY['reconcile', 'repair']),
+    ('features', 4, ARRAY['customer_feature_store', 'device_feature_store', 'user_feature_store'], ARRAY['history']),
+    ('training', 5, ARRAY['churn_samples', 'clv_samples', 'device_health_samples', 'training_info'],
+     ARRAY['history', 'features']),
+    ('quality', 6, '{}', ARRAY['reconcile', 'repair', 'history', 'features', 'training']);
+
+-- Empties what a reconciliation rebuilds, and what was built on it. The
+-- keys and foreign keys of the normalized tables are dropped, to be added
+-- again once the tables are loaded: one sort per primary key and one
+-- validating join per foreign key, instead of work for every row.
+CREATE OR REPLACE FUNCTION @extschema@.clear_reconciliation()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    ALTER TABLE normalize.account_map DROP CONSTRAINT account_map_account_key_fkey;
+    FOR r IN SELECT e.table_name, k.reference FROM normalize.reference_kinds AS k
+               JOIN normalize.entity_kinds AS e USING (entity) ORDER BY e.position, k.reference LOOP
+        EXECUTE format('ALTER TABLE normalize.%I DROP CONSTRAINT %I', r.table_name,
+                       format('%s_%s_fk', r.table_name, r.reference));
+    END LOOP;
+    FOR r IN SELECT e.table_name FROM normalize.entity_kinds AS e ORDER BY e.position LOOP
+        EXECUTE format('ALTER TABLE normalize.%I DROP CONSTRAINT %I', r.table_name, r.table_name || '_pkey');
+    END LOOP;
+    DROP INDEX normalize.account_map_raw_value_key;
+    -- What was built on the previous tables describes entities and repaired
+    -- values that are gone: keeping it would mix two generations.
+    IF cardinality(normalize.clear_outputs('reconcile')) > 0 THEN
+        RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
+            USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.clear_reconciliation() IS
+    'Internal: empties the normalized tables, maps and what was built on them, and drops their keys, at the start of reconcile_ids';
+
+CREATE OR REPLACE FUNCTION @extschema@.repair_values(seed bigint DEFAULT 42)
+RETURNS SETOF @extschema@.repair_summary
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col record;
+    scan record;
+    whole boolean;
+    tier_whole boolean;
+    stats record;
+    mrr_range record;
+    beyond record;
+BEGIN
+    IF seed IS NULL THEN
+        RAISE EXCEPTION 'seed must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave it out for the default, 42.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'the normalized tables are empty'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() first: repair works on the reconciled entities.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.repair_values'));
+    -- The history was simulated to end at the repaired values that are
+    -- about to change: keeping it would mix two generations.
+    IF cardinality(normalize.clear_outputs('repair')) > 0 THEN
+        RAISE NOTICE 'the history, features and training sets built on the previous repair were cleared'
+            USING HINT = 'Run normalize.build_history() again.';
+    END IF;
+
+    -- Observed values are kept beside the repaired ones, once: a second run
+    -- starts from the same observations and gives the same result.
+    UPDATE normalize.accounts SET mrr_observed = mrr, tier_observed = tier WHERE mrr_source = 'observed' AND tier_source = 'observed';
+    UPDATE normalize.devices SET health_score_observed = health_score, uptime_observed = uptime
+     WHERE health_score_source = 'observed' AND uptime_source = 'observed';
+    UPDATE normalize.users SET engagement_score_observed = engagement_score WHERE engagement_score_source = 'observed';
+
+    -- Accounts: an observed revenue is kept unless it is a placeholder (the
+    -- whole column degenerate, or the value declared or found one: $0 is,
+    -- as shipped, or outside every tier's range); a placeholder is replaced
+    -- by the sum of the account's paying subscriptions where there are any
+    -- (derived), else drawn from the profile of the account's tier, its
+    -- observed one when known, else one drawn from tier_mix (generated).
+    -- The tier follows from a derived revenue. A numeric NaN or Infinity
+    -- is no revenue (NaN compares above every number, so "> 0" alone would
+    -- keep it).
+    scan := normalize.scan_placeholders('accounts', 'mrr', false);
+    whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %';
+    SELECT count(*) AS n, count(DISTINCT tier_observed) AS n_distinct INTO stats FROM normalize.accounts;
+    -- A tier column that is one value for all (the demo's "all Tier 4")
+    -- says nothing of any account.
+    tier_whole := normalize.column_finding(stats.n, 0, 0, stats.n_distinct, true) IS NOT NULL;
+    -- Revenue outside every tier's range (999999.99, -1) is a sentinel,
+    -- not a customer: the tiers' profiles say what revenue can be (a
+    -- profile without a bound leaves that side open). Replaced values are
+    -- counted below, so that real revenue beyond the ranges is not lost
+    -- without a word.
+    SELECT CASE WHEN bool_and(p.lower IS NOT NULL) THEN min(p.lower) ELSE '-Infinity' END AS lower,
+           CASE WHEN bool_and(p.upper IS NOT NULL) THEN max(p.upper) ELSE 'Infinity' END AS upper
+      INTO mrr_range
+      FROM normalize.distribution_profiles AS p
+     WHERE p.name IN (SELECT 'mrr_' || lower(replace(v.value, ' ', '_')) FROM normalize.category_values AS v
+                       WHERE v.category = 'customer tier');
+    mrr_range.lower := coalesce(mrr_range.lower, '-Infinity');
+    mrr_range.upper := coalesce(mrr_range.upper, 'Infinity');
+    WITH paying AS (
+        SELECT s.account_key, sum(s.mrr) AS mrr
+          FROM normalize.subscriptions AS s
+         WHERE s.mrr > 0 AND s.mrr < 'Infinity'
+           AND (s.status IS NULL OR EXISTS (SELECT 1 FROM normalize.category_values AS v
+                                             WHERE v.category = 'subscription status' AND v.value = s.status AND v.paying))
+         GROUP BY s.account_key),
+    mix AS (
+        SELECT m.tier, sum(m.weight) OVER (ORDER BY m.position) / sum(m.weight) OVER () AS upto
+          FROM normalize.tier_mix AS m),
+    decided AS (
+        SELECT a.account_key, p.mrr AS paying_mrr,
+               -- A tier the vocabulary does not know ('Gold') says nothing
+               -- the history can use: the revenue decides it instead.
+               EXISTS (SELECT 1 FROM normalize.category_values AS v
+                        WHERE v.category = 'customer tier' AND v.value = a.tier_observed) AS tier_known,
+               CASE WHEN a.mrr_observed = ANY (scan.kept)
+                         OR (a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+                             AND a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+                             AND NOT whole AND NOT a.mrr_observed = ANY (scan.placeholders)) THEN 'observed'
+                    WHEN p.mrr IS NOT NULL THEN 'derived' ELSE 'generated' END AS source
+          FROM normalize.accounts AS a LEFT JOIN paying AS p USING (account_key)),
+    drawn AS (
+        SELECT d.account_key, d.source, d.paying_mrr, d.tier_known,
+               d.tier_known AND NOT tier_whole AS keep_tier,
+               CASE WHEN d.source = 'generated' AND d.tier_known AND NOT tier_whole THEN a.tier_observed
+                    WHEN d.source = 'generated' THEN
+                   (SELECT m.tier FROM mix AS m
+                     WHERE m.upto >= normalize.random_uniform_for(d.account_key, 0, 1, seed, 'account', 'tier')
+                     ORDER BY m.upto LIMIT 1) END AS drawn_tier
+          FROM decided AS d JOIN normalize.accounts AS a USING (account_key))
+    UPDATE normalize.accounts AS a
+       SET mrr = CASE x.source WHEN 'observed' THEN a.mrr_observed
+                               WHEN 'derived' THEN x.paying_mrr
+                               ELSE round(normalize.draw('mrr_tier_' || substr(x.drawn_tier, 6), a.account_key, seed,
+                                                         'account', 'mrr')::numeric, 2) END,
+           mrr_source = x.source,
+           tier = CASE x.source WHEN 'generated' THEN x.drawn_tier
+                                WHEN 'derived' THEN normalize.tier_for_mrr(x.paying_mrr)
+                                WHEN 'observed' THEN CASE WHEN x.tier_known THEN a.tier_observed
+                                                          ELSE normalize.tier_for_mrr(a.mrr_observed) END END,
+           tier_source = CASE x.source WHEN 'generated' THEN CASE WHEN x.keep_tier THEN 'observed' ELSE 'generated' END
+                                       WHEN 'derived' THEN 'derived'
+                                       ELSE CASE WHEN x.tier_known THEN 'observed' ELSE 'derived' END END
+      FROM drawn AS x WHERE x.account_key = a.account_key;
+    SELECT count(*) AS n, min(a.mrr_observed) AS low, max(a.mrr_observed) AS high INTO beyond
+      FROM normalize.accounts AS a
+     WHERE NOT whole AND a.mrr_observed >= 0 AND a.mrr_observed < 'Infinity'
+       AND NOT a.mrr_observed BETWEEN mrr_range.lower AND mrr_range.upper
+       AND NOT a.mrr_observed = ANY (scan.kept) AND NOT a.mrr_observed = ANY (scan.placeholders);
+    IF beyond.n > 0 THEN
+        RAISE NOTICE '% accounts'' revenue lies outside every tier''s range (% to %), from % to %: replaced as placeholders',
+                     beyond.n, mrr_range.lower, mrr_range.upper, beyond.low, beyond.high
+            USING HINT = 'If they are real, declare the values real in normalize.placeholder_values (placeholder = false), or widen the bounds of the mrr_tier_* profiles.';
+    END IF;
+    INSERT INTO normalize.repair_summary
+    SELECT 'accounts', 'mrr', coalesce(scan.finding, 'plausible'),
+           CASE WHEN whole THEN 'sum of paying subscriptions where known, else drawn from the tier''s profile'
+                ELSE 'kept observed values; placeholders (' || array_to_string(scan.placeholders, ', ')
+                     || format('), missing ones and those outside every tier''s range (%s to %s): ', mrr_range.lower, mrr_range.upper)
+                     || 'sum of paying subscriptions where known, else drawn from the tier''s profile' END,
+           scan.n, count(*) FILTER (WHERE a.mrr_source <> 'observed'), count(*) FILTER (WHERE a.mrr_source = 'observed'),
+           scan.n_distinct, round(scan.mean, 2), count(DISTINCT a.mrr), round(avg(a.mrr), 2)
+      FROM normalize.accounts AS a;
+    INSERT INTO normalize.repair_summary
+    SELECT 'accounts', 'tier',
+           coalesce(normalize.column_finding(stats.n, 0, 0, stats.n_distinct, true), 'plausible'),
+           CASE WHEN tier_whole THEN 'follows the revenue; drawn from tier_mix where the revenue is unknown'
+                ELSE 'kept where the vocabulary knows it, unless the revenue is derived from paying subscriptions; '
+                     'otherwise follows the revenue, or is drawn from tier_mix where the revenue is unknown' END,
+           stats.n, count(*) FILTER (WHERE a.tier_source <> 'observed'), count(*) FILTER (WHERE a.tier_source = 'observed'),
+           stats.n_distinct, NULL, count(DISTINCT a.tier), NULL
+      FROM normalize.accounts AS a;
+
+    -- Device and user scores, drawn from the profile of each row's context
+    -- where they are placeholders.
+    FOR col IN
+        SELECT * FROM (VALUES
+            ('devices', 'health_score', 'device_key', 'device',
+             $p$coalesce((SELECT v.profile FROM normalize.category_values AS v
+                           WHERE v.category = 'device status' AND v.value = t.status), 'device_health')$p$,
+             'drawn from the profile of the device''s status'),
+            ('devices', 'uptime', 'device_key', 'device', $p$'device_uptime'$p$, 'drawn from device_uptime'),
+            ('users', 'engagement_score', 'user_key', 'user',
+             $p$coalesce((SELECT v.profile FROM normalize.category_values AS v
+                           WHERE v.category = 'user role' AND v.value = t.role), 'engagement_standard')$p$,
+             'drawn from the profile of the user''s role')
+        ) AS v(table_name, column_name, key_column, kind, profile_sql, how)
+        -- An entity without a source has no values to judge or repair.
+        WHERE normalize.is_registered((SELECT k.entity FROM normalize.entity_kinds AS k WHERE k.table_name = v.table_name))
+    LOOP
+        -- Row by row: a value is kept (observed) unless it is missing,
+        -- outside 0-100, a placeholder value, or in a column that is one as
+        -- a whole; values declared real are kept whatever the column. Scores
+        -- on a 0-1 scale are multiplied by 100 (rescaled).
+        scan := normalize.scan_placeholders(col.table_name, col.column_name, true);
+        whole := scan.finding IS NOT NULL AND scan.finding NOT LIKE 'placeholder %' AND NOT scan.unit_scale;
+        EXECUTE format($q$
+            UPDATE normalize.%1$I AS t
+               SET %2$I = CASE x.source WHEN 'observed' THEN t.%3$I WHEN 'rescaled' THEN round(t.%3$I * 100, 2)
+                               ELSE round(normalize.draw(%5$s, t.%6$I, %7$s, %8$L, %2$L)::numeric, 2) END,
+                   %4$I = x.source
+              FROM (SELECT s.ctid AS row_id,
+                           CASE WHEN s.%3$I IS NULL THEN 'generated'
+                                WHEN s.%3$I = ANY ($1) THEN 'observed'
+                                WHEN $3 OR s.%3$I = ANY ($2) OR NOT s.%3$I BETWEEN 0 AND 100 THEN 'generated'
+                                WHEN $4 THEN 'rescaled'
+                                ELSE 'observed' END AS source
+                      FROM normalize.%1$I AS s) AS x
+             WHERE x.row_id = t.ctid
+            $q$, col.table_name, col.column_name, col.column_name || '_observed', col.column_name || '_source',
+                 col.profile_sql, col.key_column, seed, col.kind)
+        USING scan.kept, scan.placeholders, whole, scan.unit_scale;
+        EXECUTE format($q$
+            INSERT INTO normalize.repair_summary
+            SELECT %1$L, %2$L, %3$L, %4$L, %5$s, count(*) FILTER (WHERE %6$I = 'generated'),
+                   count(*) FILTER (WHERE %6$I <> 'generated'), %7$s, round(%8$s::numeric, 2),
+                   count(DISTINCT %2$I), round(avg(%2$I), 2)
+              FROM normalize.%1$I$q$,
+            col.table_name, col.column_name, coalesce(scan.finding, 'plausible'),
+            CASE WHEN whole THEN col.how
+                 WHEN scan.unit_scale THEN 'multiplied by 100 (rescaled); missing or out-of-range values ' || col.how
+                 WHEN scan.finding IS NOT NULL THEN 'placeholder, missing and out-of-range values ' || col.how || '; the others kept'
+                 ELSE 'kept values in 0-100; missing or out-of-range ones ' || col.how END,
+            scan.n, col.column_name || '_source', scan.n_distinct, coalesce(scan.mean::text, 'NULL'));
+    END LOOP;
+
+    RETURN QUERY SELECT * FROM normalize.repair_summary ORDER BY table_name, column_name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.repair_values(bigint) IS
+    'Replaces placeholder values of the normalized tables, row by row (a degenerate column, declared placeholder values, a dominant value, missing or out-of-range ones), with keyed draws from the profiles (MRR by tier, health by status, engagement by role, uptime) or the paying subscriptions, keeping real values and their provenance; scores on a 0-1 scale are rescaled';
+
+CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
+                                         seed bigint DEFAULT 42,
+                                         entities text[] DEFAULT ARRAY['account', 'device', 'user'])
+RETURNS TABLE (table_name text, rows bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- The inserts call the simulators once per entity: compiling their plans
+-- costs more than it saves.
+SET jit = off
+AS $$
+DECLARE
+    unrepaired bigint;
+    unusable text;
+BEGIN
+    IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN months IS NULL THEN 'months' WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    -- Without as_of, the history ends at the latest snapshot of the data,
+    -- not on the day the function happens to run.
+    as_of := coalesce(as_of, normalize.latest_snapshot('normalized'));
+    -- Accounts always: everything else hangs off them. Leaving devices or
+    -- users out keeps their history empty (their features and roll-ups are
+    -- then NULL), for when only the accounts' history is wanted at scale.
+    IF NOT (entities <@ ARRAY['account', 'device', 'user'] AND 'account' = ANY (entities)) THEN
+        RAISE EXCEPTION 'entities must hold ''account'' and may hold ''device'' and ''user'', got %', entities
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it out for all three, or pass ARRAY[''account''] for the accounts'' history alone.';
+    END IF;
+    IF months < 1 OR months > 600 THEN
+        RAISE EXCEPTION 'months must be between 1 and 600, got %', months
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Ask for the length of the history in months, such as 24.';
+    END IF;
+    IF NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite date, got %', as_of
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the last day of the history, such as current_date.';
+    END IF;
+    PERFORM normalize.require_history_as_of(as_of, months);
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there are no normalized accounts to build a history for'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
+    END IF;
+    -- What is unusable, table by table, with an example: the hint then
+    -- says whether repair has yet to run or kept the values as real.
+    SELECT sum(u.n), string_agg(format('%s %s (such as %s)', u.n, u.what, u.example), '; ')
+      INTO unrepaired, unusable
+      FROM (SELECT count(*) AS n, 'accounts without a positive MRR or a tier' AS what, min(a.account_key) AS example
+              FROM normalize.accounts AS a WHERE NOT (a.mrr > 0) OR a.mrr IS NULL OR a.tier IS NULL
+            UNION ALL
+            SELECT count(*), 'devices without a health score in 0-100', min(d.device_key)
+              FROM normalize.devices AS d WHERE NOT (d.health_score BETWEEN 0 AND 100) OR d.health_score IS NULL
+            UNION ALL
+            SELECT count(*), 'users without an engagement score in 0-100', min(u.user_key)
+              FROM normalize.users AS u WHERE NOT (u.engagement_score BETWEEN 0 AND 100) OR u.engagement_score IS NULL) AS u
+     WHERE u.n > 0;
+    unrepaired := coalesce(unrepaired, 0);
+    IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
+        RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Insert one, such as (''*'', 0.12, 0.004).';
+    END IF;
+    IF unrepaired > 0 THEN
+        RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = unusable || '.',
+                  HINT = CASE WHEN NOT EXISTS (SELECT 1 FROM normalize.repair_summary)
+                              THEN 'Run normalize.repair_values() first: the history ends at each account''s repaired state.'
+                              ELSE 'normalize.repair_values() kept these values as observed (see normalize.repair_summary): '
+                                   'declare them placeholders in normalize.placeholder_values and repair again, or correct the source.' END;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
+
+    PERFORM normalize.clear_outputs('history');
+    INSERT INTO normalize.history_info (months, window_start, as_of, seed)
+    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
+    INSERT INTO normalize.account_snapshots
+    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+           h.late_payments, h.failed_payments, h.status, h.event
+      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
+    -- The simulator marks each month's event; a signup in the window's
+    -- first month is one the snapshots alone could not show.
+    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'account', s.account_key, s.month, s.event,
+           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
+      FROM normalize.account_snapshots AS s
+     WHERE s.event IS NOT NULL;
+    -- Devices, daily over the same window, ending at their repaired health,
+    -- wearing as their type does.
+    IF 'device' = ANY (entities) THEN
+        INSERT INTO normalize.device_days
+        SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+          FROM normalize.devices AS d
+         CROSS JOIN LATERAL (
+               SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                WHERE t.device_type IN (d.device_type, '*')
+                ORDER BY t.device_type = '*' LIMIT 1) AS wear
+         CROSS JOIN LATERAL normalize.generate_device_history(
+                   d.device_key, d.health_score::float8,
+                   (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
+                   as_of, seed, wear.degradation, wear.failure_rate) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+          FROM normalize.device_days AS x
+         CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+         WHERE e.happened;
+    END IF;
+    -- Users, weekly over the same window, ending at their repaired engagement.
+    IF 'user' = ANY (entities) THEN
+        INSERT INTO normalize.user_weeks
+        SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+          FROM normalize.users AS u
+         CROSS JOIN LATERAL normalize.generate_user_history(
+                   u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
+                   ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
+                   as_of, seed) AS h;
+        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                                 'features_adopted', w.features_adopted)
+          FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    END IF;
+    -- The features are computed from these tables right after, before
+    -- autovacuum has looked at them: without statistics the planner takes
+    -- the one row of history_info for a thousand and the roll-ups spill.
+    ANALYZE normalize.history_info, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
+            normalize.lifecycle_events;
+    RETURN QUERY
+    SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
+    UNION ALL
+    SELECT 'device_days', count(*) FROM normalize.device_days
+    UNION ALL
+    SELECT 'user_weeks', count(*) FROM normalize.user_weeks
+    UNION ALL
+    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
+
+CREATE OR REPLACE FUNCTION @extschema@.refresh_features()
+RETURNS TABLE (table_name text, rows bigint, features integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
+-- The feature queries hold hundreds of expressions: compiling them with JIT
+-- takes longer than running them.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.history_info) THEN
+        RAISE EXCEPTION 'there is no history to compute features from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
+    PERFORM normalize.clear_outputs('features');
+    FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
+              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
+        table_name := e.feature_entity || '_feature_store';
+        -- An entity without a source has no history: its store stays empty.
+        IF normalize.is_registered(e.entity) THEN
+            EXECUTE format('INSERT INTO normalize.%I SELECT * FROM normalize.%I', table_name, e.feature_entity || '_features');
+            EXECUTE format('ANALYZE normalize.%I', table_name);
+        END IF;
+        EXECUTE format('SELECT count(*) FROM normalize.%I', table_name) INTO rows;
+        SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_features() IS
+    'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
+
+CREATE OR REPLACE FUNCTION @extschema@.build_training_sets(
+    seed bigint DEFAULT 42,
+    train_share float8 DEFAULT 0.70,
+    validation_share float8 DEFAULT 0.15,
+    strategy text DEFAULT 'grouped',
+    churn_positive_rate float8 DEFAULT 0.20,
+    device_positive_rate float8 DEFAULT 0.20,
+    balance_evaluation boolean DEFAULT false)
+RETURNS TABLE (training_set text, split text, samples bigint, positives bigint, positive_share float8,
+               weighted_positive_share float8)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    history date;
+    arg text;
+    split_input regclass;
+BEGIN
+    arg := CASE WHEN seed IS NULL THEN 'seed' WHEN train_share IS NULL THEN 'train_share'
+                WHEN validation_share IS NULL THEN 'validation_share' WHEN strategy IS NULL THEN 'strategy'
+                WHEN balance_evaluation IS NULL THEN 'balance_evaluation' END;
+    IF arg IS NOT NULL THEN
+        RAISE EXCEPTION '% must not be NULL', arg
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF strategy NOT IN ('grouped', 'time') THEN
+        RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'grouped keeps each entity in one split; time trains on the earliest cutoffs.';
+    END IF;
+    IF NOT (train_share > 0 AND validation_share >= 0 AND train_share + validation_share < 1) THEN
+        RAISE EXCEPTION 'train_share and validation_share must be positive and leave a share for test, got % and %',
+                        train_share, validation_share
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
+    END IF;
+    IF NOT (coalesce(churn_positive_rate, 0.5) > 0 AND coalesce(churn_positive_rate, 0.5) < 1
+            AND coalesce(device_positive_rate, 0.5) > 0 AND coalesce(device_positive_rate, 0.5) < 1) THEN
+        RAISE EXCEPTION 'churn_positive_rate and device_positive_rate must be in (0, 1), got % and %',
+                        churn_positive_rate, device_positive_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of positives wanted in the training split, or NULL to keep the natural rate.';
+    END IF;
+    SELECT h.as_of INTO history FROM normalize.history_info AS h;
+    IF history IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RAISE EXCEPTION 'there are no stored features to build training sets from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() and normalize.refresh_features() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_training_sets'));
+    PERFORM normalize.clear_outputs('training');
+    INSERT INTO normalize.training_info VALUES (true, seed, strategy, train_share, validation_share,
+                                                churn_positive_rate, device_positive_rate);
+
+    -- Churn: accounts active at the cutoff, with 90 days observed after it.
+    -- The churn date is the first day of the churn month, after the cutoff
+    -- of the month before.
+    PERFORM normalize.drop_temp_table('nz_churn');
+    CREATE TEMP TABLE nz_churn ON COMMIT DROP AS
+    WITH churn AS (
+        SELECT s.account_key, min(s.month) AS churned_on
+          FROM normalize.account_snapshots AS s WHERE s.status = 'churned' GROUP BY s.account_key)
+    SELECT f.account_key, f.as_of,
+           coalesce(c.churned_on <= f.as_of + 30, false) AS churned_30d,
+           coalesce(c.churned_on <= f.as_of + 60, false) AS churned_60d,
+           coalesce(c.churned_on <= f.as_of + 90, false) AS churned_90d,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'split') AS u,
+           normalize.random_uniform_for(f.account_key || '@' || f.as_of, 0, 1, seed, 'account', 'balance') AS v
+      FROM normalize.customer_feature_store AS f
+      LEFT JOIN churn AS c ON c.account_key = f.account_key
+     WHERE f.as_of + 90 <= history
+       AND (c.churned_on IS NULL OR c.churned_on > f.as_of);
+    PERFORM normalize.drop_temp_table('nz_split_input');
+    CREATE TEMP TABLE nz_split_input ON COMMIT DROP AS
+    SELECT c.account_key::varchar AS key, bool_or(c.churned_90d) OVER (PARTITION BY c.account_key)::text AS stratum,
+           c.u, c.as_of
+      FROM nz_churn AS c;
+    -- Looked up when run: the table is made afresh by every build.
+    split_input := to_regclass('pg_temp.nz_split_input');
+    INSERT INTO normalize.churn_samples
+    SELECT c.account_key, c.as_of, s.split, c.churned_30d, c.churned_60d, c.churned_90d, 1
+      FROM nz_churn AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+    PERFORM normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
+                                      balance_evaluation, seed);
+
+    -- CLV: accounts active at the cutoff whose next 12 months are all
+    -- observed; revenue after a churn is 0. Stratified by tier.
+    PERFORM normalize.drop_temp_table('nz_clv');
+    CREATE TEMP TABLE nz_clv ON COMMIT DROP AS
+    SELECT f.account_key, f.as_of, s.tier,
+           coalesce((SELECT sum(n.mrr) FROM normalize.account_snapshots AS n
+                      WHERE n.account_key = f.account_key AND n.month > s.month
+                        AND n.month <= s.month + interval '12 months'), 0) AS revenue_12m,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'clv split') AS u
+      FROM normalize.customer_feature_store AS f
+      JOIN normalize.account_snapshots AS s
+        ON s.account_key = f.account_key AND s.month = date_trunc('month', f.as_of)::date
+     WHERE s.status = 'active'
+       AND (s.month + interval '13 months' - interval '1 day')::date <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT c.account_key, a.tier, c.u, c.as_of
+      FROM nz_clv AS c JOIN normalize.accounts AS a USING (account_key);
+    INSERT INTO normalize.clv_samples
+    SELECT c.account_key, c.as_of, s.split, c.tier, c.revenue_12m, 1
+      FROM nz_clv AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+
+    -- Device health: failures in the 7, 14 and 30 days after the cutoff;
+    -- stratified and balanced by device type.
+    -- Failures are rare: one scan of the history picks them out, and each
+    -- cutoff then looks up its first failure in the 30 days after it in
+    -- that small table, instead of three probes of the whole history.
+    PERFORM normalize.drop_temp_table('nz_failures');
+    CREATE TEMP TABLE nz_failures ON COMMIT DROP AS
+    SELECT x.device_key, x.day FROM normalize.device_days AS x WHERE x.failure;
+    CREATE INDEX ON nz_failures (device_key, day);
+    ANALYZE nz_failures;
+    PERFORM normalize.drop_temp_table('nz_device');
+    CREATE TEMP TABLE nz_device ON COMMIT DROP AS
+    SELECT f.device_key, f.as_of, f.device_type,
+           coalesce(n.first_failure <= f.as_of + 7, false) AS failed_7d,
+           coalesce(n.first_failure <= f.as_of + 14, false) AS failed_14d,
+           n.first_failure IS NOT NULL AS failed_30d,
+           normalize.random_uniform_for(f.device_key, 0, 1, seed, 'device', 'split') AS u
+      FROM normalize.device_feature_store AS f
+     CROSS JOIN LATERAL (SELECT min(x.day) AS first_failure FROM nz_failures AS x
+                          WHERE x.device_key = f.device_key AND x.day > f.as_of AND x.day <= f.as_of + 30) AS n
+     WHERE f.as_of + 30 <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT d.device_key, coalesce(d.device_type, '') || '/' || bool_or(d.failed_30d) OVER (PARTITION BY d.device_key),
+           d.u, d.as_of
+      FROM nz_device AS d;
+    INSERT INTO normalize.device_health_samples
+    SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d, 1
+      FROM nz_device AS d
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = d.device_key AND s.as_of = d.as_of;
+    PERFORM normalize.balance_samples('device_health_samples', 'device_key', 'failed_30d', 'device_type',
+                                      device_positive_rate, balance_evaluation, seed);
+
+    RETURN QUERY
+    SELECT x.* FROM (
+    SELECT 'churn'::text AS set_name, c.split AS split_name, count(*), count(*) FILTER (WHERE c.churned_90d),
+           avg(c.churned_90d::int::float8), sum(c.sample_weight * c.churned_90d::int) / sum(c.sample_weight)
+      FROM normalize.churn_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'clv', c.split, count(*), NULL, NULL, NULL FROM normalize.clv_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'device_health', d.split, count(*), count(*) FILTER (WHERE d.failed_30d),
+           avg(d.failed_30d::int::float8), sum(d.sample_weight * d.failed_30d::int) / sum(d.sample_weight)
+      FROM normalize.device_health_samples AS d GROUP BY d.split) AS x
+    ORDER BY x.set_name, array_position(ARRAY['train', 'validation', 'test'], x.split_name);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_training_sets(bigint, float8, float8, text, float8, float8, boolean) IS
+    'Builds the churn, CLV and device health training sets from the feature stores: censored labels, grouped (or time) splits stratified as the plan asks, and deterministic down-sampling of negatives to the target positive rates with weights that restore the natural rate';
+
+-- Empties the tables a phase replaces and those of every phase built on
+-- it, directly or not, in one TRUNCATE. Returns the phases built on it
+-- whose tables held rows: what the caller has thrown away.
+CREATE OR REPLACE FUNCTION @extschema@.clear_outputs(phase text)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tables text;
+    cleared text[] := '{}';
+    p record;
+    has_rows boolean;
+BEGIN
+    IF phase IS NULL THEN
+        RAISE EXCEPTION 'phase must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = clear_outputs.phase) THEN
+        RAISE EXCEPTION 'phase must be one of normalize.pipeline_phase_kinds, got "%"', phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    FOR p IN
+        WITH RECURSIVE downstream AS (
+            SELECT k.phase FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = clear_outputs.phase
+            UNION
+            SELECT k.phase FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d ON d.phase = ANY (k.built_on))
+        SELECT k.phase, k.writes FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d USING (phase)
+         WHERE cardinality(k.writes) > 0 ORDER BY k.position
+    LOOP
+        IF p.phase <> clear_outputs.phase THEN
+            EXECUTE 'SELECT EXISTS (' || (SELECT string_agg(format('SELECT FROM normalize.%I', w), ' UNION ALL ')
+                                            FROM unnest(p.writes) AS w) || ')'
+               INTO has_rows;
+            IF has_rows THEN
+                cleared := cleared || p.phase;
+            END IF;
+        END IF;
+        tables := concat_ws(', ', tables, (SELECT string_agg(format('normalize.%I', w), ', ') FROM unnest(p.writes) AS w));
+    END LOOP;
+    -- (A phase that writes nothing, with nothing built on it: quality.)
+    IF tables IS NOT NULL THEN
+        EXECUTE 'TRUNCATE ' || tables;
+    END IF;
+    RETURN cleared;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.clear_outputs(text) IS
+    'Internal: empties the tables a phase replaces and those of every phase built on it (per pipeline_phase_kinds); returns the later phases whose results were thrown away';
+
+-- Takes the pipeline's lock for this session, then starts a run or resumes
+-- the last one. A run resumes when it did not finish (failed, or still
+-- marked running by a CALL that ended with an error or a session that is
+-- gone: holding the lock, no other run can be under way) and was called
+-- with the same arguments on the same inputs (input_fingerprint);
+-- otherwise, or with restart, a new run starts from the first phase.
+-- Returns the run's id.
+CREATE OR REPLACE FUNCTION @extschema@.pipeline_begin(arguments jsonb, restart boolean)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    holder integer;
+    last record;
+    run bigint;
+    fingerprint text;
+BEGIN
+    IF NOT normalize.pipeline_lock() THEN
+        holder := normalize.pipeline_lock_holder();
+        RAISE EXCEPTION 'normalize.run_pipeline is already running in this database'
+            USING ERRCODE = 'lock_not_available',
+                  DETAIL = format('Session %s holds the pipeline''s lock.', coalesce(holder::text, '(unknown)')),
+                  HINT = 'Wait for it to finish: SELECT * FROM normalize.pipeline_status shows how far it got.';
+    END IF;
+
+    SELECT * INTO last FROM normalize.pipeline_runs AS r ORDER BY r.run_id DESC LIMIT 1;
+    fingerprint := normalize.input_fingerprint();
+    IF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments
+       AND last.inputs IS DISTINCT FROM fingerprint THEN
+        RAISE NOTICE 'run_pipeline: the sources or the settings changed since run % started; starting over', last.run_id
+            USING HINT = 'Resuming would mix tables built from the old inputs with the new.';
+    ELSIF NOT restart AND last.run_id IS NOT NULL AND last.status <> 'done' AND last.arguments = pipeline_begin.arguments THEN
+        run := last.run_id;
+        UPDATE normalize.pipeline_runs AS r
+           SET status = 'running', finished_at = NULL, error = NULL, backend_pid = pg_backend_pid()
+         WHERE r.run_id = run;
+        UPDATE normalize.pipeline_phases AS p SET status = 'pending', error = NULL
+         WHERE p.run_id = run AND p.status <> 'done';
+        RAISE NOTICE 'run_pipeline: resuming run % from phase %', run,
+            (SELECT p.phase FROM normalize.pipeline_phases AS p WHERE p.run_id = run AND p.status <> 'done'
+              ORDER BY p.position LIMIT 1);
+        RETURN run;
+    END IF;
+    INSERT INTO normalize.pipeline_runs (arguments, status, inputs) VALUES (pipeline_begin.arguments, 'running', fingerprint)
+    RETURNING run_id INTO run;
+    IF last.run_id IS NOT NULL AND last.status <> 'done' THEN
+        UPDATE normalize.pipeline_runs AS r SET status = 'failed', finished_at = coalesce(r.finished_at, clock_timestamp()),
+               error = coalesce(r.error, 'superseded by run ' || run || ' before it finished')
+         WHERE r.run_id = last.run_id;
+        UPDATE normalize.pipeline_phases AS p SET status = 'failed', error = 'the run stopped in this phase'
+         WHERE p.run_id = last.run_id AND p.status = 'running';
+    END IF;
+    INSERT INTO normalize.pipeline_phases (run_id, position, phase)
+    SELECT run, k.position, k.phase FROM normalize.pipeline_phase_kinds AS k ORDER BY k.position;
+    RAISE NOTICE 'run_pipeline: run % started', run;
+    RETURN run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_begin(jsonb, boolean) IS
+    'Internal: takes run_pipeline''s lock and starts a run, or resumes the last unfinished one with the same arguments';
+
+-- Runs one phase with the run's arguments and records it as done, in the
+-- caller's transaction: the phase's work and its "done" commit together.
+CREATE OR REPLACE FUNCTION @extschema@.pipeline_run_phase(run bigint, phase text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a jsonb;
+    outcome text;
+    started timestamptz := clock_timestamp();
+    elapsed numeric;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = pipeline_run_phase.phase) THEN
+        RAISE EXCEPTION 'unknown pipeline phase "%"', phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    SELECT r.arguments INTO a FROM normalize.pipeline_runs AS r WHERE r.run_id = run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'there is no pipeline run %', run
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'normalize.pipeline_runs lists the runs; CALL normalize.run_pipeline() starts one.';
+    END IF;
+    CASE phase
+    WHEN 'reconcile' THEN
+        SELECT format('%s source rows: %s linked, %s assigned, %s quarantined, %s dropped',
+                      sum(r.source_rows), sum(r.linked), sum(r.assigned), sum(r.quarantined), sum(r.dropped))
+          INTO outcome FROM normalize.reconcile_ids(orphan_policy => a ->> 'orphan_policy',
+                                                    min_share => (a ->> 'min_share')::float8,
+                                                    ambiguity_margin => (a ->> 'ambiguity_margin')::float8) AS r;
+        -- The report's "before" is of the sources this run read.
+        PERFORM normalize.record_source_metrics(run);
+    WHEN 'repair' THEN
+        SELECT format('%s columns checked, %s values replaced, %s kept', count(*), sum(r.replaced), sum(r.kept))
+          INTO outcome FROM normalize.repair_values(seed => (a ->> 'seed')::bigint) AS r;
+    WHEN 'history' THEN
+        SELECT string_agg(r.rows || ' ' || r.table_name, ', ') INTO outcome
+          FROM normalize.build_history(months => (a ->> 'months')::integer, as_of => (a ->> 'as_of')::date,
+                                       seed => (a ->> 'seed')::bigint) AS r;
+    WHEN 'features' THEN
+        SELECT string_agg(format('%s rows x %s features in %s', r.rows, r.features, r.table_name), ', ') INTO outcome
+          FROM normalize.refresh_features() AS r;
+    WHEN 'training' THEN
+        SELECT string_agg(format('%s %s', x.samples, x.training_set), ', ') INTO outcome
+          FROM (SELECT t.training_set, sum(t.samples) AS samples
+                  FROM normalize.build_training_sets(seed => (a ->> 'seed')::bigint) AS t
+                 GROUP BY t.training_set ORDER BY t.training_set) AS x;
+        outcome := outcome || ' samples';
+    WHEN 'quality' THEN
+        SELECT format('%s checks: %s pass, %s warn, %s fail', count(*), count(*) FILTER (WHERE q.status = 'pass'),
+                      count(*) FILTER (WHERE q.status = 'warn'), count(*) FILTER (WHERE q.status = 'fail'))
+          INTO outcome FROM normalize.quality_checks() AS q;
+    END CASE;
+    elapsed := round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
+    UPDATE normalize.pipeline_phases AS p
+       SET status = 'done', finished_at = clock_timestamp(), seconds = elapsed,
+           summary = outcome, error = NULL
+     WHERE p.run_id = run AND p.phase = pipeline_run_phase.phase;
+    RAISE NOTICE 'run_pipeline: % done in % s: %', phase, elapsed, outcome;
+    RETURN outcome;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_run_phase(bigint, text) IS
+    'Internal: runs one phase of a pipeline run with its arguments and records what it did';
+
