@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Pipeline benchmark: the whole pipeline on the demo source at each scale K
+# given (default 1 3 10 30: K times the demo's customers, devices and
+# users), each in a fresh database of one throwaway cluster:
+#   CALL normalize.run_pipeline(seed => 42, months => 24)
+# It prints, per K, each phase's seconds (pipeline_phases), the CPU seconds
+# and peak resident memory (VmHWM; in brackets the shared memory resident
+# at the end, RssShmem, mostly shared buffers the process touched, which a
+# second session shares) of the server process that ran the CALL, the
+# rows of the history and the feature stores, and the database's size;
+# then the growth of each phase from one K to the next against the growth
+# of the data, and the targets of the scale issue: each phase linear
+# (t(30) / t(3) <= 11) and K = 100 within 10 minutes end to end.
+#
+#   bash bench/pipeline.sh [K ...]      NZ_PGPORT (default 54344)
+#
+# The settings are printed with the table. Parallel workers are left on:
+# the pipeline may use them. JIT is the server's default, as a user has it.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../scripts/lib.sh
+source "$BENCH_DIR/../scripts/lib.sh"
+
+SCALES=("$@")
+[ ${#SCALES[@]} -gt 0 ] || SCALES=(1 3 10 30)
+for k in "${SCALES[@]}"; do
+    [[ "$k" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [K ...] (positive integers)" >&2; exit 2; }
+done
+export NZ_PGPORT=${NZ_PGPORT:-54344}
+
+nz_install_packages
+nz_build_and_install
+nz_cluster_start
+SETTINGS="shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB"
+export PGOPTIONS="-c work_mem=64MB -c maintenance_work_mem=512MB"
+nz_psql -q -c "ALTER SYSTEM SET shared_buffers = '1GB'" >/dev/null
+nz_as_server_user "$NZ_PG_BIN/pg_ctl" -D "$NZ_CLUSTER_DIR/data" -l "$NZ_CLUSTER_DIR/server.log" -w restart >/dev/null
+
+PHASES=(reconcile repair history features training quality)
+declare -A SECONDS_OF CPU WALL PEAK ROWS SIZE
+for k in "${SCALES[@]}"; do
+    db=normalize_bench_$k
+    nz_psql -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    export PGDATABASE=$db
+    nz_psql -q -c "CREATE EXTENSION normalize" \
+            -c "SELECT count(*) FROM normalize.create_demo_source('bench_raw', 1, scale => $k)" \
+            -c "SELECT count(*) FROM normalize.use_sources('bench_raw')" -c "VACUUM ANALYZE" >/dev/null
+    # One session: the CALL, then the process's CPU and peak memory.
+    read -r wall cpu peak shared < <(nz_psql -q -At <<SQL | awk -v hz="$(getconf CLK_TCK)" \
+        'NR == 1 { w0 = $1; c0 = $2 }
+         NR == 2 { printf "%.1f %.1f %.0f %.0f\n", $1 - w0, ($2 - c0) / hz, $3 / 1024, $4 / 1024 }'
+SELECT pg_backend_pid() AS nz_pid \gset
+\setenv NZ_PID :nz_pid
+\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat)"
+SET client_min_messages = warning;
+CALL normalize.run_pipeline(seed => 42, months => 24);
+\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat) \$(awk '/^VmHWM/ { h = \$2 } /^RssShmem/ { s = \$2 } END { print h, s }' /proc/\$NZ_PID/status)"
+SQL
+)
+    WALL[$k]=$wall; CPU[$k]=$cpu; PEAK[$k]="$peak ($shared)"
+    while read -r phase s; do SECONDS_OF[$k,$phase]=$s; done < <(nz_psql -At -F ' ' -c \
+        "SELECT phase, seconds FROM normalize.pipeline_phases WHERE run_id = (SELECT max(run_id) FROM normalize.pipeline_runs)")
+    ROWS[$k]=$(nz_psql -At -c "SELECT (SELECT count(*) FROM normalize.device_days) || ' device days, ' ||
+                                      (SELECT count(*) FROM normalize.device_feature_store) || ' device feature rows'")
+    SIZE[$k]=$(nz_psql -At -c "SELECT pg_size_pretty(pg_database_size(current_database()))")
+    nz_log "K=$k: ${CPU[$k]} CPU s, ${WALL[$k]} s wall, peak ${PEAK[$k]} MB; ${ROWS[$k]}; ${SIZE[$k]}"
+    export PGDATABASE=postgres
+    nz_psql -q -c "DROP DATABASE $db"
+done
+
+echo
+echo "normalize pipeline benchmark: run_pipeline(seed => 42, months => 24) on create_demo_source(scale => K)"
+echo "settings: $SETTINGS, $(nz_psql -At -c "SELECT 'jit=' || current_setting('jit') || ', max_parallel_workers_per_gather=' || current_setting('max_parallel_workers_per_gather') || ', PostgreSQL ' || current_setting('server_version')")"
+printf '%-6s' "K"; for p in "${PHASES[@]}"; do printf ' %10s' "$p"; done
+printf ' %10s %10s %14s  %s\n' "wall s" "CPU s" "peak (shm) MB" "rows; database size"
+for k in "${SCALES[@]}"; do
+    printf '%-6s' "$k"; for p in "${PHASES[@]}"; do printf ' %10s' "${SECONDS_OF[$k,$p]:-}"; done
+    printf ' %10s %10s %14s  %s; %s\n' "${WALL[$k]}" "${CPU[$k]}" "${PEAK[$k]}" "${ROWS[$k]}" "${SIZE[$k]}"
+done
+# Growth from each K to the next: a phase is linear when its time grows
+# as the data does (the K ratio).
+for ((i = 1; i < ${#SCALES[@]}; i++)); do
+    a=${SCALES[i-1]}; b=${SCALES[i]}
+    printf 'growth K=%s -> %s (data x%s):' "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", b / a }')"
+    for p in "${PHASES[@]}"; do
+        printf ' %s x%s' "$p" "$(awk -v x="${SECONDS_OF[$a,$p]}" -v y="${SECONDS_OF[$b,$p]}" \
+                                    'BEGIN { if (x > 0) printf "%.1f", y / x; else printf "-" }')"
+    done
+    echo
+done
+if [ -n "${WALL[3]:-}" ] && [ -n "${WALL[30]:-}" ]; then
+    worst=$(for p in "${PHASES[@]}"; do
+                awk -v p="$p" -v x="${SECONDS_OF[3,$p]}" -v y="${SECONDS_OF[30,$p]}" \
+                    'BEGIN { if (x > 0) printf "%.1f %s\n", y / x, p }'
+            done | sort -rn | head -1)
+    verdict=$(awk -v r="${worst%% *}" 'BEGIN { print (r <= 11) ? "MET" : "NOT MET" }')
+    echo "target every phase linear, t(30) / t(3) <= 11: $verdict (largest: ${worst#* } x${worst%% *})"
+fi
+if [ -n "${WALL[100]:-}" ]; then
+    verdict=$(awk -v w="${WALL[100]}" 'BEGIN { print (w <= 600) ? "MET" : "NOT MET" }')
+    echo "target K=100 end to end within 10 minutes: $verdict (${WALL[100]} s)"
+fi
