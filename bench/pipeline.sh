@@ -37,7 +37,7 @@ export PGOPTIONS="-c work_mem=64MB -c maintenance_work_mem=512MB"
 nz_psql -q -c "ALTER SYSTEM SET shared_buffers = '1GB'" >/dev/null
 nz_as_server_user "$NZ_PG_BIN/pg_ctl" -D "$NZ_CLUSTER_DIR/data" -l "$NZ_CLUSTER_DIR/server.log" -w restart >/dev/null
 
-PHASES=(reconcile repair history features training quality)
+PHASES=()  # from the phase registry, once a database has it
 declare -A SECONDS_OF CPU WALL PEAK ROWS SIZE
 for k in "${SCALES[@]}"; do
     db=normalize_bench_$k
@@ -46,19 +46,10 @@ for k in "${SCALES[@]}"; do
     nz_psql -q -c "CREATE EXTENSION normalize" \
             -c "SELECT count(*) FROM normalize.create_demo_source('bench_raw', 1, scale => $k)" \
             -c "SELECT count(*) FROM normalize.use_sources('bench_raw')" -c "VACUUM ANALYZE" >/dev/null
-    # One session: the CALL, then the process's CPU and peak memory.
-    read -r wall cpu peak shared < <(nz_psql -q -At <<SQL | awk -v hz="$(getconf CLK_TCK)" \
-        'NR == 1 { w0 = $1; c0 = $2 }
-         NR == 2 { printf "%.1f %.1f %.0f %.0f\n", $1 - w0, ($2 - c0) / hz, $3 / 1024, $4 / 1024 }'
-SELECT pg_backend_pid() AS nz_pid \gset
-\setenv NZ_PID :nz_pid
-\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat)"
-SET client_min_messages = warning;
-CALL normalize.run_pipeline(seed => 42, months => 24);
-\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat) \$(awk '/^VmHWM/ { h = \$2 } /^RssShmem/ { s = \$2 } END { print h, s }' /proc/\$NZ_PID/status)"
-SQL
-)
-    WALL[$k]=$wall; CPU[$k]=$cpu; PEAK[$k]="$peak ($shared)"
+    read -r wall cpu peak shared < <(nz_timed_cpu "SET client_min_messages = warning;
+                                                   CALL normalize.run_pipeline(seed => 42, months => 24)")
+    WALL[$k]=$(printf '%.1f' "$wall"); CPU[$k]=$(printf '%.1f' "$cpu"); PEAK[$k]="$peak ($shared)"
+    mapfile -t PHASES < <(nz_psql -At -c "SELECT phase FROM normalize.pipeline_phase_kinds ORDER BY position")
     while read -r phase s; do SECONDS_OF[$k,$phase]=$s; done < <(nz_psql -At -F ' ' -c \
         "SELECT phase, seconds FROM normalize.pipeline_phases WHERE run_id = (SELECT max(run_id) FROM normalize.pipeline_runs)")
     ROWS[$k]=$(nz_psql -At -c "SELECT (SELECT count(*) FROM normalize.device_days) || ' device days, ' ||

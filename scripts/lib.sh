@@ -112,14 +112,17 @@ nz_timed() {
     t1=$(date +%s.%N)
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
-# Runs SQL in a session of its own and prints two numbers: its wall seconds
-# and the CPU seconds (user + system) of the server process that ran it.
-# On a shared machine the wall time swings with other load; the CPU time
-# of the backend does not. (Parallel workers are other processes: turn
-# them off where the CPU time is to be compared.)
+# Runs SQL in a session of its own and prints four numbers: its wall
+# seconds, the CPU seconds (user + system) of the server process that ran
+# it, and that process's peak resident memory (VmHWM) and the shared memory
+# it had resident at the end (RssShmem, mostly shared buffers), in MB. On a
+# shared machine the wall time swings with other load; the CPU time of the
+# backend does not. (Parallel workers are other processes: turn them off
+# where the CPU time is to be compared.)
 nz_timed_cpu() {
     nz_psql -q -At <<SQL | awk -v hz="$(getconf CLK_TCK)" \
-        'NR == 1 { w0 = $1; c0 = $2 } NR == 2 { printf "%.3f %.3f", $1 - w0, ($2 - c0) / hz }'
+        'NR == 1 { w0 = $1; c0 = $2 }
+         NR == 2 { printf "%.3f %.3f %.0f %.0f\n", $1 - w0, ($2 - c0) / hz, $3 / 1024, $4 / 1024 }'
 SELECT pg_backend_pid() AS nz_pid \gset
 \setenv NZ_PID :nz_pid
 \! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat)"
@@ -127,7 +130,7 @@ SELECT pg_backend_pid() AS nz_pid \gset
 $1
 ;
 \o
-\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat)"
+\! echo "\$(date +%s.%N) \$(awk '{ print \$14 + \$15 }' /proc/\$NZ_PID/stat) \$(awk '/^VmHWM/ { h = \$2 } /^RssShmem/ { s = \$2 } END { print h, s }' /proc/\$NZ_PID/status)"
 SQL
 }
 nz_median() {

@@ -70,6 +70,9 @@ CALL normalize.run_pipeline(as_of => '2025-06-18');
 SELECT * FROM normalize.ml_readiness_report();
 SELECT normalize.readiness_report_html();
 SELECT count(*) FROM normalize.profile_values('sources');
+SELECT * FROM normalize.measure_sources();
+SELECT normalize.record_source_metrics(1);
+SELECT normalize.record_source_metrics(NULL) IS NULL AS no_run_no_record;
 SELECT count(*) FROM normalize.use_sources('quality_raw');
 -- The report's metrics need the checks' rows.
 SELECT * FROM normalize.readiness_metrics(NULL);

@@ -651,8 +651,9 @@ BEGIN
         EXECUTE format('ALTER TABLE normalize.%I DROP CONSTRAINT %I', r.table_name, r.table_name || '_pkey');
     END LOOP;
     DROP INDEX normalize.account_map_raw_value_key;
-    -- What was built on the previous tables describes entities and repaired
-    -- values that are gone: keeping it would mix two generations.
+    -- The tables, and what was built on them: that describes entities and
+    -- repaired values that are gone, and keeping it would mix two
+    -- generations.
     IF cardinality(normalize.clear_outputs('reconcile')) > 0 THEN
         RAISE NOTICE 'the repaired values and the history of the previous reconciliation were cleared'
             USING HINT = 'Run normalize.repair_values() and normalize.build_history() again.';

@@ -770,7 +770,7 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM normalize.require_sources();
+    -- (measure_sources refuses when no sources are registered.)
     DELETE FROM normalize.source_metrics;
     INSERT INTO normalize.source_metrics (metric, value, run_id)
     SELECT m.metric, m.value, run FROM normalize.measure_sources() AS m;
@@ -804,8 +804,8 @@ DECLARE
     set_missing bigint;
     set_cells bigint;
     last_run record;
-    measured_by bigint;
     before_values jsonb;
+    measured_by_run boolean;
 BEGIN
     IF checks IS NULL THEN
         RAISE EXCEPTION 'checks must not be NULL'
@@ -818,10 +818,9 @@ BEGIN
     -- sources as they are now: said when they are not the last run's.
     SELECT r.run_id, r.inputs INTO last_run FROM normalize.pipeline_runs AS r
      WHERE r.status = 'done' ORDER BY r.run_id DESC LIMIT 1;
-    SELECT min(m.run_id) INTO measured_by FROM normalize.source_metrics AS m;
-    IF measured_by IS NOT NULL THEN
-        before_values := (SELECT jsonb_object_agg(m.metric, m.value) FROM normalize.source_metrics AS m);
-    ELSE
+    before_values := (SELECT jsonb_object_agg(m.metric, m.value) FROM normalize.source_metrics AS m);
+    measured_by_run := before_values IS NOT NULL;
+    IF NOT measured_by_run THEN
         IF last_run.inputs IS NOT NULL AND last_run.inputs <> normalize.input_fingerprint() THEN
             RAISE NOTICE 'the sources or the settings changed since run % built these tables: "before" describes the sources as they are now',
                          last_run.run_id
@@ -859,7 +858,7 @@ BEGIN
            -- The rows that could not be linked are not in the relationships:
            -- the source rows count too, so that 100% never hides them.
            concat_ws('; ', 'before: source rows whose account reference joins a customer ID as it stands; after: the least linked of the relationships (a device naming a location should have one) and of each entity''s source rows (superseded snapshots and duplicates aside)',
-                     CASE WHEN measured_by IS NOT NULL THEN 'every "before" as the run that built these tables read the sources'
+                     CASE WHEN measured_by_run THEN 'every "before" as the run that built these tables read the sources'
                           ELSE 'every "before" on the sources as they are now' END,
                      (SELECT format('source rows linked: %s%% (least: %s; the others are listed in normalize.unlinked_rows)',
                                     round(100 * min(c.observed)::numeric, 1),
