@@ -56,3 +56,44 @@ SELECT entity, coalesce(window_size || ' ' || window_unit, 'no window') AS windo
 SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
 SELECT (SELECT count(*) FROM normalize.customer_feature_store) + (SELECT count(*) FROM normalize.device_feature_store)
        + (SELECT count(*) FROM normalize.user_feature_store) AS stored_rows;
+-- The feature engine: what it writes into, and what it refuses
+SELECT count(*) FROM normalize.refresh_features();
+CREATE TABLE engine_devices (LIKE normalize.device_feature_store);
+SELECT normalize.write_feature_rows('device', 'engine_devices') = (SELECT count(*) FROM normalize.device_feature_store)
+       AS every_cutoff_written;
+SELECT count(*) AS rows_differing
+  FROM ((SELECT * FROM engine_devices EXCEPT SELECT * FROM normalize.device_feature_store)
+        UNION ALL (SELECT * FROM normalize.device_feature_store EXCEPT SELECT * FROM engine_devices)) AS d;
+-- with an index, rebuilt after the rows are in
+CREATE INDEX ON engine_devices (device_key, as_of);
+SELECT normalize.write_feature_rows('device', 'engine_devices') > 0 AS written_again;
+SET enable_seqscan = off;
+SELECT count(*) = 2 * (SELECT count(*) FROM normalize.device_feature_store) AS index_finds_both_copies
+  FROM engine_devices WHERE device_key >= '';
+RESET enable_seqscan;
+SELECT normalize.write_feature_rows('devices', 'engine_devices');
+SELECT normalize.write_feature_rows('customer', 'engine_devices');
+CREATE TABLE engine_short (device_key text, as_of date);
+SELECT normalize.write_feature_rows('device', 'engine_short');
+ALTER TABLE engine_short ALTER COLUMN device_key TYPE varchar;
+SELECT normalize.write_feature_rows('device', 'engine_short');
+ALTER TABLE engine_short ADD COLUMN health float8;
+SELECT normalize.write_feature_rows('device', 'engine_short');
+CREATE TABLE engine_long (LIKE normalize.device_feature_store);
+ALTER TABLE engine_long ADD COLUMN extra integer;
+SELECT normalize.write_feature_rows('device', 'engine_long');
+SELECT normalize.write_feature_rows('device', 'normalize.device_features');
+CREATE FUNCTION engine_trigger() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TRIGGER engine_trigger BEFORE INSERT ON engine_long FOR EACH ROW EXECUTE FUNCTION engine_trigger();
+ALTER TABLE engine_long DROP COLUMN extra;
+SELECT normalize.write_feature_rows('device', 'engine_long');
+DROP TRIGGER engine_trigger ON engine_long;
+SELECT normalize.write_feature_rows(NULL, 'engine_long') IS NULL AS strict;
+-- Comparing the stores with the views
+SELECT feature, rows, differing FROM normalize.feature_store_disagreements('customer', 3)
+ WHERE feature IS NULL OR differing > 0;
+SELECT normalize.feature_store_disagreements('devices');
+SELECT normalize.feature_store_disagreements(NULL);
+SELECT normalize.feature_store_disagreements('device', 0);
+DROP TABLE engine_devices, engine_short, engine_long;
+DROP FUNCTION engine_trigger();

@@ -534,6 +534,10 @@ HAND = {
     'feature_expression': variants('aggregation', ['mean', 'min', 'slope', 'growth_rate', 'last'],
                                    {'metric': 'mrr', 'n': '6', 'cadence': '1', 'smallest': '3'}),
     'feature_view_sql': variants('entity', ['customer', 'device', 'user']),
+    'write_feature_rows': [{'entity': 'customer', 'target': 'pg_temp.bi_engine',
+                            '_prelude': 'CREATE TEMP TABLE bi_engine ON COMMIT DROP '
+                                        '(LIKE normalize.customer_feature_store);'}],
+    'feature_store_disagreements': [{'entity': 'customer', 'entities': '3'}],
     'assign_splits': variants('strategy', ['grouped', 'time'],
                               {'train_share': '0.7', 'validation_share': '0.15', 'samples': 'pg_temp.bi_split_input',
                                '_prelude': SPLIT_INPUT}),

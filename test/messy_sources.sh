@@ -13,7 +13,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/tap.sh"
-echo "1..66"
+echo "1..68"
 
 # Runs SQL from stdin in database $1 (default $db), psql variable src set;
 # prints the rows unaligned, '|' between columns, or the error.
@@ -191,6 +191,12 @@ common_checks() {
           "$(q "SELECT CASE WHEN bool_and(status = 'pass') FILTER (WHERE check_name NOT LIKE 'devices.location_key%') THEN 'pass' ELSE 'fail' END
                        || '|' || max(orphaned) FILTER (WHERE check_name = 'devices.location_key -> locations')
                   FROM normalize.validate_relationships() WHERE status <> 'info'")"
+    check "$s: the feature engine's stores agree with the feature views on every row and feature (customer|device|user: rows compared, differing)" \
+          "true 0|true 0|true 0" \
+          "$(q "SELECT string_agg((x.n > 0) || ' ' || x.d, '|' ORDER BY e)
+                  FROM unnest(ARRAY['customer', 'device', 'user']) AS e,
+                       LATERAL (SELECT max(rows) AS n, sum(differing) AS d
+                                  FROM normalize.feature_store_disagreements(e)) AS x")"
     check "$s: the readiness report's data completeness is below 100% while rows are quarantined" "t" \
           "$(q "SELECT after < 100 FROM normalize.ml_readiness_report() WHERE metric = 'Data completeness'")"
 

@@ -408,43 +408,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
     'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
 
-CREATE OR REPLACE FUNCTION @extschema@.refresh_features()
-RETURNS TABLE (table_name text, rows bigint, features integer)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-SET work_mem = '256MB'
--- The feature queries hold hundreds of expressions: compiling them with JIT
--- takes longer than running them.
-SET jit = off
-AS $$
-#variable_conflict use_column
-DECLARE
-    e record;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM normalize.history_info) THEN
-        RAISE EXCEPTION 'there is no history to compute features from'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Run normalize.build_history() first.';
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
-    PERFORM normalize.clear_outputs('features');
-    FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
-              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
-        table_name := e.feature_entity || '_feature_store';
-        -- An entity without a source has no history: its store stays empty.
-        IF normalize.is_registered(e.entity) THEN
-            EXECUTE format('INSERT INTO normalize.%I SELECT * FROM normalize.%I', table_name, e.feature_entity || '_features');
-            EXECUTE format('ANALYZE normalize.%I', table_name);
-        END IF;
-        EXECUTE format('SELECT count(*) FROM normalize.%I', table_name) INTO rows;
-        SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
-        RETURN NEXT;
-    END LOOP;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.refresh_features() IS
-    'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
-
 CREATE OR REPLACE FUNCTION @extschema@.build_training_sets(
     seed bigint DEFAULT 42,
     train_share float8 DEFAULT 0.70,

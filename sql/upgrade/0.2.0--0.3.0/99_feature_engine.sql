@@ -1,0 +1,128 @@
+-- The feature engine (issue 19): the features of each cutoff computed in
+-- C++ in one pass over the base rows, written by write_feature_rows;
+-- refresh_features takes that path, and feature_store_disagreements holds
+-- the stores to the views, which stay the definitions.
+
+-- The feature engine: the features of every cutoff of an entity, computed
+-- in C++ in one pass over its base view in time order and written into
+-- target (a table with the columns of the entity's feature view, such as
+-- its store). It gives the views' values: they stay the readable
+-- definition of each feature, and a test holds the two to each other.
+CREATE OR REPLACE FUNCTION @extschema@.write_feature_rows(entity text, target regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'nz_write_feature_rows'
+LANGUAGE C VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.write_feature_rows(text, regclass) IS
+    'Computes the features of entity (customer, device or user) at each cutoff with the feature engine and appends them to target, a table with the columns of its feature view; returns the rows written';
+
+CREATE OR REPLACE FUNCTION @extschema@.refresh_features()
+RETURNS TABLE (table_name text, rows bigint, features integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
+-- The feature queries hold hundreds of expressions: compiling them with JIT
+-- takes longer than running them.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.history_info) THEN
+        RAISE EXCEPTION 'there is no history to compute features from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
+    PERFORM normalize.clear_outputs('features');
+    FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
+              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
+        table_name := e.feature_entity || '_feature_store';
+        -- An entity without a source has no history: its store stays empty.
+        IF normalize.is_registered(e.entity) THEN
+            PERFORM normalize.write_feature_rows(e.feature_entity, format('normalize.%I', table_name)::regclass);
+            EXECUTE format('ANALYZE normalize.%I', table_name);
+        END IF;
+        EXECUTE format('SELECT count(*) FROM normalize.%I', table_name) INTO rows;
+        SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_features() IS
+    'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
+
+-- The store against its view: the rows of a sample of entities (all when
+-- entities is NULL; the sample is the same for the same keys) recomputed by
+-- the feature view and compared, feature by feature, with what the store
+-- holds. The engine follows the views' arithmetic, so values are mostly the
+-- same bits; a value counts as differing when it is NULL on one side only
+-- or differs by more than 1e-9 of its size. The first row (feature NULL)
+-- counts the rows found on one side only.
+CREATE OR REPLACE FUNCTION @extschema@.feature_store_disagreements(entity text, entities integer DEFAULT NULL)
+RETURNS TABLE (feature text, rows bigint, differing bigint, max_relative_difference float8)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    k record;
+    keys text[];
+    counts bigint[];
+    worst float8[];
+    total bigint;
+    one_sided bigint;
+BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass customer, device or user.';
+    END IF;
+    SELECT x.feature_entity, x.kind || '_key' AS key, x.feature_entity || '_feature_store' AS store,
+           x.feature_entity || '_features' AS view INTO k
+      FROM normalize.entity_kinds AS x WHERE x.feature_entity = feature_store_disagreements.entity;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity must be %, got "%"',
+                        (SELECT regexp_replace(string_agg(x.feature_entity, ', ' ORDER BY x.position), ', ([^,]*)$', ' or \1')
+                           FROM normalize.entity_kinds AS x),
+                        entity
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a feature entity of normalize.entity_kinds.';
+    END IF;
+    IF entities IS NOT NULL THEN
+        PERFORM normalize.require_range('entities', entities, 1, 'infinity',
+                                        'Pass how many entities to compare, or NULL for all of them.');
+    END IF;
+    -- The sample: the entities whose keys hash lowest, the same on every run.
+    EXECUTE format('SELECT array_agg(s.key) FROM (SELECT f.%1$I AS key FROM normalize.%2$I AS f GROUP BY f.%1$I
+                                                   ORDER BY md5(f.%1$I), f.%1$I LIMIT $1) AS s', k.key, k.store)
+       INTO keys USING entities;
+    -- The keys as an array constant, so that the view's windows, which
+    -- partition by the key, are computed for these entities only.
+    EXECUTE format($q$
+        SELECT count(*), count(*) FILTER (WHERE a.%1$I IS NULL OR b.%1$I IS NULL), ARRAY[%4$s], ARRAY[%5$s]
+          FROM (SELECT * FROM normalize.%2$I WHERE %1$I = ANY ($1)) AS a
+          FULL JOIN (SELECT * FROM normalize.%3$I WHERE %1$I = ANY ($1)) AS b USING (%1$I, as_of)$q$,
+        k.key, k.store, k.view,
+        (SELECT string_agg(CASE WHEN c.data_type = 'float8'
+                                THEN format('count(*) FILTER (WHERE (a.%1$I IS NULL) <> (b.%1$I IS NULL)
+                                                                 OR abs(a.%1$I - b.%1$I) > 1e-9 * greatest(abs(a.%1$I), abs(b.%1$I)))',
+                                            c.feature)
+                                ELSE format('count(*) FILTER (WHERE a.%1$I IS DISTINCT FROM b.%1$I)', c.feature) END,
+                           ', ' ORDER BY c.position)
+           FROM normalize.feature_catalog AS c WHERE c.entity = k.feature_entity),
+        (SELECT string_agg(CASE WHEN c.data_type = 'float8'
+                                THEN format('max(abs(a.%1$I - b.%1$I) / NULLIF(greatest(abs(a.%1$I), abs(b.%1$I)), 0))', c.feature)
+                                ELSE 'NULL::float8' END,
+                           ', ' ORDER BY c.position)
+           FROM normalize.feature_catalog AS c WHERE c.entity = k.feature_entity))
+       INTO total, one_sided, counts, worst USING keys;
+    RETURN QUERY SELECT NULL::text, total, one_sided, NULL::float8;
+    RETURN QUERY
+    SELECT c.feature, total, counts[c.position], worst[c.position]
+      FROM normalize.feature_catalog AS c WHERE c.entity = k.feature_entity ORDER BY c.position;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.feature_store_disagreements(text, integer) IS
+    'The store''s rows of a sample of entities (all when entities is NULL) against the feature view recomputed for them: rows compared and differing per feature (beyond 1e-9 relative), the first row (feature NULL) counting rows on one side only';
+
