@@ -88,12 +88,36 @@ CREATE TRIGGER engine_trigger BEFORE INSERT ON engine_long FOR EACH ROW EXECUTE 
 ALTER TABLE engine_long DROP COLUMN extra;
 SELECT normalize.write_feature_rows('device', 'engine_long');
 DROP TRIGGER engine_trigger ON engine_long;
-SELECT normalize.write_feature_rows(NULL, 'engine_long') IS NULL AS strict;
+SELECT normalize.write_feature_rows(NULL, 'engine_long');
+SELECT normalize.write_feature_rows('device', NULL);
+-- from base rows of one's own, in any order: three devices' days, shuffled
+CREATE TABLE engine_base AS
+SELECT * FROM normalize.device_feature_base
+ WHERE device_key IN (SELECT device_key FROM normalize.devices ORDER BY device_key LIMIT 3)
+ ORDER BY md5(as_of::text || device_key);
+TRUNCATE engine_devices;
+SELECT normalize.write_feature_rows('device', 'engine_devices', 'engine_base') AS rows;
+SELECT count(*) AS rows_differing
+  FROM ((SELECT * FROM engine_devices
+         EXCEPT SELECT * FROM normalize.device_feature_store WHERE device_key IN (SELECT device_key FROM engine_base))
+        UNION ALL (SELECT * FROM normalize.device_feature_store WHERE device_key IN (SELECT device_key FROM engine_base)
+                   EXCEPT SELECT * FROM engine_devices)) AS d;
+-- a missing day, a repeated day, a NaN, a missing column
+DELETE FROM engine_base WHERE device_key = (SELECT min(device_key) FROM engine_base) AND t = 5;
+SELECT normalize.write_feature_rows('device', 'engine_devices', 'engine_base');
+INSERT INTO engine_base SELECT * FROM engine_base WHERE device_key = (SELECT min(device_key) FROM engine_base) AND t = 4;
+SELECT normalize.write_feature_rows('device', 'engine_devices', 'engine_base');
+DELETE FROM engine_base WHERE device_key = (SELECT min(device_key) FROM engine_base);
+UPDATE engine_base SET usage = 'NaN' WHERE t = 9 AND device_key = (SELECT min(device_key) FROM engine_base);
+SELECT normalize.write_feature_rows('device', 'engine_devices', 'engine_base');
+ALTER TABLE engine_base DROP COLUMN usage;
+SELECT normalize.write_feature_rows('device', 'engine_devices', 'engine_base');
+SELECT normalize.write_feature_rows('device', 'engine_devices', 0);
 -- Comparing the stores with the views
 SELECT feature, rows, differing FROM normalize.feature_store_disagreements('customer', 3)
  WHERE feature IS NULL OR differing > 0;
 SELECT normalize.feature_store_disagreements('devices');
 SELECT normalize.feature_store_disagreements(NULL);
 SELECT normalize.feature_store_disagreements('device', 0);
-DROP TABLE engine_devices, engine_short, engine_long;
+DROP TABLE engine_devices, engine_short, engine_long, engine_base;
 DROP FUNCTION engine_trigger();

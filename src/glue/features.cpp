@@ -23,6 +23,8 @@ extern "C" {
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -48,6 +50,8 @@ struct FeatureColumn {
 struct FeaturePlan {
     const char* entity;
     const char* base_view;
+    const char* source;           // what the base rows are read from: the base view, or a table like it
+    bool own_base;                // the caller's relation, not the base view
     const char* key;
     int features;
     FeatureColumn* columns;       // one per feature, catalog order
@@ -142,9 +146,10 @@ char* base_query(const FeaturePlan* plan) {
         appendStringInfo(&q, ", b.%s::pg_catalog.float8", quote_identifier(plan->metrics[m]));
     for (int m = 0; m < plan->text_metric_count; ++m)
         appendStringInfo(&q, ", b.%s::pg_catalog.text", quote_identifier(plan->text_metrics[m]));
-    // as_of grows with t within an entity: ordering by it first lets the
-    // planner keep the order the base view's windows already produced.
-    appendStringInfo(&q, " FROM normalize.%s AS b ORDER BY 1, 2, 4", quote_identifier(plan->base_view));
+    // Ordered by the key alone, which the base views' windows already
+    // produce: the engine puts each entity's periods in order of t itself
+    // (a sort of a few hundred rows, and mostly a check that they are).
+    appendStringInfo(&q, " FROM %s AS b ORDER BY 1", plan->source);
     return q.data;
 }
 
@@ -211,19 +216,27 @@ bool same_key(Datum a, Datum b) {
            memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
 
-// The state of one pass: the engine, the row being read, the row being
-// written. Plain data: an error may abandon it anywhere.
+// An entity's base rows, as read: copied and split into columns, so that
+// its periods can be put in order of t before any is fed to the engine.
+struct BaseRow {
+    Datum* values;
+    bool* nulls;
+    int64 t;
+};
+
+// The state of one pass: the engine, the rows of the entity being read,
+// the row being written. Plain data: an error may abandon it anywhere.
 struct Pass {
     const FeaturePlan* plan;
     core::FeatureEngine* engine;
     double* values;
     bool* known;
     core::FeatureValue* out;
-    Datum* row;
-    bool* nulls;
-    Datum key;                    // the current entity's key, copied into keep
-    MemoryContext keep;
-    int64 periods;
+    MemoryContext entity_memory;  // the current entity's rows, reset after it
+    BaseRow* rows;
+    int row_count;
+    int row_capacity;
+    int columns;
     Relation rel;
     TupleTableSlot* slot;
     BulkInsertState bulk;
@@ -231,31 +244,41 @@ struct Pass {
     int64 written;
 };
 
-void read_metrics(Pass* pass, Datum key, Datum as_of) {
+// A date as YYYY-MM-DD whatever the session's DateStyle.
+const char* iso_date(Datum value) {
+    const DateADT date = DatumGetDateADT(value);
+    if (DATE_NOT_FINITE(date)) return DATE_IS_NOBEGIN(date) ? "-infinity" : "infinity";
+    int year, month, day;
+    j2date(date + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+    return psprintf("%04d-%02d-%02d", year, month, day);
+}
+
+void read_metrics(Pass* pass, const BaseRow& row) {
     const FeaturePlan* plan = pass->plan;
     for (int m = 0; m < plan->metric_count; ++m) {
         const int column = 4 + m;
-        pass->known[m] = !pass->nulls[column];
-        pass->values[m] = pass->known[m] ? DatumGetFloat8(pass->row[column]) : 0.0;
+        pass->known[m] = !row.nulls[column];
+        pass->values[m] = pass->known[m] ? DatumGetFloat8(row.values[column]) : 0.0;
         if (pass->known[m] && !std::isfinite(pass->values[m]))
             ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                             errmsg("%s of %s \"%s\" is %s at %s", plan->metrics[m], plan->entity,
-                                   TextDatumGetCString(key), std::isnan(pass->values[m]) ? "NaN" : "infinite",
-                                   DatumGetCString(DirectFunctionCall1(date_out, as_of))),
-                            errdetail("Features are computed from finite values of normalize.%s.", plan->base_view),
-                            errhint("Rebuild the history with normalize.build_history().")));
+                                   TextDatumGetCString(row.values[0]), std::isnan(pass->values[m]) ? "NaN" : "infinite",
+                                   iso_date(row.values[1])),
+                            errdetail("Features are computed from finite values of %s.", plan->source),
+                            plan->own_base ? errhint("Correct the value, or make it NULL if it is not known.")
+                                           : errhint("Rebuild the history with normalize.build_history().")));
     }
 }
 
 // One row of the target: key, as_of, the features at this cutoff.
-void write_row(Pass* pass, Datum key, Datum as_of) {
+void write_row(Pass* pass, const BaseRow& row) {
     const FeaturePlan* plan = pass->plan;
     pass->engine->compute(pass->out);
     TupleTableSlot* slot = pass->slot;
     ExecClearTuple(slot);
-    slot->tts_values[0] = key;
+    slot->tts_values[0] = row.values[0];
     slot->tts_isnull[0] = false;
-    slot->tts_values[1] = as_of;
+    slot->tts_values[1] = row.values[1];
     slot->tts_isnull[1] = false;
     for (int f = 0; f < plan->features; ++f) {
         const FeatureColumn& c = plan->columns[f];
@@ -265,8 +288,8 @@ void write_row(Pass* pass, Datum key, Datum as_of) {
             slot->tts_isnull[2 + f] = !v.known;
         } else {
             const int column = 4 + plan->metric_count + c.text_column;
-            slot->tts_values[2 + f] = pass->row[column];
-            slot->tts_isnull[2 + f] = pass->nulls[column];
+            slot->tts_values[2 + f] = row.values[column];
+            slot->tts_isnull[2 + f] = row.nulls[column];
         }
     }
     ExecStoreVirtualTuple(slot);
@@ -274,36 +297,64 @@ void write_row(Pass* pass, Datum key, Datum as_of) {
     ++pass->written;
 }
 
-void start_entity(Pass* pass, Datum key) {
-    if (pass->key != 0) pfree(DatumGetPointer(pass->key));
-    MemoryContext outer = MemoryContextSwitchTo(pass->keep);
-    pass->key = datumCopy(key, false, -1);
-    MemoryContextSwitchTo(outer);
-    pass->engine->start_entity();
-    pass->periods = 0;
+int compare_periods(const void* a, const void* b) {
+    const int64 x = static_cast<const BaseRow*>(a)->t, y = static_cast<const BaseRow*>(b)->t;
+    return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+// Feeds the buffered entity's periods to the engine in order of t and
+// writes its cutoffs; then forgets its rows.
+void finish_entity(Pass* pass) {
+    if (pass->row_count == 0) return;
+    BaseRow* rows = pass->rows;
+    bool ordered = true;
+    for (int i = 1; i < pass->row_count && ordered; ++i) ordered = rows[i - 1].t < rows[i].t;
+    if (!ordered) qsort(rows, pass->row_count, sizeof(BaseRow), compare_periods);
+    pass->engine->start_entity();
+    for (int i = 0; i < pass->row_count; ++i) {
+        if (rows[i].t != i + 1)
+            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                            errmsg("the periods of %s \"%s\" in %s are not numbered 1, 2, 3, ...",
+                                   pass->plan->entity, TextDatumGetCString(rows[i].values[0]), pass->plan->source),
+                            errdetail("Period %lld comes where period %d should.", static_cast<long long>(rows[i].t),
+                                      i + 1),
+                            errhint("Each period's features read the periods before it: none may be missing or "
+                                    "repeated.")));
+        read_metrics(pass, rows[i]);
+        pass->engine->add_period(pass->values, pass->known);
+        if (DatumGetBool(rows[i].values[2])) write_row(pass, rows[i]);
+    }
+    pass->row_count = 0;
+    MemoryContextReset(pass->entity_memory);
+    pass->rows = nullptr;
+    pass->row_capacity = 0;
+}
+
+// Buffers one base row; a row of another key first finishes the entity
+// before it (the rows come ordered by key).
 void read_base_row(Pass* pass, HeapTuple tuple, TupleDesc desc) {
-    heap_deform_tuple(tuple, desc, pass->row, pass->nulls);
-    if (pass->nulls[0] || pass->nulls[1] || pass->nulls[2] || pass->nulls[3])
+    if (pass->row_count > 0) {
+        bool isnull;
+        const Datum key = heap_getattr(tuple, 1, desc, &isnull);
+        if (isnull || !same_key(pass->rows[0].values[0], key)) finish_entity(pass);
+    }
+    MemoryContext outer = MemoryContextSwitchTo(pass->entity_memory);
+    if (pass->row_count == pass->row_capacity) {
+        const int capacity = pass->row_capacity == 0 ? 64 : 2 * pass->row_capacity;
+        pass->rows = static_cast<BaseRow*>(pass->rows == nullptr ? palloc(sizeof(BaseRow) * capacity)
+                                                                 : repalloc(pass->rows, sizeof(BaseRow) * capacity));
+        pass->row_capacity = capacity;
+    }
+    BaseRow& row = pass->rows[pass->row_count++];
+    row.values = static_cast<Datum*>(palloc(sizeof(Datum) * pass->columns));
+    row.nulls = static_cast<bool*>(palloc(sizeof(bool) * pass->columns));
+    heap_deform_tuple(heap_copytuple(tuple), desc, row.values, row.nulls);
+    MemoryContextSwitchTo(outer);
+    if (row.nulls[0] || row.nulls[1] || row.nulls[2] || row.nulls[3])
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("normalize.%s has a row with a NULL key, as_of, is_cutoff or t", pass->plan->base_view),
+                        errmsg("%s has a row with a NULL key, as_of, is_cutoff or t", pass->plan->source),
                         errhint("Rebuild the history with normalize.build_history().")));
-    const Datum key = pass->row[0];
-    if (pass->key == 0 || !same_key(pass->key, key)) start_entity(pass, key);
-    const int64 t = DatumGetInt64(pass->row[3]);
-    if (t != pass->periods + 1)
-        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                        errmsg("the periods of %s \"%s\" in normalize.%s are not numbered 1, 2, 3, ...",
-                               pass->plan->entity, TextDatumGetCString(key), pass->plan->base_view),
-                        errdetail("Period %lld follows period %lld.", static_cast<long long>(t),
-                                  static_cast<long long>(pass->periods)),
-                        errhint("Each period's features read the periods before it: none may be missing or "
-                                "repeated.")));
-    read_metrics(pass, key, pass->row[1]);
-    pass->engine->add_period(pass->values, pass->known);
-    ++pass->periods;
-    if (DatumGetBool(pass->row[2])) write_row(pass, key, pass->row[1]);
+    row.t = DatumGetInt64(row.values[3]);
 }
 
 void prepare_pass(Pass* pass, const FeaturePlan* plan, TupleDesc base) {
@@ -314,29 +365,63 @@ void prepare_pass(Pass* pass, const FeaturePlan* plan, TupleDesc base) {
     pass->values = static_cast<double*>(palloc0(sizeof(double) * (plan->metric_count + 1)));
     pass->known = static_cast<bool*>(palloc0(sizeof(bool) * (plan->metric_count + 1)));
     pass->out = static_cast<core::FeatureValue*>(palloc0(sizeof(core::FeatureValue) * (plan->engine_features + 1)));
-    pass->row = static_cast<Datum*>(palloc0(sizeof(Datum) * base->natts));
-    pass->nulls = static_cast<bool*>(palloc0(sizeof(bool) * base->natts));
-    pass->keep = CurrentMemoryContext;
+    pass->columns = base->natts;
+    pass->entity_memory = AllocSetContextCreate(CurrentMemoryContext, "feature engine entity", ALLOCSET_DEFAULT_SIZES);
     if (get_typlen(TupleDescAttr(base, 0)->atttypid) != -1)
         ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("the key of normalize.%s is of type %s, not a string", plan->base_view,
+                        errmsg("the key of %s is of type %s, not a string", plan->source,
                                format_type_be(TupleDescAttr(base, 0)->atttypid)),
                         errhint("The stable keys of normalize are text.")));
+}
+
+
+// The base rows come from the entity's base view, or from base: a table or
+// view with its columns (rows kept from an earlier history, or prepared
+// elsewhere), read with the caller's rights.
+const char* base_source(FunctionCallInfo fcinfo, FeaturePlan* plan) {
+    if (PG_ARGISNULL(2)) return psprintf("normalize.%s", quote_identifier(plan->base_view));
+    const Oid base = PG_GETARG_OID(2);
+    const char* name = get_rel_name(base);
+    if (name == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("base relation with OID %u does not exist", base),
+                        errhint("Pass a table or view with the columns of normalize.%s.", plan->base_view)));
+    plan->own_base = true;
+    const char* qualified = quote_qualified_identifier(get_namespace_name(get_rel_namespace(base)), name);
+    // Named here rather than in a parser error quoting the whole query.
+    const char* fixed[] = {plan->key, "as_of", "is_cutoff", "t"};
+    const int count = 4 + plan->metric_count + plan->text_metric_count;
+    for (int c = 0; c < count; ++c) {
+        const char* column = c < 4 ? fixed[c]
+                             : c < 4 + plan->metric_count ? plan->metrics[c - 4]
+                                                          : plan->text_metrics[c - 4 - plan->metric_count];
+        if (get_attnum(base, column) == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("base %s has no column \"%s\"", qualified, column),
+                            errhint("Pass a table or view with the columns of normalize.%s.", plan->base_view)));
+    }
+    return qualified;
 }
 
 }  // namespace
 
 NZ_FUNCTION(nz_write_feature_rows) {
+    for (int arg = 0; arg < 2; ++arg)
+        if (PG_ARGISNULL(arg))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("%s must not be NULL", arg == 0 ? "entity" : "target"),
+                            errhint(arg == 0 ? "Pass customer, device or user."
+                                             : "Pass a table with the columns of the entity's feature view.")));
     const char* entity = text_to_cstring(PG_GETARG_TEXT_PP(0));
     const Oid target = PG_GETARG_OID(1);
     SPI_connect();
     FeaturePlan plan{};
     load_entity(entity, &plan);
     load_catalog(&plan);
+    plan.source = base_source(fcinfo, &plan);
     SPIPlanPtr query = SPI_prepare(base_query(&plan), 0, nullptr);
     if (query == nullptr)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("the base view normalize.%s cannot be read", plan.base_view),
+                        errmsg("the base rows of %s cannot be read from %s", plan.entity, plan.source),
                         errdetail("%s", SPI_result_code_string(SPI_result)),
                         errhint("Reinstall the extension's views with ALTER EXTENSION normalize UPDATE.")));
     Portal portal = SPI_cursor_open(nullptr, query, nullptr, nullptr, true);
@@ -358,6 +443,7 @@ NZ_FUNCTION(nz_write_feature_rows) {
         SPI_freetuptable(SPI_tuptable);
         CHECK_FOR_INTERRUPTS();
     }
+    finish_entity(&pass);
     SPI_cursor_close(portal);
     ExecDropSingleTupleTableSlot(pass.slot);
     FreeBulkInsertState(pass.bulk);

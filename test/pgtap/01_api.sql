@@ -115,7 +115,7 @@ INSERT INTO expected_functions VALUES
     ('feature_expression(text,text,integer,integer,integer)', 'f', 'i', false, 's'),
     ('feature_view_sql(text)', 'f', 's', true, 's'),
     ('refresh_features()', 'f', 'v', false, 'u'),
-    ('write_feature_rows(text,regclass)', 'f', 'v', true, 'u'),
+    ('write_feature_rows(text,regclass,regclass)', 'f', 'v', false, 'u'),
     ('feature_store_disagreements(text,integer)', 'f', 'v', false, 'u'),
     ('customer_features_at(date)', 'f', 's', true, 's'),
     ('device_features_at(date)', 'f', 's', true, 's'),

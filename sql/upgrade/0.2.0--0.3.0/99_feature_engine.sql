@@ -4,17 +4,18 @@
 -- the stores to the views, which stay the definitions.
 
 -- The feature engine: the features of every cutoff of an entity, computed
--- in C++ in one pass over its base view in time order and written into
+-- in C++ in one pass over its base rows in time order (its base view, or
+-- base: a table or view with the base view's columns) and written into
 -- target (a table with the columns of the entity's feature view, such as
 -- its store). It gives the views' values: they stay the readable
 -- definition of each feature, and a test holds the two to each other.
-CREATE OR REPLACE FUNCTION @extschema@.write_feature_rows(entity text, target regclass)
+CREATE OR REPLACE FUNCTION @extschema@.write_feature_rows(entity text, target regclass, base regclass DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'nz_write_feature_rows'
-LANGUAGE C VOLATILE STRICT
+LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION @extschema@.write_feature_rows(text, regclass) IS
-    'Computes the features of entity (customer, device or user) at each cutoff with the feature engine and appends them to target, a table with the columns of its feature view; returns the rows written';
+COMMENT ON FUNCTION @extschema@.write_feature_rows(text, regclass, regclass) IS
+    'Computes the features of entity (customer, device or user) at each cutoff with the feature engine, from its base view (or base, a relation with its columns), and appends them to target, a table with the columns of its feature view; returns the rows written';
 
 CREATE OR REPLACE FUNCTION @extschema@.refresh_features()
 RETURNS TABLE (table_name text, rows bigint, features integer)
