@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 
 namespace normalize::core {
 
@@ -23,6 +24,8 @@ constexpr AggregationName kAggregations[] = {
 
 // Volatile: a constant 2 lets the compiler turn pow(x, 2) into x * x.
 volatile double kTwo = 2.0;
+
+bool is_extreme(Aggregation a) { return a == Aggregation::Min || a == Aggregation::Max; }
 
 // Round n up to a multiple of 8 bytes, so that every array starts aligned.
 std::size_t aligned(std::size_t n) { return (n + 7) & ~static_cast<std::size_t>(7); }
@@ -65,7 +68,7 @@ void validate_feature_specs(const FeatureSpec* specs, int feature_count, int met
 std::size_t FeatureEngine::buffer_size(const FeatureSpec* specs, int feature_count, int metric_count) {
     validate_feature_specs(specs, feature_count, metric_count);
     const std::size_t slots = static_cast<std::size_t>(metric_count) * (largest_window(specs, feature_count) + 1);
-    std::size_t bytes = aligned(sizeof(FeatureSpec) * feature_count);
+    std::size_t bytes = aligned(sizeof(FeatureSpec) * feature_count) + aligned(sizeof(int) * feature_count);
     bytes += 4 * aligned(sizeof(double) * slots) + aligned(sizeof(std::int64_t) * slots) + aligned(sizeof(bool) * slots);
     return bytes;
 }
@@ -90,6 +93,16 @@ void FeatureEngine::init(void* buffer, const FeatureSpec* specs, int feature_cou
     sx_ = reinterpret_cast<double*>(take(sizeof(double) * slots));
     count_ = reinterpret_cast<std::int64_t*>(take(sizeof(std::int64_t) * slots));
     known_ = reinterpret_cast<bool*>(take(sizeof(bool) * slots));
+    extremes_ = reinterpret_cast<int*>(take(sizeof(int) * feature_count));
+    extreme_count_ = 0;
+    for (int f = 0; f < feature_count; ++f)
+        if (is_extreme(specs[f].aggregation)) extremes_[extreme_count_++] = f;
+    // By metric, then window: an insertion sort of a few dozen.
+    auto before = [&](int a, int b) {
+        return specs[a].metric != specs[b].metric ? specs[a].metric < specs[b].metric : specs[a].window < specs[b].window;
+    };
+    for (int i = 1; i < extreme_count_; ++i)
+        for (int j = i; j > 0 && before(extremes_[j], extremes_[j - 1]); --j) std::swap(extremes_[j], extremes_[j - 1]);
     start_entity();
 }
 
@@ -141,23 +154,50 @@ double FeatureEngine::window_sum(const double* running, int metric, int window) 
     return running[metric * ring_ + slot_] - (lag_known ? running[lag] : 0.0);
 }
 
-// The least (or greatest) of the last window values, all known: the ring
-// holds them in at most two runs of slots.
-double FeatureEngine::extreme(int metric, int window, bool lowest) const noexcept {
+// The least and greatest values of the periods from back to back (from
+// included, to not; 0 is the latest), all known: at most two runs of slots.
+void FeatureEngine::scan(int metric, std::int64_t from, std::int64_t to, double* low, double* high) const noexcept {
     const double* values = value_ + metric * ring_;
-    const int first = slot_back(window - 1);
-    double best = values[slot_];
-    auto scan = [&](int from, int to) {
-        for (int i = from; i <= to; ++i) best = lowest ? (values[i] < best ? values[i] : best)
-                                                       : (values[i] > best ? values[i] : best);
+    double lo = *low, hi = *high;
+    auto run = [&](int first, int last) {  // slots first..last, ascending
+        for (int i = first; i <= last; ++i) {
+            lo = values[i] < lo ? values[i] : lo;
+            hi = values[i] > hi ? values[i] : hi;
+        }
     };
-    if (first <= slot_) {
-        scan(first, slot_);
+    const int newest = slot_back(from), oldest = slot_back(to - 1);
+    if (oldest <= newest) {
+        run(oldest, newest);
     } else {
-        scan(first, ring_ - 1);
-        scan(0, slot_);
+        run(oldest, ring_ - 1);
+        run(0, newest);
     }
-    return best;
+    *low = lo;
+    *high = hi;
+}
+
+// The min and max features of one metric (group, by window): one scan back
+// from the latest period, as far as the largest complete window.
+void FeatureEngine::extremes(const int* group, int count, FeatureValue* out) const noexcept {
+    const int metric = specs_[group[0]].metric;
+    int reach = 0;  // the largest complete window of the group
+    for (int i = count - 1; i >= 0 && reach == 0; --i)
+        if (complete(metric, specs_[group[i]].window)) reach = specs_[group[i]].window;
+    const double latest = value_[metric * ring_ + slot_];
+    double low = latest, high = latest;
+    std::int64_t scanned = 1;
+    for (int i = 0; i < count; ++i) {
+        const FeatureSpec& s = specs_[group[i]];
+        if (s.window > reach) {
+            out[group[i]] = {0.0, false};
+            continue;
+        }
+        if (s.window > scanned) {
+            scan(metric, scanned, s.window, &low, &high);
+            scanned = s.window;
+        }
+        out[group[i]] = {s.aggregation == Aggregation::Min ? low : high, true};
+    }
 }
 
 FeatureValue FeatureEngine::windowed(const FeatureSpec& s) const noexcept {
@@ -184,9 +224,6 @@ FeatureValue FeatureEngine::windowed(const FeatureSpec& s) const noexcept {
         const double s1 = window_sum(s1_, s.metric, s.window);
         return {(sx - (t - (n - 1) / 2.0) * s1) / (n * (n * n - 1) / 12.0), true};
     }
-    case Aggregation::Min:
-    case Aggregation::Max:
-        return {extreme(s.metric, s.window, s.aggregation == Aggregation::Min), true};
     default:
         return {0.0, false};
     }
@@ -213,13 +250,12 @@ FeatureValue FeatureEngine::two_ends(const FeatureSpec& s) const noexcept {
 }
 
 void FeatureEngine::compute(FeatureValue* out) const noexcept {
-    const std::int64_t p = periods_ - 1;
+    if (periods_ == 0) {
+        for (int f = 0; f < features_; ++f) out[f] = {0.0, false};
+        return;
+    }
     for (int f = 0; f < features_; ++f) {
         const FeatureSpec& s = specs_[f];
-        if (p < 0) {
-            out[f] = {0.0, false};
-            continue;
-        }
         switch (s.aggregation) {
         case Aggregation::Last:
             out[f] = {value_[s.metric * ring_ + slot_], known_[s.metric * ring_ + slot_]};
@@ -229,9 +265,18 @@ void FeatureEngine::compute(FeatureValue* out) const noexcept {
         case Aggregation::GrowthRate:
             out[f] = two_ends(s);
             break;
+        case Aggregation::Min:
+        case Aggregation::Max:
+            break;  // below, a metric at a time
         default:
             out[f] = windowed(s);
         }
+    }
+    for (int i = 0; i < extreme_count_;) {
+        int j = i + 1;
+        while (j < extreme_count_ && specs_[extremes_[j]].metric == specs_[extremes_[i]].metric) ++j;
+        extremes(extremes_ + i, j - i, out);
+        i = j;
     }
 }
 

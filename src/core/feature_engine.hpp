@@ -12,11 +12,13 @@
 // need only the two ends.
 //
 // Sums and counts are differences of running values kept in a ring of the
-// last periods: O(1) per period and feature. A minimum or maximum scans its
+// last periods: O(1) per period and feature. Minima and maxima scan the
 // window's values in the ring, and only at a cutoff: cutoffs are rarer than
 // periods (every 7th day of a device), and a scan of contiguous values
 // costs less than a monotonic queue kept up to date on every period (which
-// took most of the engine's time when measured on the devices).
+// took most of the engine's time when measured on the devices). One scan
+// per metric serves all its windows, the smaller ones on the way, and both
+// the minimum and the maximum.
 // Nothing is allocated after init(): the engine lives in
 // one caller-supplied buffer and is trivially destructible, so the host may
 // abandon it at any point (Postgres errors unwind by longjmp).
@@ -87,7 +89,8 @@ private:
     }
     bool complete(int metric, int window) const noexcept;
     double window_sum(const double* running, int metric, int window) const noexcept;
-    double extreme(int metric, int window, bool lowest) const noexcept;
+    void extremes(const int* group, int count, FeatureValue* out) const noexcept;
+    void scan(int metric, std::int64_t from, std::int64_t to, double* low, double* high) const noexcept;
     FeatureValue windowed(const FeatureSpec& spec) const noexcept;
     FeatureValue two_ends(const FeatureSpec& spec) const noexcept;
 
@@ -106,6 +109,9 @@ private:
     double* s1_ = nullptr;
     double* s2_ = nullptr;
     double* sx_ = nullptr;
+    // The min and max features, by metric and then window.
+    int* extremes_ = nullptr;
+    int extreme_count_ = 0;
 };
 
 }  // namespace normalize::core
