@@ -1,13 +1,13 @@
-// write_feature_rows(entity, target): the feature engine's path from an
-// entity's base view to a table of its features. The catalog says which
-// features there are; the base rows are read in time order through one
-// cursor; each cutoff's row is written with the table access method's bulk
-// insert (as CREATE TABLE AS does), and the target's indexes are rebuilt
-// once at the end rather than updated row by row.
-#include "../core/feature_engine.hpp"
-// Core headers first: they refuse to compile after a Postgres header.
-#include "boundary.hpp"
+// write_feature_rows(entity, target, base): the feature engine's path from
+// an entity's base rows to a table of its features. The base rows arrive
+// through a DestReceiver, ordered by key: each entity's periods are kept
+// (the values the engine reads, not the rows), put in order of t, fed to
+// the engine, and each cutoff's row is written with the table access
+// method's multi-row insert, as COPY does; the target's indexes are
+// rebuilt once at the end rather than updated row by row.
+#include "feature_plan.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 extern "C" {
@@ -15,199 +15,56 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
-#include "lib/stringinfo.h"
-#include "tcop/utility.h"
-#include "utils/acl.h"
+#include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/rls.h"
 }
 
 namespace core = normalize::core;
+using normalize::glue::FeaturePlan;
 
 namespace {
 
-// One column of a feature table after the key and as_of: a feature the
-// engine computes (engine_index >= 0), or a text metric passed through as
-// its last value (text_column, the column of the base query).
-struct FeatureColumn {
-    const char* name;
-    Oid type;
-    int engine_index;
-    int text_column;
+constexpr int kInsertBatch = 1000;  // rows per multi-row insert
+
+// One entity's periods as read, column by column, in the order they came.
+struct EntityRows {
+    int count;
+    int capacity;
+    Datum* as_of;
+    bool* cutoff;
+    int64* t;
+    double* values;       // count x metrics
+    bool* known;          // count x metrics
+    Datum* texts;         // count x text metrics
+    bool* text_nulls;     // count x text metrics
+    int* order;           // the periods in order of t
 };
 
-// What the catalog and entity_kinds say of one entity, in SPI memory.
-struct FeaturePlan {
-    const char* entity;
-    const char* base_view;
-    const char* source;           // what the base rows are read from: the base view, or a table like it
-    bool own_base;                // the caller's relation, not the base view
-    const char* key;
-    int features;
-    FeatureColumn* columns;       // one per feature, catalog order
-    core::FeatureSpec* specs;     // the engine's features
-    int engine_features;
-    const char** metrics;         // float8 metrics the engine reads
-    int metric_count;
-    const char** text_metrics;    // text metrics passed through
-    int text_metric_count;
+// The state of one pass. Plain data: an error may abandon it anywhere.
+struct Pass {
+    DestReceiver receiver;        // first: the executor calls back with it
+    const FeaturePlan* plan;
+    Oid target;
+    core::FeatureEngine* engine;
+    core::FeatureValue* out;
+    MemoryContext memory;         // the pass's, for the key
+    MemoryContext entity_memory;  // the current entity's periods, reset after it
+    Datum key;                    // the current entity's key (in memory), 0 before the first
+    EntityRows rows;
+    Relation rel;
+    TupleTableSlot** slots;       // rows waiting for the next multi-row insert
+    int waiting;
+    BulkInsertState bulk;
+    CommandId cid;
+    int64 written;
 };
-
-// The index of name in names[0..count), appending it when absent.
-int intern(const char** names, int* count, const char* name) {
-    for (int i = 0; i < *count; ++i)
-        if (strcmp(names[i], name) == 0) return i;
-    names[*count] = name;
-    return (*count)++;
-}
-
-void load_entity(const char* entity, FeaturePlan* plan) {
-    Oid argtypes[1] = {TEXTOID};
-    Datum args[1] = {CStringGetTextDatum(entity)};
-    SPI_execute_with_args("SELECT k.base_view, k.kind || '_key' FROM normalize.entity_kinds AS k"
-                          " WHERE k.feature_entity OPERATOR(pg_catalog.=) $1",
-                          1, argtypes, args, nullptr, true, 1);
-    if (SPI_processed == 0) {
-        SPI_execute("SELECT regexp_replace(string_agg(k.feature_entity, ', ' ORDER BY k.position),"
-                    "                      ', ([^,]*)$', ' or \\1')"
-                    "  FROM normalize.entity_kinds AS k",
-                    true, 1);
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("entity must be %s, got \"%s\"",
-                               SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), entity),
-                        errhint("Pass a feature entity of normalize.entity_kinds.")));
-    }
-    plan->entity = entity;
-    plan->base_view = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-    plan->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-}
-
-void load_catalog(FeaturePlan* plan) {
-    Oid argtypes[1] = {TEXTOID};
-    Datum args[1] = {CStringGetTextDatum(plan->entity)};
-    SPI_execute_with_args("SELECT c.feature, c.source_metric, c.aggregation, coalesce(c.window_size, 0), c.data_type"
-                          "  FROM normalize.feature_catalog AS c WHERE c.entity OPERATOR(pg_catalog.=) $1"
-                          " ORDER BY c.position",
-                          1, argtypes, args, nullptr, true, 0);
-    const int n = static_cast<int>(SPI_processed);
-    plan->features = n;
-    plan->columns = static_cast<FeatureColumn*>(palloc0(sizeof(FeatureColumn) * (n + 1)));
-    plan->specs = static_cast<core::FeatureSpec*>(palloc0(sizeof(core::FeatureSpec) * (n + 1)));
-    plan->metrics = static_cast<const char**>(palloc0(sizeof(char*) * (n + 1)));
-    plan->text_metrics = static_cast<const char**>(palloc0(sizeof(char*) * (n + 1)));
-    for (int i = 0; i < n; ++i) {
-        HeapTuple tuple = SPI_tuptable->vals[i];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool isnull;
-        FeatureColumn* column = &plan->columns[i];
-        column->name = SPI_getvalue(tuple, desc, 1);
-        const char* metric = SPI_getvalue(tuple, desc, 2);
-        const char* aggregation = SPI_getvalue(tuple, desc, 3);
-        const int window = DatumGetInt32(SPI_getbinval(tuple, desc, 4, &isnull));
-        const bool is_text = strcmp(SPI_getvalue(tuple, desc, 5), "text") == 0;
-        column->type = is_text ? TEXTOID : FLOAT8OID;
-        if (is_text) {
-            if (strcmp(aggregation, "last") != 0)
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                                errmsg("feature \"%s\" aggregates a text metric by %s", column->name, aggregation),
-                                errhint("A text feature of normalize.feature_catalog can only be its metric's last "
-                                        "value.")));
-            column->engine_index = -1;
-            column->text_column = intern(plan->text_metrics, &plan->text_metric_count, metric);
-        } else {
-            column->engine_index = plan->engine_features;
-            core::FeatureSpec* spec = &plan->specs[plan->engine_features++];
-            spec->metric = intern(plan->metrics, &plan->metric_count, metric);
-            spec->aggregation = core::parse_aggregation(aggregation);
-            spec->window = window;
-        }
-    }
-    // The core's own checks, before any buffer is laid out.
-    core::validate_feature_specs(plan->specs, plan->engine_features, plan->metric_count);
-}
-
-// The base rows in time order: key, as_of, is_cutoff, t, the float8
-// metrics, the text metrics.
-char* base_query(const FeaturePlan* plan) {
-    StringInfoData q;
-    initStringInfo(&q);
-    appendStringInfo(&q, "SELECT b.%s, b.as_of, b.is_cutoff, b.t", quote_identifier(plan->key));
-    for (int m = 0; m < plan->metric_count; ++m)
-        appendStringInfo(&q, ", b.%s::pg_catalog.float8", quote_identifier(plan->metrics[m]));
-    for (int m = 0; m < plan->text_metric_count; ++m)
-        appendStringInfo(&q, ", b.%s::pg_catalog.text", quote_identifier(plan->text_metrics[m]));
-    // Ordered by the key alone, which the base views' windows already
-    // produce: the engine puts each entity's periods in order of t itself
-    // (a sort of a few hundred rows, and mostly a check that they are).
-    appendStringInfo(&q, " FROM %s AS b ORDER BY 1", plan->source);
-    return q.data;
-}
-
-// The target must have the key, as_of and every feature, in catalog order,
-// with the base view's key type: the same columns as the feature view.
-void check_target_columns(Relation rel, const FeaturePlan* plan, Oid key_type) {
-    TupleDesc desc = RelationGetDescr(rel);
-    int column = 0;
-    auto expect = [&](const char* name, Oid type) {
-        while (column < desc->natts && TupleDescAttr(desc, column)->attisdropped) ++column;
-        const bool present = column < desc->natts;
-        Form_pg_attribute attr = present ? TupleDescAttr(desc, column) : nullptr;
-        if (!present || strcmp(NameStr(attr->attname), name) != 0 || attr->atttypid != type)
-            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                            errmsg("target \"%s\" does not have the columns of the %s features",
-                                   RelationGetRelationName(rel), plan->entity),
-                            present ? errdetail("Column %d is \"%s\" of type %s; it should be \"%s\" of type %s.",
-                                                column + 1, NameStr(attr->attname), format_type_be(attr->atttypid),
-                                                name, format_type_be(type))
-                                    : errdetail("The table ends before column %d, \"%s\" of type %s.", column + 1,
-                                                name, format_type_be(type)),
-                            errhint("Create the target LIKE normalize.%s_feature_store.", plan->entity)));
-        ++column;
-    };
-    expect(plan->key, key_type);
-    expect("as_of", DATEOID);
-    for (int f = 0; f < plan->features; ++f) expect(plan->columns[f].name, plan->columns[f].type);
-    while (column < desc->natts && TupleDescAttr(desc, column)->attisdropped) ++column;
-    if (column < desc->natts)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("target \"%s\" has more columns than the %s features", RelationGetRelationName(rel),
-                               plan->entity),
-                        errdetail("Column %d, \"%s\", is not a feature.", column + 1,
-                                  NameStr(TupleDescAttr(desc, column)->attname)),
-                        errhint("Create the target LIKE normalize.%s_feature_store.", plan->entity)));
-}
-
-// A plain table this user may fill in bulk: no triggers or row security to
-// bypass, as a bulk load would.
-Relation open_target(Oid target) {
-    PreventCommandIfReadOnly("write_feature_rows()");
-    Relation rel = table_open(target, RowExclusiveLock);
-    const char* name = RelationGetRelationName(rel);
-    if (rel->rd_rel->relkind != RELKIND_RELATION)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("target \"%s\" is not a table", name),
-                        errhint("Pass a plain table, such as normalize.device_feature_store.")));
-    const AclResult acl = pg_class_aclcheck(target, GetUserId(), ACL_INSERT);
-    if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, name);
-    if (rel->trigdesc != nullptr)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("target \"%s\" has triggers, which a bulk write would not fire", name),
-                        errhint("Write into a table without triggers and copy the rows from there.")));
-    if (check_enable_rls(target, InvalidOid, false) == RLS_ENABLED)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("target \"%s\" has row-level security, which a bulk write would bypass", name),
-                        errhint("Write into a table without row security and copy the rows from there.")));
-    return rel;
-}
 
 bool same_key(Datum a, Datum b) {
     const text* x = reinterpret_cast<const text*>(pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(a)));
@@ -215,34 +72,6 @@ bool same_key(Datum a, Datum b) {
     return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
            memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
 }
-
-// An entity's base rows, as read: copied and split into columns, so that
-// its periods can be put in order of t before any is fed to the engine.
-struct BaseRow {
-    Datum* values;
-    bool* nulls;
-    int64 t;
-};
-
-// The state of one pass: the engine, the rows of the entity being read,
-// the row being written. Plain data: an error may abandon it anywhere.
-struct Pass {
-    const FeaturePlan* plan;
-    core::FeatureEngine* engine;
-    double* values;
-    bool* known;
-    core::FeatureValue* out;
-    MemoryContext entity_memory;  // the current entity's rows, reset after it
-    BaseRow* rows;
-    int row_count;
-    int row_capacity;
-    int columns;
-    Relation rel;
-    TupleTableSlot* slot;
-    BulkInsertState bulk;
-    CommandId cid;
-    int64 written;
-};
 
 // A date as YYYY-MM-DD whatever the session's DateStyle.
 const char* iso_date(Datum value) {
@@ -253,153 +82,196 @@ const char* iso_date(Datum value) {
     return psprintf("%04d-%02d-%02d", year, month, day);
 }
 
-void read_metrics(Pass* pass, const BaseRow& row) {
-    const FeaturePlan* plan = pass->plan;
-    for (int m = 0; m < plan->metric_count; ++m) {
-        const int column = 4 + m;
-        pass->known[m] = !row.nulls[column];
-        pass->values[m] = pass->known[m] ? DatumGetFloat8(row.values[column]) : 0.0;
-        if (pass->known[m] && !std::isfinite(pass->values[m]))
-            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                            errmsg("%s of %s \"%s\" is %s at %s", plan->metrics[m], plan->entity,
-                                   TextDatumGetCString(row.values[0]), std::isnan(pass->values[m]) ? "NaN" : "infinite",
-                                   iso_date(row.values[1])),
-                            errdetail("Features are computed from finite values of %s.", plan->source),
-                            plan->own_base ? errhint("Correct the value, or make it NULL if it is not known.")
-                                           : errhint("Rebuild the history with normalize.build_history().")));
-    }
+void flush_rows(Pass* pass) {
+    if (pass->waiting == 0) return;
+    table_multi_insert(pass->rel, pass->slots, pass->waiting, pass->cid, 0, pass->bulk);
+    for (int i = 0; i < pass->waiting; ++i) ExecClearTuple(pass->slots[i]);
+    pass->written += pass->waiting;
+    pass->waiting = 0;
 }
 
-// One row of the target: key, as_of, the features at this cutoff.
-void write_row(Pass* pass, const BaseRow& row) {
+// The features at period i of the entity (the engine's latest): key,
+// as_of, then each feature, materialized so that it outlives the entity's
+// memory until the next multi-row insert.
+void write_row(Pass* pass, int i) {
     const FeaturePlan* plan = pass->plan;
+    const EntityRows& rows = pass->rows;
+    const int texts = plan->text_metric_count;
     pass->engine->compute(pass->out);
-    TupleTableSlot* slot = pass->slot;
+    TupleTableSlot* slot = pass->slots[pass->waiting++];
     ExecClearTuple(slot);
-    slot->tts_values[0] = row.values[0];
+    slot->tts_values[0] = pass->key;
     slot->tts_isnull[0] = false;
-    slot->tts_values[1] = row.values[1];
+    slot->tts_values[1] = rows.as_of[i];
     slot->tts_isnull[1] = false;
     for (int f = 0; f < plan->features; ++f) {
-        const FeatureColumn& c = plan->columns[f];
+        const normalize::glue::FeatureColumn& c = plan->columns[f];
         if (c.engine_index >= 0) {
             const core::FeatureValue v = pass->out[c.engine_index];
             slot->tts_values[2 + f] = Float8GetDatum(v.value);
             slot->tts_isnull[2 + f] = !v.known;
         } else {
-            const int column = 4 + plan->metric_count + c.text_column;
-            slot->tts_values[2 + f] = row.values[column];
-            slot->tts_isnull[2 + f] = row.nulls[column];
+            slot->tts_values[2 + f] = rows.texts[i * texts + c.text_column];
+            slot->tts_isnull[2 + f] = rows.text_nulls[i * texts + c.text_column];
         }
     }
     ExecStoreVirtualTuple(slot);
-    table_tuple_insert(pass->rel, slot, pass->cid, 0, pass->bulk);
-    ++pass->written;
+    ExecMaterializeSlot(slot);
+    if (pass->waiting == kInsertBatch) flush_rows(pass);
 }
 
-int compare_periods(const void* a, const void* b) {
-    const int64 x = static_cast<const BaseRow*>(a)->t, y = static_cast<const BaseRow*>(b)->t;
-    return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-// Feeds the buffered entity's periods to the engine in order of t and
-// writes its cutoffs; then forgets its rows.
+// Feeds the entity's periods to the engine in order of t, refusing a
+// missing or repeated one, and writes its cutoffs; then forgets them.
 void finish_entity(Pass* pass) {
-    if (pass->row_count == 0) return;
-    BaseRow* rows = pass->rows;
-    bool ordered = true;
-    for (int i = 1; i < pass->row_count && ordered; ++i) ordered = rows[i - 1].t < rows[i].t;
-    if (!ordered) qsort(rows, pass->row_count, sizeof(BaseRow), compare_periods);
+    EntityRows& rows = pass->rows;
+    if (rows.count == 0) return;
+    const FeaturePlan* plan = pass->plan;
+    for (int i = 0; i < rows.count; ++i) rows.order[i] = i;
+    const int64* t = rows.t;
+    if (!std::is_sorted(rows.order, rows.order + rows.count, [t](int a, int b) { return t[a] < t[b]; }))
+        std::sort(rows.order, rows.order + rows.count, [t](int a, int b) { return t[a] < t[b]; });
     pass->engine->start_entity();
-    for (int i = 0; i < pass->row_count; ++i) {
-        if (rows[i].t != i + 1)
+    for (int k = 0; k < rows.count; ++k) {
+        const int i = rows.order[k];
+        if (t[i] != k + 1)
             ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-                            errmsg("the periods of %s \"%s\" in %s are not numbered 1, 2, 3, ...",
-                                   pass->plan->entity, TextDatumGetCString(rows[i].values[0]), pass->plan->source),
-                            errdetail("Period %lld comes where period %d should.", static_cast<long long>(rows[i].t),
-                                      i + 1),
+                            errmsg("the periods of %s \"%s\" in %s are not numbered 1, 2, 3, ...", plan->entity,
+                                   TextDatumGetCString(pass->key), plan->source),
+                            errdetail("Period %lld comes where period %d should.", static_cast<long long>(t[i]),
+                                      k + 1),
                             errhint("Each period's features read the periods before it: none may be missing or "
                                     "repeated.")));
-        read_metrics(pass, rows[i]);
-        pass->engine->add_period(pass->values, pass->known);
-        if (DatumGetBool(rows[i].values[2])) write_row(pass, rows[i]);
+        pass->engine->add_period(rows.values + static_cast<std::size_t>(i) * plan->metric_count,
+                                 rows.known + static_cast<std::size_t>(i) * plan->metric_count);
+        if (rows.cutoff[i]) write_row(pass, i);
     }
-    pass->row_count = 0;
+    flush_rows(pass);  // the rows point into the entity's memory
     MemoryContextReset(pass->entity_memory);
-    pass->rows = nullptr;
-    pass->row_capacity = 0;
+    rows = EntityRows{};
 }
 
-// Buffers one base row; a row of another key first finishes the entity
-// before it (the rows come ordered by key).
-void read_base_row(Pass* pass, HeapTuple tuple, TupleDesc desc) {
-    if (pass->row_count > 0) {
-        bool isnull;
-        const Datum key = heap_getattr(tuple, 1, desc, &isnull);
-        if (isnull || !same_key(pass->rows[0].values[0], key)) finish_entity(pass);
-    }
+void grow_rows(Pass* pass) {
+    EntityRows& rows = pass->rows;
+    const std::size_t n = rows.capacity == 0 ? 64 : 2 * static_cast<std::size_t>(rows.capacity);
+    const std::size_t m = pass->plan->metric_count, x = pass->plan->text_metric_count;
+    auto grow = [&](void* p, std::size_t size) {
+        return p == nullptr ? palloc(size * n + 1) : repalloc(p, size * n + 1);
+    };
     MemoryContext outer = MemoryContextSwitchTo(pass->entity_memory);
-    if (pass->row_count == pass->row_capacity) {
-        const int capacity = pass->row_capacity == 0 ? 64 : 2 * pass->row_capacity;
-        pass->rows = static_cast<BaseRow*>(pass->rows == nullptr ? palloc(sizeof(BaseRow) * capacity)
-                                                                 : repalloc(pass->rows, sizeof(BaseRow) * capacity));
-        pass->row_capacity = capacity;
-    }
-    BaseRow& row = pass->rows[pass->row_count++];
-    row.values = static_cast<Datum*>(palloc(sizeof(Datum) * pass->columns));
-    row.nulls = static_cast<bool*>(palloc(sizeof(bool) * pass->columns));
-    heap_deform_tuple(heap_copytuple(tuple), desc, row.values, row.nulls);
+    rows.as_of = static_cast<Datum*>(grow(rows.as_of, sizeof(Datum)));
+    rows.cutoff = static_cast<bool*>(grow(rows.cutoff, sizeof(bool)));
+    rows.t = static_cast<int64*>(grow(rows.t, sizeof(int64)));
+    rows.values = static_cast<double*>(grow(rows.values, sizeof(double) * m));
+    rows.known = static_cast<bool*>(grow(rows.known, sizeof(bool) * m));
+    rows.texts = static_cast<Datum*>(grow(rows.texts, sizeof(Datum) * x));
+    rows.text_nulls = static_cast<bool*>(grow(rows.text_nulls, sizeof(bool) * x));
+    rows.order = static_cast<int*>(grow(rows.order, sizeof(int)));
     MemoryContextSwitchTo(outer);
-    if (row.nulls[0] || row.nulls[1] || row.nulls[2] || row.nulls[3])
+    rows.capacity = static_cast<int>(n);
+}
+
+void start_entity(Pass* pass, Datum key) {
+    if (pass->key != 0) pfree(DatumGetPointer(pass->key));
+    MemoryContext outer = MemoryContextSwitchTo(pass->memory);
+    pass->key = datumCopy(key, false, -1);
+    MemoryContextSwitchTo(outer);
+}
+
+// The metrics of one base row into the entity's period i.
+void keep_metrics(Pass* pass, const Datum* values, const bool* nulls, int i) {
+    const FeaturePlan* plan = pass->plan;
+    EntityRows& rows = pass->rows;
+    double* x = rows.values + static_cast<std::size_t>(i) * plan->metric_count;
+    bool* known = rows.known + static_cast<std::size_t>(i) * plan->metric_count;
+    for (int m = 0; m < plan->metric_count; ++m) {
+        known[m] = !nulls[4 + m];
+        x[m] = known[m] ? DatumGetFloat8(values[4 + m]) : 0.0;
+        if (known[m] && !std::isfinite(x[m]))
+            ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                            errmsg("%s of %s \"%s\" is %s at %s", plan->metrics[m], plan->entity,
+                                   TextDatumGetCString(values[0]), std::isnan(x[m]) ? "NaN" : "infinite",
+                                   iso_date(values[1])),
+                            errdetail("Features are computed from finite values of %s.", plan->source),
+                            plan->own_base ? errhint("Correct the value, or make it NULL if it is not known.")
+                                           : errhint("Rebuild the history with normalize.build_history().")));
+    }
+    // Text metrics are mostly the entity's one value: a period repeating
+    // the one before shares its copy.
+    const int texts = plan->text_metric_count;
+    for (int c = 0; c < texts; ++c) {
+        const int at = i * texts + c;
+        rows.text_nulls[at] = nulls[4 + plan->metric_count + c];
+        const Datum v = values[4 + plan->metric_count + c];
+        if (rows.text_nulls[at]) {
+            rows.texts[at] = 0;
+        } else if (i > 0 && !rows.text_nulls[at - texts] && same_key(rows.texts[at - texts], v)) {
+            rows.texts[at] = rows.texts[at - texts];
+        } else {
+            MemoryContext outer = MemoryContextSwitchTo(pass->entity_memory);
+            rows.texts[at] = datumCopy(v, false, -1);
+            MemoryContextSwitchTo(outer);
+        }
+    }
+}
+
+bool receive_base_row(TupleTableSlot* slot, DestReceiver* self) {
+    Pass* pass = reinterpret_cast<Pass*>(self);
+    slot_getallattrs(slot);
+    const Datum* values = slot->tts_values;
+    const bool* nulls = slot->tts_isnull;
+    if (nulls[0] || nulls[1] || nulls[2] || nulls[3])
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("%s has a row with a NULL key, as_of, is_cutoff or t", pass->plan->source),
                         errhint("Rebuild the history with normalize.build_history().")));
-    row.t = DatumGetInt64(row.values[3]);
+    if (pass->key == 0 || !same_key(pass->key, values[0])) {
+        finish_entity(pass);
+        start_entity(pass, values[0]);
+    }
+    EntityRows& rows = pass->rows;
+    if (rows.count == rows.capacity) grow_rows(pass);
+    const int i = rows.count++;
+    rows.as_of[i] = values[1];
+    rows.cutoff[i] = DatumGetBool(values[2]);
+    rows.t[i] = DatumGetInt64(values[3]);
+    keep_metrics(pass, values, nulls, i);
+    return true;
 }
 
-void prepare_pass(Pass* pass, const FeaturePlan* plan, TupleDesc base) {
+// The target is opened once the base query's key type is known.
+void start_receiving(DestReceiver* self, int, TupleDesc desc) {
+    Pass* pass = reinterpret_cast<Pass*>(self);
+    if (get_typlen(TupleDescAttr(desc, 0)->atttypid) != -1)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("the key of %s is of type %s, not a string", pass->plan->source,
+                               format_type_be(TupleDescAttr(desc, 0)->atttypid)),
+                        errhint("The stable keys of normalize are text.")));
+    MemoryContext outer = MemoryContextSwitchTo(pass->memory);
+    pass->rel = normalize::glue::open_target(pass->target, pass->plan, TupleDescAttr(desc, 0)->atttypid);
+    pass->slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*) * kInsertBatch));
+    for (int i = 0; i < kInsertBatch; ++i) pass->slots[i] = table_slot_create(pass->rel, nullptr);
+    pass->bulk = GetBulkInsertState();
+    pass->cid = GetCurrentCommandId(true);
+    MemoryContextSwitchTo(outer);
+}
+
+void stop_receiving(DestReceiver* self) { finish_entity(reinterpret_cast<Pass*>(self)); }
+
+void forget_receiver(DestReceiver*) {}
+
+void prepare_pass(Pass* pass, const FeaturePlan* plan, Oid target) {
+    pass->receiver.receiveSlot = receive_base_row;
+    pass->receiver.rStartup = start_receiving;
+    pass->receiver.rShutdown = stop_receiving;
+    pass->receiver.rDestroy = forget_receiver;
+    pass->receiver.mydest = DestNone;
     pass->plan = plan;
+    pass->target = target;
     const std::size_t bytes = core::FeatureEngine::buffer_size(plan->specs, plan->engine_features, plan->metric_count);
     pass->engine = static_cast<core::FeatureEngine*>(palloc0(sizeof(core::FeatureEngine)));
     pass->engine->init(palloc0(bytes), plan->specs, plan->engine_features, plan->metric_count);
-    pass->values = static_cast<double*>(palloc0(sizeof(double) * (plan->metric_count + 1)));
-    pass->known = static_cast<bool*>(palloc0(sizeof(bool) * (plan->metric_count + 1)));
     pass->out = static_cast<core::FeatureValue*>(palloc0(sizeof(core::FeatureValue) * (plan->engine_features + 1)));
-    pass->columns = base->natts;
+    pass->memory = CurrentMemoryContext;
     pass->entity_memory = AllocSetContextCreate(CurrentMemoryContext, "feature engine entity", ALLOCSET_DEFAULT_SIZES);
-    if (get_typlen(TupleDescAttr(base, 0)->atttypid) != -1)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("the key of %s is of type %s, not a string", plan->source,
-                               format_type_be(TupleDescAttr(base, 0)->atttypid)),
-                        errhint("The stable keys of normalize are text.")));
-}
-
-
-// The base rows come from the entity's base view, or from base: a table or
-// view with its columns (rows kept from an earlier history, or prepared
-// elsewhere), read with the caller's rights.
-const char* base_source(FunctionCallInfo fcinfo, FeaturePlan* plan) {
-    if (PG_ARGISNULL(2)) return psprintf("normalize.%s", quote_identifier(plan->base_view));
-    const Oid base = PG_GETARG_OID(2);
-    const char* name = get_rel_name(base);
-    if (name == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("base relation with OID %u does not exist", base),
-                        errhint("Pass a table or view with the columns of normalize.%s.", plan->base_view)));
-    plan->own_base = true;
-    const char* qualified = quote_qualified_identifier(get_namespace_name(get_rel_namespace(base)), name);
-    // Named here rather than in a parser error quoting the whole query.
-    const char* fixed[] = {plan->key, "as_of", "is_cutoff", "t"};
-    const int count = 4 + plan->metric_count + plan->text_metric_count;
-    for (int c = 0; c < count; ++c) {
-        const char* column = c < 4 ? fixed[c]
-                             : c < 4 + plan->metric_count ? plan->metrics[c - 4]
-                                                          : plan->text_metrics[c - 4 - plan->metric_count];
-        if (get_attnum(base, column) == InvalidAttrNumber)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                            errmsg("base %s has no column \"%s\"", qualified, column),
-                            errhint("Pass a table or view with the columns of normalize.%s.", plan->base_view)));
-    }
-    return qualified;
 }
 
 }  // namespace
@@ -412,40 +284,23 @@ NZ_FUNCTION(nz_write_feature_rows) {
                             errhint(arg == 0 ? "Pass customer, device or user."
                                              : "Pass a table with the columns of the entity's feature view.")));
     const char* entity = text_to_cstring(PG_GETARG_TEXT_PP(0));
-    const Oid target = PG_GETARG_OID(1);
     SPI_connect();
     FeaturePlan plan{};
-    load_entity(entity, &plan);
-    load_catalog(&plan);
-    plan.source = base_source(fcinfo, &plan);
-    SPIPlanPtr query = SPI_prepare(base_query(&plan), 0, nullptr);
-    if (query == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                        errmsg("the base rows of %s cannot be read from %s", plan.entity, plan.source),
-                        errdetail("%s", SPI_result_code_string(SPI_result)),
-                        errhint("Reinstall the extension's views with ALTER EXTENSION normalize UPDATE.")));
-    Portal portal = SPI_cursor_open(nullptr, query, nullptr, nullptr, true);
+    const Oid base = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
+    normalize::glue::load_feature_plan(entity, PG_ARGISNULL(2) ? nullptr : &base, &plan);
     Pass pass{};
-    prepare_pass(&pass, &plan, portal->tupDesc);
-    pass.rel = open_target(target);
-    check_target_columns(pass.rel, &plan, TupleDescAttr(portal->tupDesc, 0)->atttypid);
-    pass.slot = table_slot_create(pass.rel, nullptr);
-    pass.bulk = GetBulkInsertState();
-    pass.cid = GetCurrentCommandId(true);
-    MemoryContext batch = AllocSetContextCreate(CurrentMemoryContext, "feature rows", ALLOCSET_DEFAULT_SIZES);
-    for (;;) {
-        SPI_cursor_fetch(portal, true, 1000);
-        if (SPI_processed == 0) break;
-        MemoryContext outer = MemoryContextSwitchTo(batch);
-        for (uint64 r = 0; r < SPI_processed; ++r) read_base_row(&pass, SPI_tuptable->vals[r], SPI_tuptable->tupdesc);
-        MemoryContextSwitchTo(outer);
-        MemoryContextReset(batch);
-        SPI_freetuptable(SPI_tuptable);
-        CHECK_FOR_INTERRUPTS();
-    }
-    finish_entity(&pass);
-    SPI_cursor_close(portal);
-    ExecDropSingleTupleTableSlot(pass.slot);
+    prepare_pass(&pass, &plan, PG_GETARG_OID(1));
+    SPIExecuteOptions options{};
+    options.read_only = true;
+    options.dest = &pass.receiver;
+    // The executor starts the receiver (opening the target) even when there
+    // are no rows, and stops it after the last.
+    const int status = SPI_execute_extended(normalize::glue::base_query(&plan), &options);
+    if (status < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("the base rows of %s could not be read from %s", plan.entity, plan.source),
+                        errdetail("%s", SPI_result_code_string(status))));
+    for (int i = 0; i < kInsertBatch; ++i) ExecDropSingleTupleTableSlot(pass.slots[i]);
     FreeBulkInsertState(pass.bulk);
     const bool has_indexes = pass.rel->rd_rel->relhasindex;
     char* name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(pass.rel)),
