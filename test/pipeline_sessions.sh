@@ -26,7 +26,7 @@ results() {
          UNION ALL SELECT d::text FROM normalize.device_health_samples AS d
          UNION ALL SELECT f::text FROM normalize.customer_feature_store AS f) AS t"
 }
-echo "1..11"
+echo "1..13"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
 psql_ -d "$db" >/dev/null <<'SQL'
 CREATE EXTENSION normalize;
@@ -36,6 +36,12 @@ SQL
 call="CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18')"
 
 log_a=$(mktemp)
+# A third session holds the customer store, so that the features phase
+# waits at its start (its first step empties the stores) for as long as
+# the checks below need, however fast the phases before it.
+"$NZ_PG_BIN/psql" -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE normalize.customer_feature_store IN ACCESS SHARE MODE" \
+    -c "SELECT pg_sleep(30)" -c "ROLLBACK" >/dev/null 2>&1 &
+session_hold=$!
 "$NZ_PG_BIN/psql" -X -d "$db" -c "$call" >"$log_a" 2>&1 &
 session_a=$!
 wait_for features running || true
@@ -49,6 +55,8 @@ check "a second concurrent call fails at once, saying a run is under way" "yes" 
 
 q "SELECT pg_cancel_backend(backend_pid) FROM normalize.pipeline_runs WHERE status = 'running'" >/dev/null
 wait "$session_a" || true
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'" >/dev/null
+wait "$session_hold" || true
 check "a cancelled run is recorded as failed in the phase it was in" "failed|features|done,done,done,failed,pending,pending" \
       "$(q "SELECT r.status || '|' || (SELECT p.phase FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id AND p.status = 'failed')
                || '|' || (SELECT string_agg(p.status, ',' ORDER BY p.position) FROM normalize.pipeline_phases AS p WHERE p.run_id = r.run_id)
@@ -70,6 +78,31 @@ check "a finished run is not resumed: a second call is a new run of every phase"
       "$(q "SELECT max(run_id) || '|' || count(*) FILTER (WHERE status = 'done' AND run_id = (SELECT max(run_id) FROM normalize.pipeline_runs))
               FROM normalize.pipeline_phases")"
 check "re-running with the same arguments gives the same results" "$first" "$(results)"
+
+# Progress: the feature engine reports its rows done and to do while it
+# runs. Its base rows here are the devices' own, with a pause of 3 s after
+# the 60th device's first day (about 40,000 rows in).
+q "CREATE FUNCTION pause_at(hit boolean) RETURNS boolean LANGUAGE plpgsql AS
+     'BEGIN IF hit THEN PERFORM pg_sleep(3); END IF; RETURN true; END';
+   CREATE VIEW slow_device_base AS
+   SELECT b.* FROM normalize.device_feature_base AS b
+    WHERE pause_at(b.t = 1 AND b.device_key = (SELECT device_key FROM normalize.devices ORDER BY 1 OFFSET 59 LIMIT 1));
+   CREATE TABLE progress_target (LIKE normalize.device_feature_store)" >/dev/null
+"$NZ_PG_BIN/psql" -X -q -d "$db" -c "SELECT normalize.write_feature_rows('device', 'progress_target', 'slow_device_base')" \
+    >"$log_a" 2>&1 &
+session_a=$!
+seen=""
+for _ in $(seq 100); do
+    seen=$(q "SELECT phase || ' ' || step || ' ' || (rows_done > 0) || ' ' || (rows_done <= rows_to_do)
+                FROM normalize.pipeline_progress")
+    [ "$(cut -d' ' -f3 <<<"$seen")" = true ] && break
+    sleep 0.1
+done
+check "another session sees the feature engine's rows done and to do while it runs (phase step done>0 done<=to-do)" \
+      "features device true true" "$seen"
+wait "$session_a" || true
+check "a finished step leaves no progress behind" "0|124115" \
+      "$(q "SELECT (SELECT count(*) FROM normalize.pipeline_progress) || '|' || (SELECT count(*) FROM progress_target)")"
 
 out=$("$NZ_PG_BIN/psql" -X -d "$db" -c "CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18')" 2>&1 || true)
 check "a phase that fails says which, why, and how to resume" "yes" \
@@ -96,6 +129,7 @@ wait "$session_lock" || true
 check "another session can then take the pipeline's lock" "t" \
       "$(psql_ -d "$db" -At -c "BEGIN" -c "SELECT normalize.pipeline_lock()" -c "ROLLBACK" | grep -x '[tf]')"
 wait "$session_a" || true
+
 rm -f "$log_a"
 psql_ -d postgres -c "DROP DATABASE $db"
 [ "$failed" -eq 0 ]

@@ -400,6 +400,21 @@ SELECT r.run_id, s.status,
 COMMENT ON VIEW @extschema@.pipeline_status IS
     'Every pipeline run as it stands now: its status (a run marked running whose session no longer runs it reads as failed), the phase it is in or stopped in, and why it failed';
 
+-- The steps running now, in every session of this database, with their
+-- rows done and to do (the planner's estimate: the history tables are
+-- analyzed as they are built). A long step reports itself in its
+-- session's application_name, which pg_stat_activity shows to everyone
+-- while the step's transaction is still open.
+CREATE VIEW @extschema@.pipeline_progress AS
+SELECT a.pid, m[1] AS phase, m[2] AS step, m[3]::bigint AS rows_done, m[4]::bigint AS rows_to_do,
+       round(100.0 * m[3]::numeric / NULLIF(m[4]::numeric, 0), 1) AS percent,
+       pg_catalog.now() - a.query_start AS running_for
+  FROM pg_catalog.pg_stat_activity AS a
+ CROSS JOIN LATERAL pg_catalog.regexp_match(a.application_name, '^normalize: (\S+) (\S+) (\d+)/(\d+)$') AS m
+ WHERE a.datname = pg_catalog.current_database() AND m IS NOT NULL;
+COMMENT ON VIEW @extschema@.pipeline_progress IS
+    'The pipeline steps running now in any session of this database: phase, step, rows done, rows to do (estimated), percent and time running';
+
 -- No SET search_path here: a procedure with SET clauses may not commit.
 -- The body only calls the functions above, whose paths are pinned, with
 -- qualified names.

@@ -6,6 +6,7 @@
 // method's multi-row insert, as COPY does; the target's indexes are
 // rebuilt once at the end rather than updated row by row.
 #include "feature_plan.hpp"
+#include "progress.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -24,6 +25,7 @@ extern "C" {
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 }
 
 namespace core = normalize::core;
@@ -31,7 +33,8 @@ using normalize::glue::FeaturePlan;
 
 namespace {
 
-constexpr int kInsertBatch = 1000;  // rows per multi-row insert
+constexpr int kInsertBatch = 1000;      // rows per multi-row insert
+constexpr int64 kProgressEvery = 16384;  // base rows between two progress reports
 
 // One entity's periods as read, column by column, in the order they came.
 struct EntityRows {
@@ -64,6 +67,8 @@ struct Pass {
     BulkInsertState bulk;
     CommandId cid;
     int64 written;
+    int64 read;                   // base rows so far
+    int64 expected;               // base rows the planner expects
 };
 
 bool same_key(Datum a, Datum b) {
@@ -234,6 +239,8 @@ bool receive_base_row(TupleTableSlot* slot, DestReceiver* self) {
     rows.cutoff[i] = DatumGetBool(values[2]);
     rows.t[i] = DatumGetInt64(values[3]);
     keep_metrics(pass, values, nulls, i);
+    if (++pass->read % kProgressEvery == 0)
+        normalize::glue::report_progress("features", pass->plan->entity, pass->read, pass->expected);
     return true;
 }
 
@@ -274,6 +281,18 @@ void prepare_pass(Pass* pass, const FeaturePlan* plan, Oid target) {
     pass->entity_memory = AllocSetContextCreate(CurrentMemoryContext, "feature engine entity", ALLOCSET_DEFAULT_SIZES);
 }
 
+// The planner's estimate of the rows a query returns: the "to do" of the
+// progress report (the history tables are analyzed as they are built).
+int64 expected_rows(SPIPlanPtr query) {
+    CachedPlan* cached = SPI_plan_get_cached_plan(query);
+    if (cached == nullptr) return 0;
+    int64 rows = 0;
+    if (list_length(cached->stmt_list) == 1)
+        rows = static_cast<int64>(linitial_node(PlannedStmt, cached->stmt_list)->planTree->plan_rows);
+    ReleaseCachedPlan(cached, nullptr);
+    return rows;
+}
+
 }  // namespace
 
 NZ_FUNCTION(nz_write_feature_rows) {
@@ -290,12 +309,19 @@ NZ_FUNCTION(nz_write_feature_rows) {
     normalize::glue::load_feature_plan(entity, PG_ARGISNULL(2) ? nullptr : &base, &plan);
     Pass pass{};
     prepare_pass(&pass, &plan, PG_GETARG_OID(1));
+    SPIPlanPtr query = SPI_prepare(normalize::glue::base_query(&plan), 0, nullptr);
+    if (query == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("the base rows of %s could not be read from %s", plan.entity, plan.source),
+                        errdetail("%s", SPI_result_code_string(SPI_result))));
+    pass.expected = expected_rows(query);
+    normalize::glue::report_progress("features", plan.entity, 0, pass.expected);
     SPIExecuteOptions options{};
     options.read_only = true;
     options.dest = &pass.receiver;
     // The executor starts the receiver (opening the target) even when there
     // are no rows, and stops it after the last.
-    const int status = SPI_execute_extended(normalize::glue::base_query(&plan), &options);
+    const int status = SPI_execute_plan_extended(query, &options);
     if (status < 0)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
                         errmsg("the base rows of %s could not be read from %s", plan.entity, plan.source),

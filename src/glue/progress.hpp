@@ -1,0 +1,17 @@
+// Progress a person can watch from another session: a long step names
+// itself and its rows done and to do in the session's application_name,
+// which pg_stat_activity shows to every session at once (a table would
+// show nothing until the step commits). The view pipeline_progress reads
+// it back. The name is set for the transaction only, and a function with
+// SET clauses puts it back when it returns.
+#pragma once
+
+#include "boundary.hpp"
+
+namespace normalize::glue {
+
+// "normalize: <phase> <step> <done>/<total>", at most 63 bytes (longer
+// names are cut, the counts kept).
+void report_progress(const char* phase, const char* step, int64 done, int64 total);
+
+}  // namespace normalize::glue
