@@ -63,7 +63,7 @@ INSERT INTO @extschema@.quality_thresholds (check_name, category, comparison, th
     ('labels censored', 'labels', '<=', 0, 'fail',
      'Samples whose label window runs past the history, or that start after the entity churned', true),
     ('point-in-time values', 'leakage', '<=', 0, 'fail',
-     'Feature-store rows whose last-value features differ from what was known at their cutoff', true),
+     'Feature values of a sample of 200 entities that differ from the feature views recomputed from what was known at each cutoff', true),
     ('no features after the history', 'leakage', '<=', 0, 'fail',
      'Feature-store rows dated after the history''s as_of', true),
     ('features per entity', 'feature coverage', '>=', 150, 'fail',
@@ -611,7 +611,6 @@ DECLARE
     h record;
     e record;
     q record;
-    cond text;
     n bigint;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
@@ -620,17 +619,24 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO h FROM normalize.history_info;
+    -- The stores against an independent recomputation: the feature views
+    -- (the definitions, each row reading only what was known at its
+    -- cutoff) for a sample of entities, every feature. The whole store
+    -- again would cost the features phase over.
     FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
-        SELECT string_agg(format('s.%I IS DISTINCT FROM b.%I', c.feature, c.source_metric), ' OR ' ORDER BY c.position)
-          INTO cond
-          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.aggregation = 'last';
-        SELECT * INTO q FROM normalize.quality_count(format(
-            '(SELECT s.%1$I || '' @ '' || s.as_of AS k, b.%1$I IS NULL OR %2$s AS bad
-                FROM normalize.%3$I AS s
-                LEFT JOIN normalize.%4$I AS b ON b.%1$I = s.%1$I AND b.as_of = s.as_of AND b.is_cutoff) AS x',
-            e.key, coalesce(cond, 'false'), e.store, e.base_view), 'k', 'x.bad');
-        RETURN NEXT ROW('point-in-time values', e.entity || ' features', q.failing_rows, q.failing_rows, q.sample_keys,
-                        format('%s rows; their last values against what was known at each cutoff', q.total), NULL, false)::"normalize".quality_finding;
+        SELECT max(d.rows) FILTER (WHERE d.feature IS NULL) AS compared,
+               max(d.differing) FILTER (WHERE d.feature IS NULL) AS one_sided,
+               sum(d.differing) AS failing,
+               string_agg(d.feature || ' (' || d.differing || ')', ', ' ORDER BY d.differing DESC, d.feature)
+                   FILTER (WHERE d.feature IS NOT NULL AND d.differing > 0) AS features
+          INTO q
+          FROM normalize.feature_store_disagreements(e.entity, 200) AS d;
+        RETURN NEXT ROW('point-in-time values', e.entity || ' features', q.failing, q.failing, NULL,
+                        format('%s rows of a sample of up to 200 entities recomputed by the feature views, every '
+                               'feature; differing: %s', q.compared,
+                               concat_ws('; ', q.features, CASE WHEN q.one_sided > 0 THEN q.one_sided || ' rows on one side only' END,
+                                         CASE WHEN q.failing = 0 THEN 'none' END)),
+                        NULL, false)::"normalize".quality_finding;
     END LOOP;
     IF h IS NOT NULL THEN
         FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP

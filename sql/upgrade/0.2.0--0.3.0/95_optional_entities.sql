@@ -2312,51 +2312,6 @@ $$;
 COMMENT ON FUNCTION @extschema@.quality_labels() IS
     'Internal: the label findings of quality_checks';
 
--- Leakage: stored features against what was known at their cutoff, and
--- nothing dated after the history.
-CREATE OR REPLACE FUNCTION @extschema@.quality_leakage()
-RETURNS SETOF @extschema@.quality_finding
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-    h record;
-    e record;
-    q record;
-    cond text;
-    n bigint;
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
-        RETURN NEXT ROW('point-in-time values', 'feature stores', NULL, NULL, NULL,
-                        'no features yet: run normalize.refresh_features()', false, false)::"normalize".quality_finding;
-        RETURN;
-    END IF;
-    SELECT * INTO h FROM normalize.history_info;
-    FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
-        SELECT string_agg(format('s.%I IS DISTINCT FROM b.%I', c.feature, c.source_metric), ' OR ' ORDER BY c.position)
-          INTO cond
-          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.aggregation = 'last';
-        SELECT * INTO q FROM normalize.quality_count(format(
-            '(SELECT s.%1$I || '' @ '' || s.as_of AS k, b.%1$I IS NULL OR %2$s AS bad
-                FROM normalize.%3$I AS s
-                LEFT JOIN normalize.%4$I AS b ON b.%1$I = s.%1$I AND b.as_of = s.as_of AND b.is_cutoff) AS x',
-            e.key, coalesce(cond, 'false'), e.store, e.base_view), 'k', 'x.bad');
-        RETURN NEXT ROW('point-in-time values', e.entity || ' features', q.failing_rows, q.failing_rows, q.sample_keys,
-                        format('%s rows; their last values against what was known at each cutoff', q.total), NULL, false)::"normalize".quality_finding;
-    END LOOP;
-    IF h IS NOT NULL THEN
-        FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
-            EXECUTE format('SELECT count(*) FROM normalize.%I AS f WHERE f.as_of > $1', e.store) INTO n USING h.as_of;
-            RETURN NEXT ROW('no features after the history', e.entity || ' features', n, n, NULL,
-                            format('rows dated after %s', h.as_of), NULL, false)::"normalize".quality_finding;
-        END LOOP;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.quality_leakage() IS
-    'Internal: the leakage findings of quality_checks';
-
 -- Feature coverage: the catalog's features present in each store.
 CREATE OR REPLACE FUNCTION @extschema@.quality_feature_coverage()
 RETURNS SETOF @extschema@.quality_finding

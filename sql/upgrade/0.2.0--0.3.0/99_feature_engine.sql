@@ -19,6 +19,15 @@ SELECT a.pid, m[1] AS phase, m[2] AS step, m[3]::bigint AS rows_done, m[4]::bigi
 COMMENT ON VIEW @extschema@.pipeline_progress IS
     'The pipeline steps running now in any session of this database: phase, step, rows done, rows to do (estimated), percent and time running';
 
+-- The leakage check compares a sample of each store with the feature
+-- views recomputed, every feature, instead of the last values of every
+-- row against the whole base views.
+ALTER TABLE @extschema@.quality_thresholds DISABLE TRIGGER quality_thresholds_user_rows;
+UPDATE @extschema@.quality_thresholds
+   SET description = 'Feature values of a sample of 200 entities that differ from the feature views recomputed from what was known at each cutoff'
+ WHERE check_name = 'point-in-time values' AND shipped;
+ALTER TABLE @extschema@.quality_thresholds ENABLE TRIGGER quality_thresholds_user_rows;
+
 -- The feature engine: the features of every cutoff of an entity, computed
 -- in C++ in one pass over its base rows in time order (its base view, or
 -- base: a table or view with the base view's columns) and written into
@@ -142,4 +151,55 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.feature_store_disagreements(text, integer) IS
     'The store''s rows of a sample of entities (all when entities is NULL) against the feature view recomputed for them: rows compared and differing per feature (beyond 1e-9 relative), the first row (feature NULL) counting rows on one side only';
+
+-- Leakage: stored features against what was known at their cutoff, and
+-- nothing dated after the history.
+CREATE OR REPLACE FUNCTION @extschema@.quality_leakage()
+RETURNS SETOF @extschema@.quality_finding
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    h record;
+    e record;
+    q record;
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RETURN NEXT ROW('point-in-time values', 'feature stores', NULL, NULL, NULL,
+                        'no features yet: run normalize.refresh_features()', false, false)::"normalize".quality_finding;
+        RETURN;
+    END IF;
+    SELECT * INTO h FROM normalize.history_info;
+    -- The stores against an independent recomputation: the feature views
+    -- (the definitions, each row reading only what was known at its
+    -- cutoff) for a sample of entities, every feature. The whole store
+    -- again would cost the features phase over.
+    FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+        SELECT max(d.rows) FILTER (WHERE d.feature IS NULL) AS compared,
+               max(d.differing) FILTER (WHERE d.feature IS NULL) AS one_sided,
+               sum(d.differing) AS failing,
+               string_agg(d.feature || ' (' || d.differing || ')', ', ' ORDER BY d.differing DESC, d.feature)
+                   FILTER (WHERE d.feature IS NOT NULL AND d.differing > 0) AS features
+          INTO q
+          FROM normalize.feature_store_disagreements(e.entity, 200) AS d;
+        RETURN NEXT ROW('point-in-time values', e.entity || ' features', q.failing, q.failing, NULL,
+                        format('%s rows of a sample of up to 200 entities recomputed by the feature views, every '
+                               'feature; differing: %s', q.compared,
+                               concat_ws('; ', q.features, CASE WHEN q.one_sided > 0 THEN q.one_sided || ' rows on one side only' END,
+                                         CASE WHEN q.failing = 0 THEN 'none' END)),
+                        NULL, false)::"normalize".quality_finding;
+    END LOOP;
+    IF h IS NOT NULL THEN
+        FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
+            EXECUTE format('SELECT count(*) FROM normalize.%I AS f WHERE f.as_of > $1', e.store) INTO n USING h.as_of;
+            RETURN NEXT ROW('no features after the history', e.entity || ' features', n, n, NULL,
+                            format('rows dated after %s', h.as_of), NULL, false)::"normalize".quality_finding;
+        END LOOP;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_leakage() IS
+    'Internal: the leakage findings of quality_checks';
 
