@@ -538,6 +538,7 @@ HAND = {
                             '_prelude': 'CREATE TEMP TABLE bi_engine ON COMMIT DROP '
                                         '(LIKE normalize.customer_feature_store);'}],
     'feature_store_disagreements': [{'entity': 'customer', 'entities': '3'}],
+    'require_feature_entity': [{'entity': 'device'}],
     'assign_splits': variants('strategy', ['grouped', 'time'],
                               {'train_share': '0.7', 'validation_share': '0.15', 'samples': 'pg_temp.bi_split_input',
                                '_prelude': SPLIT_INPUT}),

@@ -97,6 +97,34 @@ $$;
 COMMENT ON FUNCTION @extschema@.require_entity(text) IS
     'Internal: raises a clear error unless entity names one of normalize.entity_kinds';
 
+-- The feature functions take a feature entity by name: this refuses any
+-- other and gives its row of entity_kinds.
+CREATE FUNCTION @extschema@.require_feature_entity(entity text)
+RETURNS @extschema@.entity_kinds
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k record;
+BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a feature entity of normalize.entity_kinds.';
+    END IF;
+    SELECT * INTO k FROM normalize.entity_kinds AS x WHERE x.feature_entity = require_feature_entity.entity;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity must be %, got "%"',
+                        (SELECT regexp_replace(string_agg(x.feature_entity, ', ' ORDER BY x.position), ', ([^,]*)$', ' or \1')
+                           FROM normalize.entity_kinds AS x),
+                        entity
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a feature entity of normalize.entity_kinds.';
+    END IF;
+    RETURN k;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_feature_entity(text) IS
+    'Internal: the row of normalize.entity_kinds of a feature entity (customer, device, user), or a clear error';
+
 CREATE FUNCTION @extschema@.require_reference(entity text, reference text)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL SAFE

@@ -21,15 +21,7 @@ DECLARE
     aligned text;
 BEGIN
     SELECT k.base_view, k.kind || '_key', k.cadence, k.smallest_window INTO base, key, cadence, smallest
-      FROM normalize.entity_kinds AS k WHERE k.feature_entity = feature_view_sql.entity;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'entity must be %, got "%"',
-                        (SELECT regexp_replace(string_agg(k.feature_entity, ', ' ORDER BY k.position), ', ([^,]*)$', ' or \1')
-                           FROM normalize.entity_kinds AS k),
-                        entity
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass a feature entity of normalize.entity_kinds.';
-    END IF;
+      FROM normalize.require_feature_entity(entity) AS k;
     SELECT string_agg(format('count(%1$I) OVER c AS %2$I, sum(%1$I) OVER c AS %3$I, sum(%1$I * %1$I) OVER c AS %4$I, '
                              'sum(t * %1$I) OVER c AS %5$I, min(%1$I) OVER s AS %6$I, max(%1$I) OVER s AS %7$I',
                              m, '_n_' || m, '_s1_' || m, '_s2_' || m, '_sx_' || m, '_bmin_' || m, '_bmax_' || m),

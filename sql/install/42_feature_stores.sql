@@ -91,20 +91,9 @@ DECLARE
     total bigint;
     one_sided bigint;
 BEGIN
-    IF entity IS NULL THEN
-        RAISE EXCEPTION 'entity must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass customer, device or user.';
-    END IF;
     SELECT x.feature_entity, x.kind || '_key' AS key, x.feature_entity || '_feature_store' AS store,
            x.feature_entity || '_features' AS view INTO k
-      FROM normalize.entity_kinds AS x WHERE x.feature_entity = feature_store_disagreements.entity;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'entity must be %, got "%"',
-                        (SELECT regexp_replace(string_agg(x.feature_entity, ', ' ORDER BY x.position), ', ([^,]*)$', ' or \1')
-                           FROM normalize.entity_kinds AS x),
-                        entity
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a feature entity of normalize.entity_kinds.';
-    END IF;
+      FROM normalize.require_feature_entity(entity) AS x;
     IF entities IS NOT NULL THEN
         PERFORM normalize.require_range('entities', entities, 1, 'infinity',
                                         'Pass how many entities to compare, or NULL for all of them.');

@@ -29,19 +29,9 @@ int intern(const char** names, int* count, const char* name) {
 void load_entity(const char* entity, FeaturePlan* plan) {
     Oid argtypes[1] = {TEXTOID};
     Datum args[1] = {CStringGetTextDatum(entity)};
-    SPI_execute_with_args("SELECT k.base_view, k.kind || '_key' FROM normalize.entity_kinds AS k"
-                          " WHERE k.feature_entity OPERATOR(pg_catalog.=) $1",
+    // require_feature_entity refuses a name that is not a feature entity.
+    SPI_execute_with_args("SELECT k.base_view, k.kind || '_key' FROM normalize.require_feature_entity($1) AS k",
                           1, argtypes, args, nullptr, true, 1);
-    if (SPI_processed == 0) {
-        SPI_execute("SELECT regexp_replace(string_agg(k.feature_entity, ', ' ORDER BY k.position),"
-                    "                      ', ([^,]*)$', ' or \\1')"
-                    "  FROM normalize.entity_kinds AS k",
-                    true, 1);
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("entity must be %s, got \"%s\"",
-                               SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), entity),
-                        errhint("Pass a feature entity of normalize.entity_kinds.")));
-    }
     plan->entity = entity;
     plan->base_view = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     plan->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);

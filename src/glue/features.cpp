@@ -300,7 +300,7 @@ NZ_FUNCTION(nz_write_feature_rows) {
         if (PG_ARGISNULL(arg))
             ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                             errmsg("%s must not be NULL", arg == 0 ? "entity" : "target"),
-                            errhint(arg == 0 ? "Pass customer, device or user."
+                            errhint(arg == 0 ? "Pass a feature entity of normalize.entity_kinds."
                                              : "Pass a table with the columns of the entity's feature view.")));
     const char* entity = text_to_cstring(PG_GETARG_TEXT_PP(0));
     SPI_connect();

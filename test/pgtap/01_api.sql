@@ -114,6 +114,7 @@ INSERT INTO expected_functions VALUES
     ('feature_ref(text,integer,integer)', 'f', 'i', true, 's'),
     ('feature_expression(text,text,integer,integer,integer)', 'f', 'i', false, 's'),
     ('feature_view_sql(text)', 'f', 's', true, 's'),
+    ('require_feature_entity(text)', 'f', 's', false, 's'),
     ('refresh_features()', 'f', 'v', false, 'u'),
     ('write_feature_rows(text,regclass,regclass)', 'f', 'v', false, 'u'),
     ('feature_store_disagreements(text,integer)', 'f', 'v', false, 'u'),

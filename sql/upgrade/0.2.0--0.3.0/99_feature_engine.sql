@@ -28,6 +28,109 @@ UPDATE @extschema@.quality_thresholds
  WHERE check_name = 'point-in-time values' AND shipped;
 ALTER TABLE @extschema@.quality_thresholds ENABLE TRIGGER quality_thresholds_user_rows;
 
+-- The feature functions take a feature entity by name: this refuses any
+-- other and gives its row of entity_kinds.
+CREATE OR REPLACE FUNCTION @extschema@.require_feature_entity(entity text)
+RETURNS @extschema@.entity_kinds
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k record;
+BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass a feature entity of normalize.entity_kinds.';
+    END IF;
+    SELECT * INTO k FROM normalize.entity_kinds AS x WHERE x.feature_entity = require_feature_entity.entity;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'entity must be %, got "%"',
+                        (SELECT regexp_replace(string_agg(x.feature_entity, ', ' ORDER BY x.position), ', ([^,]*)$', ' or \1')
+                           FROM normalize.entity_kinds AS x),
+                        entity
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a feature entity of normalize.entity_kinds.';
+    END IF;
+    RETURN k;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.require_feature_entity(text) IS
+    'Internal: the row of normalize.entity_kinds of a feature entity (customer, device, user), or a clear error';
+
+-- The SELECT of an entity's feature view, from its catalog rows.
+CREATE OR REPLACE FUNCTION @extschema@.feature_view_sql(entity text)
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    base text;
+    key text;
+    cadence integer;
+    smallest integer;
+    running text;
+    features text;
+    packed text[];
+    r record;
+    shifts text;
+    aligned text;
+BEGIN
+    SELECT k.base_view, k.kind || '_key', k.cadence, k.smallest_window INTO base, key, cadence, smallest
+      FROM normalize.require_feature_entity(entity) AS k;
+    SELECT string_agg(format('count(%1$I) OVER c AS %2$I, sum(%1$I) OVER c AS %3$I, sum(%1$I * %1$I) OVER c AS %4$I, '
+                             'sum(t * %1$I) OVER c AS %5$I, min(%1$I) OVER s AS %6$I, max(%1$I) OVER s AS %7$I',
+                             m, '_n_' || m, '_s1_' || m, '_s2_' || m, '_sx_' || m, '_bmin_' || m, '_bmax_' || m),
+                      ', ' ORDER BY m)
+      INTO running
+      FROM (SELECT DISTINCT c.source_metric AS m FROM normalize.feature_catalog AS c
+             WHERE c.entity = feature_view_sql.entity AND c.aggregation <> 'last') AS metrics;
+    SELECT string_agg(format('(%s)::%s AS %I',
+                             normalize.feature_expression(c.source_metric, c.aggregation, c.window_size, cadence, smallest),
+                             c.data_type, c.feature), ', ' ORDER BY c.position)
+      INTO features
+      FROM normalize.feature_catalog AS c WHERE c.entity = feature_view_sql.entity;
+    -- Every value a feature reads some periods back is packed, once per
+    -- row, into one array, and each distinct shift lags that array: a few
+    -- window calls per row instead of one per (value, shift).
+    SELECT array_agg(DISTINCT x[1] ORDER BY x[1]) INTO packed
+      FROM (SELECT regexp_matches(features, 'lag\(([a-z0-9_]+), [0-9]+\) OVER w', 'g') AS x
+            UNION ALL
+            SELECT regexp_matches(features, '([a-z0-9_]+)__lag[0-9]+', 'g')) AS refs;
+    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
+               FROM regexp_matches(features, 'lag\(([a-z0-9_]+), ([0-9]+)\) OVER w', 'g') AS x LOOP
+        features := replace(features, format('lag(%s, %s) OVER w', r.col, r.k),
+                            format('(__a%s)[%s]', r.k, array_position(packed, r.col)));
+    END LOOP;
+    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
+               FROM regexp_matches(features, '([a-z0-9_]+)__lag([0-9]+)', 'g') AS x LOOP
+        features := regexp_replace(features, '\m' || r.col || '__lag' || r.k || '\M',
+                                   format('(__lag%s)[%s]', r.k, array_position(packed, r.col)), 'g');
+    END LOOP;
+    SELECT string_agg(format('lag(__arr, %1$s) OVER o AS __lag%1$s', k), ', ' ORDER BY k) INTO shifts
+      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__lag([0-9]+)\)', 'g') AS x) AS s;
+    SELECT string_agg(format('lag(__arr, %1$s) OVER w AS __a%1$s', k), ', ' ORDER BY k) INTO aligned
+      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__a([0-9]+)\)', 'g') AS x) AS s;
+    RETURN format($q$
+SELECT %1$I, as_of, %2$s
+  FROM (SELECT l3.* %9$s
+          FROM (SELECT l2.* %3$s
+                  FROM (SELECT l1.*, %10$s AS __arr
+                          FROM (SELECT b.*, %4$s
+                                  FROM %5$I.%6$I AS b
+                                WINDOW o AS (PARTITION BY b.%1$I ORDER BY b.t),
+                                       c AS (o ROWS UNBOUNDED PRECEDING), s AS (o ROWS %7$s PRECEDING)) AS l1) AS l2
+                WINDOW o AS (PARTITION BY l2.%1$I ORDER BY l2.t)) AS l3
+         WHERE %8$s
+        WINDOW w AS (PARTITION BY %1$I ORDER BY t)) AS l4
+ WHERE is_cutoff$q$,
+        key, features, coalesce(', ' || shifts, ''), running, 'normalize', base, smallest - 1,
+        CASE WHEN cadence > 1 THEN 'is_cutoff' ELSE 'true' END, coalesce(', ' || aligned, ''),
+        coalesce('ARRAY[' || (SELECT string_agg(format('%I::float8', p), ', ' ORDER BY i)
+                                FROM unnest(packed) WITH ORDINALITY AS u(p, i)) || ']', 'NULL::float8[]'));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.feature_view_sql(text) IS
+    'Internal: the SQL of customer_features, device_features or user_features, generated from the feature catalog';
+
 -- The feature engine: the features of every cutoff of an entity, computed
 -- in C++ in one pass over its base rows in time order (its base view, or
 -- base: a table or view with the base view's columns) and written into
@@ -101,20 +204,9 @@ DECLARE
     total bigint;
     one_sided bigint;
 BEGIN
-    IF entity IS NULL THEN
-        RAISE EXCEPTION 'entity must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass customer, device or user.';
-    END IF;
     SELECT x.feature_entity, x.kind || '_key' AS key, x.feature_entity || '_feature_store' AS store,
            x.feature_entity || '_features' AS view INTO k
-      FROM normalize.entity_kinds AS x WHERE x.feature_entity = feature_store_disagreements.entity;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'entity must be %, got "%"',
-                        (SELECT regexp_replace(string_agg(x.feature_entity, ', ' ORDER BY x.position), ', ([^,]*)$', ' or \1')
-                           FROM normalize.entity_kinds AS x),
-                        entity
-            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass a feature entity of normalize.entity_kinds.';
-    END IF;
+      FROM normalize.require_feature_entity(entity) AS x;
     IF entities IS NOT NULL THEN
         PERFORM normalize.require_range('entities', entities, 1, 'infinity',
                                         'Pass how many entities to compare, or NULL for all of them.');
