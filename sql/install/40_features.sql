@@ -22,16 +22,22 @@ WITH info AS (
 snap AS (
     SELECT s.*, least((s.month + interval '1 month' - interval '1 day')::date, i.as_of) AS known_at
       FROM @extschema@.account_snapshots AS s CROSS JOIN info AS i),
+-- A device's state at the month's end is its row of the month's last day,
+-- or of as_of in the last month (no day comes after as_of). Months are
+-- truncated as timestamps: the same dates as through timestamptz, without
+-- a time zone conversion for each of the device days.
 device_month AS (
-    SELECT d.account_key, date_trunc('month', x.day)::date AS month,
+    SELECT d.account_key, date_trunc('month', x.day::timestamp)::date AS month,
            sum(x.failure::int)::float8 AS device_failures, sum(x.errors)::float8 AS device_errors,
-           count(*) FILTER (WHERE x.day = least((date_trunc('month', x.day) + interval '1 month' - interval '1 day')::date, i.as_of))::float8 AS device_count,
-           (avg(x.health::numeric) FILTER (WHERE x.day = least((date_trunc('month', x.day) + interval '1 month' - interval '1 day')::date, i.as_of)))::float8 AS device_mean_health,
-           avg((x.health >= 60)::int::float8) FILTER (WHERE x.day = least((date_trunc('month', x.day) + interval '1 month' - interval '1 day')::date, i.as_of)) AS device_healthy_share
+           count(*) FILTER (WHERE x.day = i.as_of OR (x.day < i.as_of AND extract(day FROM x.day + 1) = 1))::float8 AS device_count,
+           (avg(x.health::numeric) FILTER (WHERE x.day = i.as_of OR (x.day < i.as_of AND extract(day FROM x.day + 1) = 1)))::float8
+               AS device_mean_health,
+           avg((x.health >= 60)::int::float8) FILTER (WHERE x.day = i.as_of OR (x.day < i.as_of AND extract(day FROM x.day + 1) = 1))
+               AS device_healthy_share
       FROM @extschema@.device_days AS x
       JOIN @extschema@.devices AS d ON d.device_key = x.device_key
      CROSS JOIN info AS i
-     GROUP BY d.account_key, date_trunc('month', x.day)),
+     GROUP BY d.account_key, date_trunc('month', x.day::timestamp)),
 user_week AS (
     SELECT u.account_key, w.sessions, w.engagement, w.logins,
            date_trunc('month', least(w.week + 6, i.as_of))::date AS month,

@@ -33,8 +33,14 @@ void load_entity(const char* entity, FeaturePlan* plan) {
     SPI_execute_with_args("SELECT k.base_view, k.kind || '_key' FROM normalize.require_feature_entity($1) AS k",
                           1, argtypes, args, nullptr, true, 1);
     plan->entity = entity;
-    plan->base_view = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-    plan->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+    plan->base_view = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    plan->key = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) : nullptr;
+    // entity_kinds is editable by its owner: a feature entity without its
+    // base view is refused here rather than read as one.
+    if (plan->base_view == nullptr || plan->key == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("feature entity \"%s\" has no base view in normalize.entity_kinds", entity),
+                        errhint("Give the entity its base_view, kind and cadence, as the extension installs them.")));
 }
 
 void load_catalog(FeaturePlan* plan) {
