@@ -71,11 +71,19 @@ struct Pass {
     int64 expected;               // base rows the planner expects
 };
 
+// Whether two strings are the same bytes. A compressed or external one is
+// expanded for the comparison and freed after it: this runs once per base
+// row, in the query's memory.
 bool same_key(Datum a, Datum b) {
-    const text* x = reinterpret_cast<const text*>(pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(a)));
-    const text* y = reinterpret_cast<const text*>(pg_detoast_datum_packed(reinterpret_cast<struct varlena*>(b)));
-    return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-           memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+    struct varlena* va = reinterpret_cast<struct varlena*>(DatumGetPointer(a));
+    struct varlena* vb = reinterpret_cast<struct varlena*>(DatumGetPointer(b));
+    struct varlena* x = pg_detoast_datum_packed(va);
+    struct varlena* y = pg_detoast_datum_packed(vb);
+    const bool same = VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+                      memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+    if (x != va) pfree(x);
+    if (y != vb) pfree(y);
+    return same;
 }
 
 // A date as YYYY-MM-DD whatever the session's DateStyle.
