@@ -83,6 +83,7 @@ CREATE TABLE engine_long (LIKE normalize.device_feature_store);
 ALTER TABLE engine_long ADD COLUMN extra integer;
 SELECT normalize.write_feature_rows('device', 'engine_long');
 SELECT normalize.write_feature_rows('device', 'normalize.device_features');
+SELECT normalize.write_feature_rows('device', 0);
 CREATE FUNCTION engine_trigger() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 CREATE TRIGGER engine_trigger BEFORE INSERT ON engine_long FOR EACH ROW EXECUTE FUNCTION engine_trigger();
 ALTER TABLE engine_long DROP COLUMN extra;

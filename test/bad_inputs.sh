@@ -535,8 +535,8 @@ HAND = {
                                    {'metric': 'mrr', 'n': '6', 'cadence': '1', 'smallest': '3'}),
     'feature_view_sql': variants('entity', ['customer', 'device', 'user']),
     'write_feature_rows': [{'entity': 'customer', 'target': 'pg_temp.bi_engine',
-                            '_prelude': 'CREATE TEMP TABLE bi_engine ON COMMIT DROP '
-                                        '(LIKE normalize.customer_feature_store);'}],
+                            '_prelude': 'CREATE TEMP TABLE bi_engine (LIKE normalize.customer_feature_store) '
+                                        'ON COMMIT DROP;'}],
     'feature_store_disagreements': [{'entity': 'customer', 'entities': '3'}],
     'require_feature_entity': [{'entity': 'device'}],
     'assign_splits': variants('strategy', ['grouped', 'time'],

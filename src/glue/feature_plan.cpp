@@ -1,6 +1,7 @@
 #include "feature_plan.hpp"
 
 extern "C" {
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -173,7 +174,10 @@ char* base_query(const FeaturePlan* plan) {
 
 Relation open_target(Oid target, const FeaturePlan* plan, Oid key_type) {
     PreventCommandIfReadOnly("write_feature_rows()");
-    Relation rel = table_open(target, RowExclusiveLock);
+    Relation rel = try_relation_open(target, RowExclusiveLock);
+    if (rel == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("target relation with OID %u does not exist", target),
+                        errhint("Pass a table with the columns of normalize.%s_features.", plan->entity)));
     const char* name = RelationGetRelationName(rel);
     if (rel->rd_rel->relkind != RELKIND_RELATION)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("target \"%s\" is not a table", name),
