@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 -- Hundreds of expressions per query: JIT compiling them costs more than it saves.
 SET LOCAL jit = off;
 
@@ -66,7 +66,7 @@ SELECT is((SELECT array_agg(coalesce(feature, '(rows)') || ': ' || differing ORD
   FROM unnest(ARRAY['customer', 'device', 'user']) AS e;
 SELECT ok((SELECT rows FROM normalize.feature_store_disagreements('device', 5) WHERE feature IS NULL)
           = (SELECT count(*) FROM normalize.device_feature_store
-              WHERE device_key IN (SELECT device_key FROM normalize.device_feature_store GROUP BY 1 ORDER BY md5(device_key), 1 LIMIT 5)),
+              WHERE device_key IN (SELECT device_key FROM normalize.devices ORDER BY md5(device_key), 1 LIMIT 5)),
           'a sample of 5 devices compares the rows of those 5');
 
 -- customer_features_at: the latest cutoff on or before the date.
@@ -167,6 +167,17 @@ SELECT is((SELECT array[round(health_trend_30d::numeric, 9), round(health_min_90
                         round(avg(health) FILTER (WHERE day > '2025-06-18'::date - 7)::numeric, 6)]
              FROM normalize.device_days WHERE device_key = (SELECT min(device_key) FROM normalize.devices)),
           'device trend, 90-day min and max, 30-day error count, 90-day temperature, days since maintenance, 7-day mean');
+
+-- A device missing from the store is found: the sample is drawn from the
+-- devices, not from the store.
+CREATE TEMP TABLE gone AS
+SELECT count(*) AS n FROM normalize.device_feature_store
+ WHERE device_key = (SELECT device_key FROM normalize.devices ORDER BY md5(device_key), 1 LIMIT 1);
+DELETE FROM normalize.device_feature_store
+ WHERE device_key = (SELECT device_key FROM normalize.devices ORDER BY md5(device_key), 1 LIMIT 1);
+SELECT is((SELECT differing FROM normalize.feature_store_disagreements('device', 5) WHERE feature IS NULL),
+          (SELECT n FROM gone WHERE n > 0),
+          'a device whose rows are missing from the store counts each of them as a row on one side only');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -98,7 +98,9 @@ SELECT results_eq($$SELECT status, failing_rows FROM pg_temp.when_broken(
                         WHERE n.account_key = f.account_key
                           AND n.month = (date_trunc(''month'', f.as_of) + interval ''1 month'')::date
                           AND (f.account_key, f.as_of) = (SELECT account_key, min(as_of) FROM normalize.customer_feature_store
-                                                           GROUP BY account_key ORDER BY md5(account_key), account_key LIMIT 1)',
+                                                           WHERE account_key = (SELECT account_key FROM normalize.accounts
+                                                                                 ORDER BY md5(account_key), account_key LIMIT 1)
+                                                           GROUP BY account_key)',
                       'point-in-time values', 'customer features')$$,
                   $$VALUES ('fail', 1::bigint)$$,
                   'leakage: a feature later than its cutoff fails, one row');

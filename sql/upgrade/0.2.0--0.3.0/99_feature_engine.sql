@@ -274,22 +274,24 @@ DECLARE
     one_sided bigint;
 BEGIN
     SELECT x.feature_entity, x.kind || '_key' AS key, x.feature_entity || '_feature_store' AS store,
-           x.feature_entity || '_features' AS view INTO k
+           x.feature_entity || '_features' AS view, x.table_name INTO k
       FROM normalize.require_feature_entity(entity) AS x;
     IF entities IS NOT NULL THEN
         PERFORM normalize.require_range('entities', entities, 1, 'infinity',
                                         'Pass how many entities to compare, or NULL for all of them.');
+        -- The sample: the entities whose keys hash lowest, the same on every
+        -- run, taken from the entity's table, so that an entity missing from
+        -- the store can be drawn.
+        EXECUTE format('SELECT array_agg(s.key) FROM (SELECT e.%1$I AS key FROM normalize.%2$I AS e
+                                                       ORDER BY md5(e.%1$I), e.%1$I LIMIT $1) AS s', k.key, k.table_name)
+           INTO keys USING entities;
     END IF;
-    -- The sample: the entities whose keys hash lowest, the same on every run.
-    EXECUTE format('SELECT array_agg(s.key) FROM (SELECT f.%1$I AS key FROM normalize.%2$I AS f GROUP BY f.%1$I
-                                                   ORDER BY md5(f.%1$I), f.%1$I LIMIT $1) AS s', k.key, k.store)
-       INTO keys USING entities;
     -- The keys as an array constant, so that the view's windows, which
     -- partition by the key, are computed for these entities only.
     EXECUTE format($q$
         SELECT count(*), count(*) FILTER (WHERE a.%1$I IS NULL OR b.%1$I IS NULL), ARRAY[%4$s], ARRAY[%5$s]
-          FROM (SELECT * FROM normalize.%2$I WHERE %1$I = ANY ($1)) AS a
-          FULL JOIN (SELECT * FROM normalize.%3$I WHERE %1$I = ANY ($1)) AS b USING (%1$I, as_of)$q$,
+          FROM (SELECT * FROM normalize.%2$I WHERE $1 IS NULL OR %1$I = ANY ($1)) AS a
+          FULL JOIN (SELECT * FROM normalize.%3$I WHERE $1 IS NULL OR %1$I = ANY ($1)) AS b USING (%1$I, as_of)$q$,
         k.key, k.store, k.view,
         (SELECT string_agg(CASE WHEN c.data_type = 'float8'
                                 THEN format('count(*) FILTER (WHERE (a.%1$I IS NULL) <> (b.%1$I IS NULL)
