@@ -120,5 +120,8 @@ SELECT feature, rows, differing FROM normalize.feature_store_disagreements('cust
 SELECT normalize.feature_store_disagreements('devices');
 SELECT normalize.feature_store_disagreements(NULL);
 SELECT normalize.feature_store_disagreements('device', 0);
+SELECT (normalize.require_feature_entity('user')).base_view;
+SELECT normalize.require_feature_entity('users');
+SELECT normalize.require_feature_entity(NULL);
 DROP TABLE engine_devices, engine_short, engine_long, engine_base;
 DROP FUNCTION engine_trigger();

@@ -56,11 +56,12 @@ BEGIN
               WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
         table_name := e.feature_entity || '_feature_store';
         -- An entity without a source has no history: its store stays empty.
+        -- The store was emptied above, so the rows written are its rows.
+        rows := 0;
         IF normalize.is_registered(e.entity) THEN
-            PERFORM normalize.write_feature_rows(e.feature_entity, format('normalize.%I', table_name)::regclass);
+            rows := normalize.write_feature_rows(e.feature_entity, format('normalize.%I', table_name)::regclass);
             EXECUTE format('ANALYZE normalize.%I', table_name);
         END IF;
-        EXECUTE format('SELECT count(*) FROM normalize.%I', table_name) INTO rows;
         SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
         RETURN NEXT;
     END LOOP;
@@ -78,7 +79,7 @@ COMMENT ON FUNCTION @extschema@.refresh_features() IS
 -- counts the rows found on one side only.
 CREATE FUNCTION @extschema@.feature_store_disagreements(entity text, entities integer DEFAULT NULL)
 RETURNS TABLE (feature text, rows bigint, differing bigint, max_relative_difference float8)
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$

@@ -117,7 +117,7 @@ INSERT INTO expected_functions VALUES
     ('require_feature_entity(text)', 'f', 's', false, 's'),
     ('refresh_features()', 'f', 'v', false, 'u'),
     ('write_feature_rows(text,regclass,regclass)', 'f', 'v', false, 'u'),
-    ('feature_store_disagreements(text,integer)', 'f', 'v', false, 'u'),
+    ('feature_store_disagreements(text,integer)', 'f', 's', false, 'u'),
     ('customer_features_at(date)', 'f', 's', true, 's'),
     ('device_features_at(date)', 'f', 's', true, 's'),
     ('user_features_at(date)', 'f', 's', true, 's'),
