@@ -272,3 +272,35 @@ SELECT phase, position, built_on FROM normalize.pipeline_phase_kinds ORDER BY po
 SELECT normalize.clear_outputs('widgets');
 SELECT normalize.clear_outputs(NULL);
 SELECT normalize.clear_outputs('quality') AS nothing_after_quality;
+
+-- History, features and training build beside the tables readers use and
+-- swap their results in at the end. The steps refuse what is not theirs.
+SELECT normalize.empty_phases_from('history', NULL);
+SELECT normalize.stage_phase('widgets');
+SELECT normalize.swap_in_phase('history');
+SELECT normalize.swap_table_storage(0, 'normalize.history_info');
+BEGIN;
+\set ON_ERROR_ROLLBACK on
+SELECT normalize.stage_phase('history');
+SELECT c.relname FROM pg_class AS c WHERE c.relnamespace = 'normalize'::regnamespace AND c.relname LIKE 'next\_%' ORDER BY 1;
+SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.history_info');
+SELECT normalize.swap_table_storage('normalize.churn_training_set', 'normalize.next_history_info');
+SELECT normalize.swap_table_storage('normalize.next_user_weeks', 'normalize.next_history_info');
+SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.account_snapshots');
+SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.next_account_snapshots');
+CREATE TEMP TABLE temp_history_info (LIKE normalize.history_info);
+SELECT normalize.swap_table_storage('normalize.history_info', 'temp_history_info');
+CREATE TABLE normalize.history_info_without_key (LIKE normalize.history_info);
+SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.history_info_without_key');
+-- Swapped: the table holds the staged rows and keeps its name, key and
+-- the views on it; the staging table holds the old rows.
+INSERT INTO normalize.next_history_info (months, window_start, as_of, seed) VALUES (3, '2025-04-01', '2025-06-18', 5);
+SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.next_history_info');
+SELECT h.months, h.seed FROM normalize.history_info AS h;
+SELECT count(*) AS old_rows FROM normalize.next_history_info;
+INSERT INTO normalize.history_info (months, window_start, as_of, seed) VALUES (3, '2025-04-01', '2025-06-18', 5);
+-- The whole phase's swap empties the later phases and drops the staging.
+SELECT normalize.swap_in_phase('history') AS thrown_away;
+SELECT count(*) AS staging_left FROM pg_class AS c WHERE c.relnamespace = 'normalize'::regnamespace AND c.relname LIKE 'next\_%';
+\unset ON_ERROR_ROLLBACK
+ROLLBACK;

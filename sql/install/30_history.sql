@@ -262,24 +262,25 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
 
-    PERFORM normalize.clear_outputs('history');
-    INSERT INTO normalize.history_info (months, window_start, as_of, seed)
+    -- Built beside the tables readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('history');
+    INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
     VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
-    INSERT INTO normalize.account_snapshots
+    INSERT INTO normalize.next_account_snapshots
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
       FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
     -- The simulator marks each month's event; a signup in the window's
     -- first month is one the snapshots alone could not show.
-    INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
     SELECT 'account', s.account_key, s.month, s.event,
            jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
-      FROM normalize.account_snapshots AS s
+      FROM normalize.next_account_snapshots AS s
      WHERE s.event IS NOT NULL;
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
     IF 'device' = ANY (entities) THEN
-        INSERT INTO normalize.device_days
+        INSERT INTO normalize.next_device_days
         SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
           FROM normalize.devices AS d
          CROSS JOIN LATERAL (
@@ -290,31 +291,30 @@ BEGIN
                    d.device_key, d.health_score::float8,
                    (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
                    as_of, seed, wear.degradation, wear.failure_rate) AS h;
-        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
         SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
-          FROM normalize.device_days AS x
+          FROM normalize.next_device_days AS x
          CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
          WHERE e.happened;
     END IF;
     -- Users, weekly over the same window, ending at their repaired engagement.
     IF 'user' = ANY (entities) THEN
-        INSERT INTO normalize.user_weeks
+        INSERT INTO normalize.next_user_weeks
         SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
           FROM normalize.users AS u
          CROSS JOIN LATERAL normalize.generate_user_history(
                    u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
                    ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
                    as_of, seed) AS h;
-        INSERT INTO normalize.lifecycle_events (entity, entity_key, event_date, event, detail)
+        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
         SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
                                                                                  'features_adopted', w.features_adopted)
-          FROM normalize.user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+          FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
     END IF;
-    -- The features are computed from these tables right after, before
-    -- autovacuum has looked at them: without statistics the planner takes
-    -- the one row of history_info for a thousand and the roll-ups spill.
-    ANALYZE normalize.history_info, normalize.account_snapshots, normalize.device_days, normalize.user_weeks,
-            normalize.lifecycle_events;
+    -- With their statistics (the features are computed from these tables
+    -- right after, before autovacuum has looked at them, and without them
+    -- the planner takes the one row of history_info for a thousand).
+    PERFORM normalize.swap_in_phase('history');
     RETURN QUERY
     SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
     UNION ALL

@@ -51,20 +51,21 @@ BEGIN
                   HINT = 'Run normalize.build_history() first.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
-    PERFORM normalize.clear_outputs('features');
+    -- Built beside the stores readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('features');
     FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
               WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
         table_name := e.feature_entity || '_feature_store';
-        -- An entity without a source has no history: its store stays empty.
-        -- The store was emptied above, so the rows written are its rows.
+        -- An entity without a source has no history: its store is empty.
+        -- The staging store starts empty, so the rows written are its rows.
         rows := 0;
         IF normalize.is_registered(e.entity) THEN
-            rows := normalize.write_feature_rows(e.feature_entity, format('normalize.%I', table_name)::regclass);
-            EXECUTE format('ANALYZE normalize.%I', table_name);
+            rows := normalize.write_feature_rows(e.feature_entity, format('normalize.%I', 'next_' || table_name)::regclass);
         END IF;
         SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
         RETURN NEXT;
     END LOOP;
+    PERFORM normalize.swap_in_phase('features');
 END
 $$;
 COMMENT ON FUNCTION @extschema@.refresh_features() IS

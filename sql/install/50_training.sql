@@ -180,9 +180,10 @@ BEGIN
                   HINT = 'Run normalize.build_history() and normalize.refresh_features() first.';
     END IF;
     PERFORM pg_advisory_xact_lock(hashtext('normalize.build_training_sets'));
-    PERFORM normalize.clear_outputs('training');
-    INSERT INTO normalize.training_info VALUES (true, seed, strategy, train_share, validation_share,
-                                                churn_positive_rate, device_positive_rate);
+    -- Built beside the tables readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('training');
+    INSERT INTO normalize.next_training_info VALUES (true, seed, strategy, train_share, validation_share,
+                                                     churn_positive_rate, device_positive_rate);
 
     -- Churn: accounts active at the cutoff, with 90 days observed after it.
     -- The churn date is the first day of the churn month, after the cutoff
@@ -209,12 +210,12 @@ BEGIN
       FROM nz_churn AS c;
     -- Looked up when run: the table is made afresh by every build.
     split_input := to_regclass('pg_temp.nz_split_input');
-    INSERT INTO normalize.churn_samples
+    INSERT INTO normalize.next_churn_samples
     SELECT c.account_key, c.as_of, s.split, c.churned_30d, c.churned_60d, c.churned_90d, 1
       FROM nz_churn AS c
       JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
         ON s.key = c.account_key AND s.as_of = c.as_of;
-    PERFORM normalize.balance_samples('churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
+    PERFORM normalize.balance_samples('next_churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
                                       balance_evaluation, seed);
 
     -- CLV: accounts active at the cutoff whose next 12 months are all
@@ -235,7 +236,7 @@ BEGIN
     INSERT INTO nz_split_input
     SELECT c.account_key, a.tier, c.u, c.as_of
       FROM nz_clv AS c JOIN normalize.accounts AS a USING (account_key);
-    INSERT INTO normalize.clv_samples
+    INSERT INTO normalize.next_clv_samples
     SELECT c.account_key, c.as_of, s.split, c.tier, c.revenue_12m, 1
       FROM nz_clv AS c
       JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
@@ -267,13 +268,14 @@ BEGIN
     SELECT d.device_key, coalesce(d.device_type, '') || '/' || bool_or(d.failed_30d) OVER (PARTITION BY d.device_key),
            d.u, d.as_of
       FROM nz_device AS d;
-    INSERT INTO normalize.device_health_samples
+    INSERT INTO normalize.next_device_health_samples
     SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d, 1
       FROM nz_device AS d
       JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
         ON s.key = d.device_key AND s.as_of = d.as_of;
-    PERFORM normalize.balance_samples('device_health_samples', 'device_key', 'failed_30d', 'device_type',
+    PERFORM normalize.balance_samples('next_device_health_samples', 'device_key', 'failed_30d', 'device_type',
                                       device_positive_rate, balance_evaluation, seed);
+    PERFORM normalize.swap_in_phase('training');
 
     RETURN QUERY
     SELECT x.* FROM (

@@ -32,10 +32,41 @@ INSERT INTO @extschema@.pipeline_phase_kinds (phase, position, writes, built_on)
      ARRAY['history', 'features']),
     ('quality', 6, '{}', ARRAY['reconcile', 'repair', 'history', 'features', 'training']);
 
--- Empties the tables a phase replaces and those of every phase built on
--- it, directly or not, in one TRUNCATE. Returns the phases built on it
--- whose tables held rows: what the caller has thrown away.
-CREATE FUNCTION @extschema@.clear_outputs(phase text)
+-- The phase and every phase built on it, directly or not, in order, with
+-- the tables each replaces. An unknown phase is an error.
+CREATE FUNCTION @extschema@.phases_from(phase text)
+RETURNS TABLE (name text, writes text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF phases_from.phase IS NULL THEN
+        RAISE EXCEPTION 'phase must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = phases_from.phase) THEN
+        RAISE EXCEPTION 'phase must be one of normalize.pipeline_phase_kinds, got "%"', phases_from.phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    RETURN QUERY
+    WITH RECURSIVE downstream AS (
+        SELECT k.phase FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = phases_from.phase
+        UNION
+        SELECT k.phase FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d ON d.phase = ANY (k.built_on))
+    SELECT k.phase, k.writes FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d USING (phase)
+     ORDER BY k.position;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.phases_from(text) IS
+    'Internal: the phase and every phase built on it, directly or not (per pipeline_phase_kinds), in order, with the tables each replaces';
+
+-- Empties the tables of the phases after phase that are built on it, in
+-- one TRUNCATE (the caller holds their locks, or takes them here), and the
+-- phase's own unless keep_own. Returns those later phases whose tables
+-- held rows: what the caller has thrown away.
+CREATE FUNCTION @extschema@.empty_phases_from(phase text, keep_own boolean)
 RETURNS text[]
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -46,30 +77,18 @@ DECLARE
     p record;
     has_rows boolean;
 BEGIN
-    IF phase IS NULL THEN
-        RAISE EXCEPTION 'phase must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    IF keep_own IS NULL THEN
+        RAISE EXCEPTION 'keep_own must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true to keep the phase''s own tables.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = clear_outputs.phase) THEN
-        RAISE EXCEPTION 'phase must be one of normalize.pipeline_phase_kinds, got "%"', phase
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
-    END IF;
-    FOR p IN
-        WITH RECURSIVE downstream AS (
-            SELECT k.phase FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = clear_outputs.phase
-            UNION
-            SELECT k.phase FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d ON d.phase = ANY (k.built_on))
-        SELECT k.phase, k.writes FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d USING (phase)
-         WHERE cardinality(k.writes) > 0 ORDER BY k.position
-    LOOP
-        IF p.phase <> clear_outputs.phase THEN
+    FOR p IN SELECT x.name, x.writes FROM normalize.phases_from(empty_phases_from.phase) AS x
+              WHERE cardinality(x.writes) > 0 AND NOT (keep_own AND x.name = empty_phases_from.phase) LOOP
+        IF p.name <> empty_phases_from.phase THEN
             EXECUTE 'SELECT EXISTS (' || (SELECT string_agg(format('SELECT FROM normalize.%I', w), ' UNION ALL ')
                                             FROM unnest(p.writes) AS w) || ')'
                INTO has_rows;
             IF has_rows THEN
-                cleared := cleared || p.phase;
+                cleared := cleared || p.name;
             END IF;
         END IF;
         tables := concat_ws(', ', tables, (SELECT string_agg(format('normalize.%I', w), ', ') FROM unnest(p.writes) AS w));
@@ -81,8 +100,126 @@ BEGIN
     RETURN cleared;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.empty_phases_from(text, boolean) IS
+    'Internal: empties the tables of every phase built on phase (per pipeline_phase_kinds), and phase''s own unless keep_own; returns the later phases whose results were thrown away';
+
+-- For the phases that write in place (reconcile rewrites the normalized
+-- tables, repair updates them): empties what the phase replaces and
+-- everything built on it, at the phase's start.
+CREATE FUNCTION @extschema@.clear_outputs(phase text)
+RETURNS text[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+RETURN normalize.empty_phases_from(phase, false);
 COMMENT ON FUNCTION @extschema@.clear_outputs(text) IS
     'Internal: empties the tables a phase replaces and those of every phase built on it (per pipeline_phase_kinds); returns the later phases whose results were thrown away';
+
+-- The phases that build beside: history, features and training write their
+-- results into staging tables (next_<table>, made like the table each
+-- replaces, in this transaction, so no other session sees them), and swap
+-- them in at their end (swap_in_phase). Until then readers see the previous
+-- results, whole, without waiting.
+CREATE FUNCTION @extschema@.stage_phase(phase text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT unnest(x.writes) FROM normalize.phases_from(stage_phase.phase) AS x
+              WHERE x.name = stage_phase.phase LOOP
+        EXECUTE format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                        INCLUDING INDEXES INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)',
+                       'next_' || t, t);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
+    'Internal: makes the staging tables (next_<table>) a phase builds its results in, each like the table it replaces';
+
+-- The staged results in, in one instant: the staging tables' statistics
+-- are taken first, then every table the phase replaces and every table
+-- built on them is locked, the later phases' emptied, and each staging
+-- table's storage swapped with its table's (swap_table_storage) and
+-- dropped. The lock is held from here to the commit: milliseconds.
+-- Readers that come while the lock is asked for queue behind the request,
+-- and a query in progress may hold a table for long: so the request gives
+-- up after 100 ms, then 200, 400 and 800 at most, with a pause between
+-- tries that lets the queue through. After 30 s of tries it waits as long
+-- as it takes, saying so; a lock_timeout the session set bounds it all.
+-- Returns the later phases whose results were thrown away.
+CREATE FUNCTION @extschema@.swap_in_phase(phase text)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    own text[];
+    tables text;
+    cleared text[];
+    t text;
+    session_timeout text := current_setting('lock_timeout');
+    give_up timestamptz;
+    stop_trying timestamptz;
+    tries integer := 0;
+BEGIN
+    SELECT x.writes INTO own FROM normalize.phases_from(swap_in_phase.phase) AS x WHERE x.name = swap_in_phase.phase;
+    FOREACH t IN ARRAY own LOOP
+        IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL THEN
+            RAISE EXCEPTION 'phase % has no staging table normalize.%', phase, quote_ident('next_' || t)
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'swap_in_phase ends a phase that began with normalize.stage_phase(); the phases call both.';
+        END IF;
+        EXECUTE format('ANALYZE normalize.%I', 'next_' || t);
+    END LOOP;
+    SELECT string_agg(format('normalize.%I', w), ', ')
+      INTO tables FROM normalize.phases_from(swap_in_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w;
+    IF session_timeout::interval > interval '0' THEN
+        give_up := clock_timestamp() + session_timeout::interval;
+    END IF;
+    stop_trying := clock_timestamp() + interval '30 seconds';
+    LOOP
+        BEGIN
+            IF clock_timestamp() < stop_trying THEN
+                PERFORM set_config('lock_timeout', least(100 * 2 ^ tries, 800) || 'ms', true);
+            ELSE
+                RAISE NOTICE 'phase % has tried for 30 s to lock its tables between reads: it now waits for the reads in progress, and new ones wait for it',
+                             phase;
+                PERFORM set_config('lock_timeout', session_timeout, true);
+            END IF;
+            EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
+            EXIT;
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            IF clock_timestamp() >= give_up THEN
+                RAISE EXCEPTION 'phase % could not lock its tables to swap its results in within lock_timeout (%)',
+                                phase, session_timeout
+                    USING ERRCODE = 'lock_not_available',
+                          HINT = 'A long query holds one of them; raise lock_timeout, or set it to 0 to wait.';
+            END IF;
+            tries := tries + 1;
+            PERFORM pg_sleep(0.05);
+        END;
+    END LOOP;
+    PERFORM set_config('lock_timeout', session_timeout, true);
+    cleared := normalize.empty_phases_from(phase, true);
+    FOREACH t IN ARRAY own LOOP
+        PERFORM normalize.swap_table_storage(format('normalize.%I', t)::regclass,
+                                             format('normalize.%I', 'next_' || t)::regclass);
+        EXECUTE format('DROP TABLE normalize.%I', 'next_' || t);
+    END LOOP;
+    RETURN cleared;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.swap_in_phase(text) IS
+    'Internal: swaps a phase''s staging tables in for the tables they replace and empties the later phases'' tables, under a lock held only to the commit; returns the later phases whose results were thrown away';
+
+CREATE FUNCTION @extschema@.swap_table_storage(target regclass, staging regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'nz_swap_table_storage'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.swap_table_storage(regclass, regclass) IS
+    'Internal: trades the storage (heap, TOAST, indexes) and statistics of a table of normalize and a staging table made like it in this transaction; the step that ends a phase';
 
 CREATE TABLE @extschema@.pipeline_runs (
     run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -1,0 +1,523 @@
+-- The phases that build beside (history, features, training) write into
+-- staging tables and swap them in at their end: readers are not held up.
+
+CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
+                                         seed bigint DEFAULT 42,
+                                         entities text[] DEFAULT ARRAY['account', 'device', 'user'])
+RETURNS TABLE (table_name text, rows bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- The inserts call the simulators once per entity: compiling their plans
+-- costs more than it saves.
+SET jit = off
+AS $$
+DECLARE
+    unrepaired bigint;
+    unusable text;
+BEGIN
+    IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN months IS NULL THEN 'months' WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    -- Without as_of, the history ends at the latest snapshot of the data,
+    -- not on the day the function happens to run.
+    as_of := coalesce(as_of, normalize.latest_snapshot('normalized'));
+    -- Accounts always: everything else hangs off them. Leaving devices or
+    -- users out keeps their history empty (their features and roll-ups are
+    -- then NULL), for when only the accounts' history is wanted at scale.
+    IF NOT (entities <@ ARRAY['account', 'device', 'user'] AND 'account' = ANY (entities)) THEN
+        RAISE EXCEPTION 'entities must hold ''account'' and may hold ''device'' and ''user'', got %', entities
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it out for all three, or pass ARRAY[''account''] for the accounts'' history alone.';
+    END IF;
+    IF months < 1 OR months > 600 THEN
+        RAISE EXCEPTION 'months must be between 1 and 600, got %', months
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Ask for the length of the history in months, such as 24.';
+    END IF;
+    IF NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite date, got %', as_of
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the last day of the history, such as current_date.';
+    END IF;
+    PERFORM normalize.require_history_as_of(as_of, months);
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there are no normalized accounts to build a history for'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
+    END IF;
+    -- What is unusable, table by table, with an example: the hint then
+    -- says whether repair has yet to run or kept the values as real.
+    SELECT sum(u.n), string_agg(format('%s %s (such as %s)', u.n, u.what, u.example), '; ')
+      INTO unrepaired, unusable
+      FROM (SELECT count(*) AS n, 'accounts without a positive MRR or a tier' AS what, min(a.account_key) AS example
+              FROM normalize.accounts AS a WHERE NOT (a.mrr > 0) OR a.mrr IS NULL OR a.tier IS NULL
+            UNION ALL
+            SELECT count(*), 'devices without a health score in 0-100', min(d.device_key)
+              FROM normalize.devices AS d WHERE NOT (d.health_score BETWEEN 0 AND 100) OR d.health_score IS NULL
+            UNION ALL
+            SELECT count(*), 'users without an engagement score in 0-100', min(u.user_key)
+              FROM normalize.users AS u WHERE NOT (u.engagement_score BETWEEN 0 AND 100) OR u.engagement_score IS NULL) AS u
+     WHERE u.n > 0;
+    unrepaired := coalesce(unrepaired, 0);
+    IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
+        RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Insert one, such as (''*'', 0.12, 0.004).';
+    END IF;
+    IF unrepaired > 0 THEN
+        RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = unusable || '.',
+                  HINT = CASE WHEN NOT EXISTS (SELECT 1 FROM normalize.repair_summary)
+                              THEN 'Run normalize.repair_values() first: the history ends at each account''s repaired state.'
+                              ELSE 'normalize.repair_values() kept these values as observed (see normalize.repair_summary): '
+                                   'declare them placeholders in normalize.placeholder_values and repair again, or correct the source.' END;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
+
+    -- Built beside the tables readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('history');
+    INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
+    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
+    INSERT INTO normalize.next_account_snapshots
+    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+           h.late_payments, h.failed_payments, h.status, h.event
+      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
+    -- The simulator marks each month's event; a signup in the window's
+    -- first month is one the snapshots alone could not show.
+    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'account', s.account_key, s.month, s.event,
+           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
+      FROM normalize.next_account_snapshots AS s
+     WHERE s.event IS NOT NULL;
+    -- Devices, daily over the same window, ending at their repaired health,
+    -- wearing as their type does.
+    IF 'device' = ANY (entities) THEN
+        INSERT INTO normalize.next_device_days
+        SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+          FROM normalize.devices AS d
+         CROSS JOIN LATERAL (
+               SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                WHERE t.device_type IN (d.device_type, '*')
+                ORDER BY t.device_type = '*' LIMIT 1) AS wear
+         CROSS JOIN LATERAL normalize.generate_device_history(
+                   d.device_key, d.health_score::float8,
+                   (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
+                   as_of, seed, wear.degradation, wear.failure_rate) AS h;
+        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+          FROM normalize.next_device_days AS x
+         CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+         WHERE e.happened;
+    END IF;
+    -- Users, weekly over the same window, ending at their repaired engagement.
+    IF 'user' = ANY (entities) THEN
+        INSERT INTO normalize.next_user_weeks
+        SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+          FROM normalize.users AS u
+         CROSS JOIN LATERAL normalize.generate_user_history(
+                   u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
+                   ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
+                   as_of, seed) AS h;
+        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+        SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                                 'features_adopted', w.features_adopted)
+          FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    END IF;
+    -- With their statistics (the features are computed from these tables
+    -- right after, before autovacuum has looked at them, and without them
+    -- the planner takes the one row of history_info for a thousand).
+    PERFORM normalize.swap_in_phase('history');
+    RETURN QUERY
+    SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
+    UNION ALL
+    SELECT 'device_days', count(*) FROM normalize.device_days
+    UNION ALL
+    SELECT 'user_weeks', count(*) FROM normalize.user_weeks
+    UNION ALL
+    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
+
+CREATE OR REPLACE FUNCTION @extschema@.refresh_features()
+RETURNS TABLE (table_name text, rows bigint, features integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
+-- The feature queries hold hundreds of expressions: compiling them with JIT
+-- takes longer than running them.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.history_info) THEN
+        RAISE EXCEPTION 'there is no history to compute features from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
+    -- Built beside the stores readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('features');
+    FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
+              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
+        table_name := e.feature_entity || '_feature_store';
+        -- An entity without a source has no history: its store is empty.
+        -- The staging store starts empty, so the rows written are its rows.
+        rows := 0;
+        IF normalize.is_registered(e.entity) THEN
+            rows := normalize.write_feature_rows(e.feature_entity, format('normalize.%I', 'next_' || table_name)::regclass);
+        END IF;
+        SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
+        RETURN NEXT;
+    END LOOP;
+    PERFORM normalize.swap_in_phase('features');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_features() IS
+    'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
+
+CREATE OR REPLACE FUNCTION @extschema@.build_training_sets(
+    seed bigint DEFAULT 42,
+    train_share float8 DEFAULT 0.70,
+    validation_share float8 DEFAULT 0.15,
+    strategy text DEFAULT 'grouped',
+    churn_positive_rate float8 DEFAULT 0.20,
+    device_positive_rate float8 DEFAULT 0.20,
+    balance_evaluation boolean DEFAULT false)
+RETURNS TABLE (training_set text, split text, samples bigint, positives bigint, positive_share float8,
+               weighted_positive_share float8)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    history date;
+    arg text;
+    split_input regclass;
+BEGIN
+    arg := CASE WHEN seed IS NULL THEN 'seed' WHEN train_share IS NULL THEN 'train_share'
+                WHEN validation_share IS NULL THEN 'validation_share' WHEN strategy IS NULL THEN 'strategy'
+                WHEN balance_evaluation IS NULL THEN 'balance_evaluation' END;
+    IF arg IS NOT NULL THEN
+        RAISE EXCEPTION '% must not be NULL', arg
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    IF strategy NOT IN ('grouped', 'time') THEN
+        RAISE EXCEPTION 'strategy must be grouped or time, got "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'grouped keeps each entity in one split; time trains on the earliest cutoffs.';
+    END IF;
+    IF NOT (train_share > 0 AND validation_share >= 0 AND train_share + validation_share < 1) THEN
+        RAISE EXCEPTION 'train_share and validation_share must be positive and leave a share for test, got % and %',
+                        train_share, validation_share
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Such as 0.70 and 0.15, leaving 0.15 for test.';
+    END IF;
+    IF NOT (coalesce(churn_positive_rate, 0.5) > 0 AND coalesce(churn_positive_rate, 0.5) < 1
+            AND coalesce(device_positive_rate, 0.5) > 0 AND coalesce(device_positive_rate, 0.5) < 1) THEN
+        RAISE EXCEPTION 'churn_positive_rate and device_positive_rate must be in (0, 1), got % and %',
+                        churn_positive_rate, device_positive_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of positives wanted in the training split, or NULL to keep the natural rate.';
+    END IF;
+    SELECT h.as_of INTO history FROM normalize.history_info AS h;
+    IF history IS NULL OR NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
+        RAISE EXCEPTION 'there are no stored features to build training sets from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() and normalize.refresh_features() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_training_sets'));
+    -- Built beside the tables readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('training');
+    INSERT INTO normalize.next_training_info VALUES (true, seed, strategy, train_share, validation_share,
+                                                     churn_positive_rate, device_positive_rate);
+
+    -- Churn: accounts active at the cutoff, with 90 days observed after it.
+    -- The churn date is the first day of the churn month, after the cutoff
+    -- of the month before.
+    PERFORM normalize.drop_temp_table('nz_churn');
+    CREATE TEMP TABLE nz_churn ON COMMIT DROP AS
+    WITH churn AS (
+        SELECT s.account_key, min(s.month) AS churned_on
+          FROM normalize.account_snapshots AS s WHERE s.status = 'churned' GROUP BY s.account_key)
+    SELECT f.account_key, f.as_of,
+           coalesce(c.churned_on <= f.as_of + 30, false) AS churned_30d,
+           coalesce(c.churned_on <= f.as_of + 60, false) AS churned_60d,
+           coalesce(c.churned_on <= f.as_of + 90, false) AS churned_90d,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'split') AS u,
+           normalize.random_uniform_for(f.account_key || '@' || f.as_of, 0, 1, seed, 'account', 'balance') AS v
+      FROM normalize.customer_feature_store AS f
+      LEFT JOIN churn AS c ON c.account_key = f.account_key
+     WHERE f.as_of + 90 <= history
+       AND (c.churned_on IS NULL OR c.churned_on > f.as_of);
+    PERFORM normalize.drop_temp_table('nz_split_input');
+    CREATE TEMP TABLE nz_split_input ON COMMIT DROP AS
+    SELECT c.account_key::varchar AS key, bool_or(c.churned_90d) OVER (PARTITION BY c.account_key)::text AS stratum,
+           c.u, c.as_of
+      FROM nz_churn AS c;
+    -- Looked up when run: the table is made afresh by every build.
+    split_input := to_regclass('pg_temp.nz_split_input');
+    INSERT INTO normalize.next_churn_samples
+    SELECT c.account_key, c.as_of, s.split, c.churned_30d, c.churned_60d, c.churned_90d, 1
+      FROM nz_churn AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+    PERFORM normalize.balance_samples('next_churn_samples', 'account_key', 'churned_90d', NULL, churn_positive_rate,
+                                      balance_evaluation, seed);
+
+    -- CLV: accounts active at the cutoff whose next 12 months are all
+    -- observed; revenue after a churn is 0. Stratified by tier.
+    PERFORM normalize.drop_temp_table('nz_clv');
+    CREATE TEMP TABLE nz_clv ON COMMIT DROP AS
+    SELECT f.account_key, f.as_of, s.tier,
+           coalesce((SELECT sum(n.mrr) FROM normalize.account_snapshots AS n
+                      WHERE n.account_key = f.account_key AND n.month > s.month
+                        AND n.month <= s.month + interval '12 months'), 0) AS revenue_12m,
+           normalize.random_uniform_for(f.account_key, 0, 1, seed, 'account', 'clv split') AS u
+      FROM normalize.customer_feature_store AS f
+      JOIN normalize.account_snapshots AS s
+        ON s.account_key = f.account_key AND s.month = date_trunc('month', f.as_of)::date
+     WHERE s.status = 'active'
+       AND (s.month + interval '13 months' - interval '1 day')::date <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT c.account_key, a.tier, c.u, c.as_of
+      FROM nz_clv AS c JOIN normalize.accounts AS a USING (account_key);
+    INSERT INTO normalize.next_clv_samples
+    SELECT c.account_key, c.as_of, s.split, c.tier, c.revenue_12m, 1
+      FROM nz_clv AS c
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = c.account_key AND s.as_of = c.as_of;
+
+    -- Device health: failures in the 7, 14 and 30 days after the cutoff;
+    -- stratified and balanced by device type.
+    -- Failures are rare: one scan of the history picks them out, and each
+    -- cutoff then looks up its first failure in the 30 days after it in
+    -- that small table, instead of three probes of the whole history.
+    PERFORM normalize.drop_temp_table('nz_failures');
+    CREATE TEMP TABLE nz_failures ON COMMIT DROP AS
+    SELECT x.device_key, x.day FROM normalize.device_days AS x WHERE x.failure;
+    CREATE INDEX ON nz_failures (device_key, day);
+    ANALYZE nz_failures;
+    PERFORM normalize.drop_temp_table('nz_device');
+    CREATE TEMP TABLE nz_device ON COMMIT DROP AS
+    SELECT f.device_key, f.as_of, f.device_type,
+           coalesce(n.first_failure <= f.as_of + 7, false) AS failed_7d,
+           coalesce(n.first_failure <= f.as_of + 14, false) AS failed_14d,
+           n.first_failure IS NOT NULL AS failed_30d,
+           normalize.random_uniform_for(f.device_key, 0, 1, seed, 'device', 'split') AS u
+      FROM normalize.device_feature_store AS f
+     CROSS JOIN LATERAL (SELECT min(x.day) AS first_failure FROM nz_failures AS x
+                          WHERE x.device_key = f.device_key AND x.day > f.as_of AND x.day <= f.as_of + 30) AS n
+     WHERE f.as_of + 30 <= history;
+    TRUNCATE nz_split_input;
+    INSERT INTO nz_split_input
+    SELECT d.device_key, coalesce(d.device_type, '') || '/' || bool_or(d.failed_30d) OVER (PARTITION BY d.device_key),
+           d.u, d.as_of
+      FROM nz_device AS d;
+    INSERT INTO normalize.next_device_health_samples
+    SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d, 1
+      FROM nz_device AS d
+      JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
+        ON s.key = d.device_key AND s.as_of = d.as_of;
+    PERFORM normalize.balance_samples('next_device_health_samples', 'device_key', 'failed_30d', 'device_type',
+                                      device_positive_rate, balance_evaluation, seed);
+    PERFORM normalize.swap_in_phase('training');
+
+    RETURN QUERY
+    SELECT x.* FROM (
+    SELECT 'churn'::text AS set_name, c.split AS split_name, count(*), count(*) FILTER (WHERE c.churned_90d),
+           avg(c.churned_90d::int::float8), sum(c.sample_weight * c.churned_90d::int) / sum(c.sample_weight)
+      FROM normalize.churn_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'clv', c.split, count(*), NULL, NULL, NULL FROM normalize.clv_samples AS c GROUP BY c.split
+    UNION ALL
+    SELECT 'device_health', d.split, count(*), count(*) FILTER (WHERE d.failed_30d),
+           avg(d.failed_30d::int::float8), sum(d.sample_weight * d.failed_30d::int) / sum(d.sample_weight)
+      FROM normalize.device_health_samples AS d GROUP BY d.split) AS x
+    ORDER BY x.set_name, array_position(ARRAY['train', 'validation', 'test'], x.split_name);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_training_sets(bigint, float8, float8, text, float8, float8, boolean) IS
+    'Builds the churn, CLV and device health training sets from the feature stores: censored labels, grouped (or time) splits stratified as the plan asks, and deterministic down-sampling of negatives to the target positive rates with weights that restore the natural rate';
+
+-- The phase and every phase built on it, directly or not, in order, with
+-- the tables each replaces. An unknown phase is an error.
+CREATE OR REPLACE FUNCTION @extschema@.phases_from(phase text)
+RETURNS TABLE (name text, writes text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF phases_from.phase IS NULL THEN
+        RAISE EXCEPTION 'phase must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = phases_from.phase) THEN
+        RAISE EXCEPTION 'phase must be one of normalize.pipeline_phase_kinds, got "%"', phases_from.phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    RETURN QUERY
+    WITH RECURSIVE downstream AS (
+        SELECT k.phase FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = phases_from.phase
+        UNION
+        SELECT k.phase FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d ON d.phase = ANY (k.built_on))
+    SELECT k.phase, k.writes FROM normalize.pipeline_phase_kinds AS k JOIN downstream AS d USING (phase)
+     ORDER BY k.position;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.phases_from(text) IS
+    'Internal: the phase and every phase built on it, directly or not (per pipeline_phase_kinds), in order, with the tables each replaces';
+
+-- Empties the tables of the phases after phase that are built on it, in
+-- one TRUNCATE (the caller holds their locks, or takes them here), and the
+-- phase's own unless keep_own. Returns those later phases whose tables
+-- held rows: what the caller has thrown away.
+CREATE OR REPLACE FUNCTION @extschema@.empty_phases_from(phase text, keep_own boolean)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tables text;
+    cleared text[] := '{}';
+    p record;
+    has_rows boolean;
+BEGIN
+    IF keep_own IS NULL THEN
+        RAISE EXCEPTION 'keep_own must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass true to keep the phase''s own tables.';
+    END IF;
+    FOR p IN SELECT x.name, x.writes FROM normalize.phases_from(empty_phases_from.phase) AS x
+              WHERE cardinality(x.writes) > 0 AND NOT (keep_own AND x.name = empty_phases_from.phase) LOOP
+        IF p.name <> empty_phases_from.phase THEN
+            EXECUTE 'SELECT EXISTS (' || (SELECT string_agg(format('SELECT FROM normalize.%I', w), ' UNION ALL ')
+                                            FROM unnest(p.writes) AS w) || ')'
+               INTO has_rows;
+            IF has_rows THEN
+                cleared := cleared || p.name;
+            END IF;
+        END IF;
+        tables := concat_ws(', ', tables, (SELECT string_agg(format('normalize.%I', w), ', ') FROM unnest(p.writes) AS w));
+    END LOOP;
+    -- (A phase that writes nothing, with nothing built on it: quality.)
+    IF tables IS NOT NULL THEN
+        EXECUTE 'TRUNCATE ' || tables;
+    END IF;
+    RETURN cleared;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.empty_phases_from(text, boolean) IS
+    'Internal: empties the tables of every phase built on phase (per pipeline_phase_kinds), and phase''s own unless keep_own; returns the later phases whose results were thrown away';
+
+-- For the phases that write in place (reconcile rewrites the normalized
+-- tables, repair updates them): empties what the phase replaces and
+-- everything built on it, at the phase's start.
+CREATE OR REPLACE FUNCTION @extschema@.clear_outputs(phase text)
+RETURNS text[]
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+RETURN normalize.empty_phases_from(phase, false);
+COMMENT ON FUNCTION @extschema@.clear_outputs(text) IS
+    'Internal: empties the tables a phase replaces and those of every phase built on it (per pipeline_phase_kinds); returns the later phases whose results were thrown away';
+
+-- The phases that build beside: history, features and training write their
+-- results into staging tables (next_<table>, made like the table each
+-- replaces, in this transaction, so no other session sees them), and swap
+-- them in at their end (swap_in_phase). Until then readers see the previous
+-- results, whole, without waiting.
+CREATE OR REPLACE FUNCTION @extschema@.stage_phase(phase text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT unnest(x.writes) FROM normalize.phases_from(stage_phase.phase) AS x
+              WHERE x.name = stage_phase.phase LOOP
+        EXECUTE format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                        INCLUDING INDEXES INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)',
+                       'next_' || t, t);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
+    'Internal: makes the staging tables (next_<table>) a phase builds its results in, each like the table it replaces';
+
+-- The staged results in, in one instant: the staging tables' statistics
+-- are taken first, then every table the phase replaces and every table
+-- built on them is locked, the later phases' emptied, and each staging
+-- table's storage swapped with its table's (swap_table_storage) and
+-- dropped. The lock is held from here to the commit: milliseconds. It is
+-- waited for 200 ms at a time, with a pause between tries, so that readers
+-- queued behind the request (a long query holds a table for as long as it
+-- runs) go through instead of waiting for the phase; a lock_timeout the
+-- session set bounds the tries in all. Returns the later phases whose
+-- results were thrown away.
+CREATE OR REPLACE FUNCTION @extschema@.swap_in_phase(phase text)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    own text[];
+    tables text;
+    cleared text[];
+    t text;
+    session_timeout text := current_setting('lock_timeout');
+    give_up timestamptz;
+BEGIN
+    SELECT x.writes INTO own FROM normalize.phases_from(swap_in_phase.phase) AS x WHERE x.name = swap_in_phase.phase;
+    FOREACH t IN ARRAY own LOOP
+        IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL THEN
+            RAISE EXCEPTION 'phase % has no staging table normalize.%', phase, quote_ident('next_' || t)
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'swap_in_phase ends a phase that began with normalize.stage_phase(); the phases call both.';
+        END IF;
+        EXECUTE format('ANALYZE normalize.%I', 'next_' || t);
+    END LOOP;
+    SELECT string_agg(format('normalize.%I', w), ', ')
+      INTO tables FROM normalize.phases_from(swap_in_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w;
+    IF session_timeout::interval > interval '0' THEN
+        give_up := clock_timestamp() + session_timeout::interval;
+    END IF;
+    LOOP
+        BEGIN
+            PERFORM set_config('lock_timeout', '200ms', true);
+            EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
+            EXIT;
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            IF clock_timestamp() >= give_up THEN
+                RAISE EXCEPTION 'phase % could not lock its tables to swap its results in within lock_timeout (%)',
+                                phase, session_timeout
+                    USING ERRCODE = 'lock_not_available',
+                          HINT = 'A long query holds one of them; raise lock_timeout, or set it to 0 to wait.';
+            END IF;
+            PERFORM pg_sleep(0.05);
+        END;
+    END LOOP;
+    PERFORM set_config('lock_timeout', session_timeout, true);
+    cleared := normalize.empty_phases_from(phase, true);
+    FOREACH t IN ARRAY own LOOP
+        PERFORM normalize.swap_table_storage(format('normalize.%I', t)::regclass,
+                                             format('normalize.%I', 'next_' || t)::regclass);
+        EXECUTE format('DROP TABLE normalize.%I', 'next_' || t);
+    END LOOP;
+    RETURN cleared;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.swap_in_phase(text) IS
+    'Internal: swaps a phase''s staging tables in for the tables they replace and empties the later phases'' tables, under a lock held only to the commit; returns the later phases whose results were thrown away';
+
+CREATE OR REPLACE FUNCTION @extschema@.swap_table_storage(target regclass, staging regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'nz_swap_table_storage'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.swap_table_storage(regclass, regclass) IS
+    'Internal: trades the storage (heap, TOAST, indexes) and statistics of a table of normalize and a staging table made like it in this transaction; the step that ends a phase';
+
