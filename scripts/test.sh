@@ -119,7 +119,7 @@ version_suite() {  # major, scope (core or all)
 
     if [ "$scope" = all ]; then
         local name
-        for name in readme_reference deliverables upgrade dump_restore messy_sources pipeline_sessions html_report dbt_example ml_signal bad_inputs; do
+        for name in readme_reference deliverables upgrade dump_restore messy_sources pipeline_sessions readers_during_rebuild html_report dbt_example ml_signal bad_inputs; do
             nz_log "PostgreSQL $major: test/$name.sh"
             if [ "$name" = dbt_example ]; then
                 PATH=$NZ_ROOT/.venv-dbt/bin:$PATH run_tap_script "$name" "test/$name.sh" "$dir/$name.log" "$counts"

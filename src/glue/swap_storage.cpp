@@ -20,6 +20,7 @@ extern "C" {
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/dependency.h"
 #include "catalog/heap.h"
 #include "catalog/indexing.h"
@@ -30,6 +31,7 @@ extern "C" {
 #include "nodes/nodes.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
@@ -37,38 +39,46 @@ extern "C" {
 
 namespace {
 
-void require_table(Relation rel, const char* role) {
-    const char* name = RelationGetRelationName(rel);
-    if (rel->rd_rel->relkind != RELKIND_RELATION)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("%s \"%s\" is not a table", role, name)));
-    // A temporary table's pages live in the session's own buffers and are
-    // never written to the WAL: they cannot become a shared table's.
-    if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
-        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("%s \"%s\" is not a permanent table", role, name),
-                        errhint("Build the staging table with CREATE TABLE ... (LIKE target INCLUDING ALL).")));
+// Checked from the catalog before any lock is taken: a lock on a catalog
+// or on someone else's table, even until the error, would stop others.
+void require_table(Oid relid, const char* role) {
+    const char kind = get_rel_relkind(relid);
+    if (kind == '\0')
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("%s relation with OID %u does not exist", role, relid)));
+    if (kind != RELKIND_RELATION || IsCatalogRelationOid(relid))
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("%s \"%s\" is not a table", role, get_rel_name(relid))));
+}
+
+// The swap is for the extension's own results, replaced by its phases.
+void require_extension_table(Oid relid) {
+    const Oid extension = get_extension_oid("normalize", true);
+    if (!OidIsValid(extension) || getExtensionOfObject(RelationRelationId, relid) != extension)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("target \"%s\" is not a table of the extension normalize", get_rel_name(relid)),
+                        errhint("swap_table_storage swaps a phase's results in; the phases call it.")));
 }
 
 Relation open_locked(Oid relid, const char* role) {
     Relation rel = try_relation_open(relid, AccessExclusiveLock);
     if (rel == nullptr)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("%s relation with OID %u does not exist", role, relid)));
-    require_table(rel, role);
+    // A temporary table's pages live in the session's own buffers and are
+    // never written to the WAL: they cannot become a shared table's.
+    if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("%s \"%s\" is not a permanent table", role, RelationGetRelationName(rel)),
+                        errhint("Build the staging table with CREATE TABLE ... (LIKE target INCLUDING ALL).")));
     return rel;
 }
 
-// The swap is for the extension's own results, replaced by its phases: a
-// table of normalize, and a staging table this transaction made for it.
+// The staging table: one this transaction made, for the phase that
+// replaces the target. And what replacing the target's rows with TRUNCATE
+// and INSERT would need.
 void require_phase_tables(Relation target, Relation staging) {
-    const Oid extension = get_extension_oid("normalize", true);
-    if (!OidIsValid(extension) || getExtensionOfObject(RelationRelationId, RelationGetRelid(target)) != extension)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("target \"%s\" is not a table of the extension normalize", RelationGetRelationName(target)),
-                        errhint("swap_table_storage swaps a phase's results in; the phases call it.")));
     if (staging->rd_createSubid == InvalidSubTransactionId)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("staging \"%s\" was not created in this transaction", RelationGetRelationName(staging)),
                         errhint("Only a table built in the same transaction as the swap can be swapped in.")));
-    // What replacing the rows with TRUNCATE and INSERT would need.
     for (const AclMode mode : {ACL_INSERT, ACL_TRUNCATE}) {
         const AclResult acl = pg_class_aclcheck(RelationGetRelid(target), GetUserId(), mode);
         if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(target));
@@ -280,11 +290,13 @@ NZ_FUNCTION(nz_swap_table_storage)
     const Oid target_id = PG_GETARG_OID(0);
     const Oid staging_id = PG_GETARG_OID(1);
     PreventCommandIfReadOnly("swap_table_storage()");
-    Relation target = open_locked(target_id, "target");
+    require_table(target_id, "target");
+    require_extension_table(target_id);
+    require_table(staging_id, "staging");
     if (target_id == staging_id)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("target and staging must be two tables, got \"%s\" twice",
-                               RelationGetRelationName(target))));
+                        errmsg("target and staging must be two tables, got \"%s\" twice", get_rel_name(target_id))));
+    Relation target = open_locked(target_id, "target");
     Relation staging = open_locked(staging_id, "staging");
     require_phase_tables(target, staging);
     require_same_columns(target, staging);
