@@ -26,7 +26,7 @@ results() {
          UNION ALL SELECT d::text FROM normalize.device_health_samples AS d
          UNION ALL SELECT f::text FROM normalize.customer_feature_store AS f) AS t"
 }
-echo "1..13"
+echo "1..15"
 psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
 psql_ -d "$db" >/dev/null <<'SQL'
 CREATE EXTENSION normalize;
@@ -37,7 +37,7 @@ call="CALL normalize.run_pipeline(seed => 42, months => 24, as_of => '2025-06-18
 
 log_a=$(mktemp)
 # A third session holds the customer store, so that the features phase
-# waits at its start (its first step empties the stores) for as long as
+# waits at its end (its last step swaps the new stores in) for as long as
 # the checks below need, however fast the phases before it.
 "$NZ_PG_BIN/psql" -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE normalize.customer_feature_store IN ACCESS SHARE MODE" \
     -c "SELECT pg_sleep(30)" -c "ROLLBACK" >/dev/null 2>&1 &
@@ -103,6 +103,22 @@ check "another session sees the feature engine's rows done and to do while it ru
 wait "$session_a" || true
 check "a finished step leaves no progress behind" "0|124115" \
       "$(q "SELECT (SELECT count(*) FROM normalize.pipeline_progress) || '|' || (SELECT count(*) FROM progress_target)")"
+
+# The history's generators count the rows they make into the same view.
+"$NZ_PG_BIN/psql" -X -q -d "$db" -c "SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42)" \
+    >"$log_a" 2>&1 &
+session_a=$!
+seen=""
+for _ in $(seq 300); do
+    seen=$(q "SELECT phase || ' ' || step || ' ' || (rows_done > 0) || ' ' || (rows_done <= rows_to_do)
+                FROM normalize.pipeline_progress WHERE step = 'device_days'")
+    [ "$(cut -d' ' -f3 <<<"$seen")" = true ] && break
+    sleep 0.05
+done
+check "another session sees the history's device days made and to make while it runs (phase step done>0 done<=to-do)" \
+      "history device_days true true" "$seen"
+wait "$session_a" || true
+check "the history leaves no progress behind" "0" "$(q "SELECT count(*) FROM normalize.pipeline_progress")"
 
 out=$("$NZ_PG_BIN/psql" -X -d "$db" -c "CALL normalize.run_pipeline(seed => 42, months => 0, as_of => '2025-06-18')" 2>&1 || true)
 check "a phase that fails says which, why, and how to resume" "yes" \

@@ -266,6 +266,8 @@ BEGIN
     PERFORM normalize.stage_phase('history');
     INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
     VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
+    -- Each generator's rows are counted into pipeline_progress as made.
+    PERFORM normalize.begin_progress('history', 'account_snapshots', (SELECT count(*) FROM normalize.accounts) * months);
     INSERT INTO normalize.next_account_snapshots
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
@@ -280,6 +282,8 @@ BEGIN
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
     IF 'device' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
+                                         * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
         INSERT INTO normalize.next_device_days
         SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
           FROM normalize.devices AS d
@@ -299,6 +303,8 @@ BEGIN
     END IF;
     -- Users, weekly over the same window, ending at their repaired engagement.
     IF 'user' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
+                                         * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
         INSERT INTO normalize.next_user_weeks
         SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
           FROM normalize.users AS u
@@ -311,6 +317,7 @@ BEGIN
                                                                                  'features_adopted', w.features_adopted)
           FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
     END IF;
+    PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
     -- right after, before autovacuum has looked at them, and without them
     -- the planner takes the one row of history_info for a thousand).

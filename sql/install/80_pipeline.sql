@@ -552,6 +552,23 @@ SELECT a.pid, m[1] AS phase, m[2] AS step, m[3]::bigint AS rows_done, m[4]::bigi
 COMMENT ON VIEW @extschema@.pipeline_progress IS
     'The pipeline steps running now in any session of this database: phase, step, rows done, rows to do (estimated), percent and time running';
 
+-- A step whose rows are made one entity at a time by the history
+-- generators reports them into pipeline_progress: begun with its rows to
+-- do, ended (or ended with its transaction) when its statement is done.
+CREATE FUNCTION @extschema@.begin_progress(phase text, step text, rows_to_do bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'nz_begin_progress'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.begin_progress(text, text, bigint) IS
+    'Internal: begins a step of a phase, with its rows to do, that the history generators count into pipeline_progress as they make rows';
+
+CREATE FUNCTION @extschema@.end_progress()
+RETURNS void
+AS 'MODULE_PATHNAME', 'nz_end_progress'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.end_progress() IS
+    'Internal: ends the step begun by begin_progress and puts the session''s application_name back';
+
 -- No SET search_path here: a procedure with SET clauses may not commit.
 -- The body only calls the functions above, whose paths are pinned, with
 -- qualified names.

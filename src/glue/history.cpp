@@ -7,6 +7,7 @@
 // Core headers first: they refuse to compile after a Postgres header.
 #include "boundary.hpp"
 #include "profiles.hpp"
+#include "progress.hpp"
 #include "row_template.hpp"
 
 #include <cstdio>
@@ -342,6 +343,7 @@ NZ_FUNCTION(nz_generate_device_history)
             CHECK_FOR_INTERRUPTS();
     }
     leave_scratch(previous);
+    normalize::glue::count_step_rows(days);
     return static_cast<Datum>(0);
 }
 
@@ -412,6 +414,7 @@ NZ_FUNCTION(nz_generate_user_history)
         CHECK_FOR_INTERRUPTS();
     }
     leave_scratch(previous);
+    normalize::glue::count_step_rows(static_cast<int64>(n));
     return static_cast<Datum>(0);
 }
 
@@ -504,6 +507,7 @@ NZ_FUNCTION(nz_generate_histories)
             const std::size_t n = core::simulate_account(normalize::glue::text_view(key_text), seed, input,
                                                          months, params, rows);
             put_account_months(rsinfo, *labels, key_text, rows, n, row);
+            normalize::glue::count_step_rows(static_cast<int64>(n));
         }
         SPI_freetuptable(SPI_tuptable);
         CHECK_FOR_INTERRUPTS();

@@ -3,6 +3,8 @@
 #include <cstdio>
 
 extern "C" {
+#include "access/xact.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 }
 
@@ -18,4 +20,86 @@ void report_progress(const char* phase, const char* step, int64 done, int64 tota
     set_config_option("application_name", name, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 }
 
+namespace {
+
+constexpr int64 kReportEvery = 16384;
+
+struct Step {
+    bool active;
+    char phase[NAMEDATALEN];
+    char step[NAMEDATALEN];
+    char name_before[NAMEDATALEN];  // application_name, put back at the end
+    int64 done;
+    int64 total;
+    int64 next_report;
+    bool callback_registered;
+};
+
+Step current = {};
+
+// The step ends with its transaction, whatever ends it: a failed phase
+// must not leave the next transaction counting into its name.
+void on_xact(XactEvent event, void*) {
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+        event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+        current.active = false;
+}
+
+}  // namespace
+
+void count_step_rows(int64 rows) {
+    if (!current.active)
+        return;
+    current.done += rows;
+    if (current.done >= current.next_report) {
+        report_progress(current.phase, current.step, current.done, current.total);
+        current.next_report = current.done + kReportEvery;
+    }
+}
+
 }  // namespace normalize::glue
+
+using normalize::glue::current;
+
+// begin_progress(phase, step, rows_to_do): see progress.hpp.
+NZ_FUNCTION(nz_begin_progress)
+{
+    if (!current.callback_registered) {
+        RegisterXactCallback(normalize::glue::on_xact, nullptr);
+        current.callback_registered = true;
+    }
+    const int64 total = PG_GETARG_INT64(2);
+    if (total < 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("rows_to_do must not be negative, got %lld", static_cast<long long>(total)),
+                        errhint("Pass the rows the step will make, or 0 when it does not know.")));
+    // A step begun inside another keeps the name from before the first.
+    if (!current.active) {
+        const char* name = GetConfigOption("application_name", false, false);
+        strlcpy(current.name_before, name != nullptr ? name : "", sizeof current.name_before);
+    }
+    strlcpy(current.phase, text_to_cstring(PG_GETARG_TEXT_PP(0)), sizeof current.phase);
+    strlcpy(current.step, text_to_cstring(PG_GETARG_TEXT_PP(1)), sizeof current.step);
+    for (char* c = current.phase; *c != '\0'; ++c)
+        if (*c == ' ') *c = '_';
+    for (char* c = current.step; *c != '\0'; ++c)
+        if (*c == ' ') *c = '_';
+    current.done = 0;
+    current.total = total;
+    current.next_report = 1;
+    current.active = true;
+    normalize::glue::report_progress(current.phase, current.step, 0, total);
+    PG_RETURN_VOID();
+}
+
+// end_progress(): the step is over; the session's name is put back.
+NZ_FUNCTION(nz_end_progress)
+{
+    static_cast<void>(fcinfo);  // no arguments
+    if (current.active) {
+        current.active = false;
+        set_config_option("application_name", current.name_before, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                          true, 0, false);
+    }
+    PG_RETURN_VOID();
+}

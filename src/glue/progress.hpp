@@ -14,4 +14,10 @@ namespace normalize::glue {
 // names are cut, the counts kept).
 void report_progress(const char* phase, const char* step, int64 done, int64 total);
 
+// A step whose rows are made by functions called once per entity (the
+// history generators): begun from SQL (begin_progress) with its rows to
+// do, it is fed their rows as they are made, and reports every 16,384.
+// Without a step begun in this transaction, counting does nothing.
+void count_step_rows(int64 rows);
+
 }  // namespace normalize::glue

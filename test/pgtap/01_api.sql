@@ -163,6 +163,8 @@ INSERT INTO expected_functions VALUES
     ('pipeline_lock()', 'f', 'v', true, 'u'),
     ('pipeline_unlock()', 'f', 'v', true, 'u'),
     ('pipeline_lock_holder()', 'f', 'v', false, 's'),
+    ('begin_progress(text,text,bigint)', 'f', 'v', true, 'u'),
+    ('end_progress()', 'f', 'v', true, 'u'),
     ('pipeline_begin(jsonb,boolean)', 'f', 'v', true, 'u'),
     ('input_fingerprint()', 'f', 's', false, 'u'),
     ('pipeline_next_phase(bigint)', 'f', 'v', true, 'u'),

@@ -1,5 +1,6 @@
 -- The phases that build beside (history, features, training) write into
 -- staging tables and swap them in at their end: readers are not held up.
+-- The history's generators count their rows into pipeline_progress.
 
 CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
                                          seed bigint DEFAULT 42,
@@ -79,6 +80,8 @@ BEGIN
     PERFORM normalize.stage_phase('history');
     INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
     VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
+    -- Each generator's rows are counted into pipeline_progress as made.
+    PERFORM normalize.begin_progress('history', 'account_snapshots', (SELECT count(*) FROM normalize.accounts) * months);
     INSERT INTO normalize.next_account_snapshots
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
@@ -93,6 +96,8 @@ BEGIN
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
     IF 'device' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
+                                         * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
         INSERT INTO normalize.next_device_days
         SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
           FROM normalize.devices AS d
@@ -112,6 +117,8 @@ BEGIN
     END IF;
     -- Users, weekly over the same window, ending at their repaired engagement.
     IF 'user' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
+                                         * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
         INSERT INTO normalize.next_user_weeks
         SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
           FROM normalize.users AS u
@@ -124,6 +131,7 @@ BEGIN
                                                                                  'features_adopted', w.features_adopted)
           FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
     END IF;
+    PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
     -- right after, before autovacuum has looked at them, and without them
     -- the planner takes the one row of history_info for a thousand).
@@ -453,12 +461,13 @@ COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
 -- are taken first, then every table the phase replaces and every table
 -- built on them is locked, the later phases' emptied, and each staging
 -- table's storage swapped with its table's (swap_table_storage) and
--- dropped. The lock is held from here to the commit: milliseconds. It is
--- waited for 200 ms at a time, with a pause between tries, so that readers
--- queued behind the request (a long query holds a table for as long as it
--- runs) go through instead of waiting for the phase; a lock_timeout the
--- session set bounds the tries in all. Returns the later phases whose
--- results were thrown away.
+-- dropped. The lock is held from here to the commit: milliseconds.
+-- Readers that come while the lock is asked for queue behind the request,
+-- and a query in progress may hold a table for long: so the request gives
+-- up after 100 ms, then 200, 400 and 800 at most, with a pause between
+-- tries that lets the queue through. After 30 s of tries it waits as long
+-- as it takes, saying so; a lock_timeout the session set bounds it all.
+-- Returns the later phases whose results were thrown away.
 CREATE OR REPLACE FUNCTION @extschema@.swap_in_phase(phase text)
 RETURNS text[]
 LANGUAGE plpgsql VOLATILE
@@ -471,6 +480,8 @@ DECLARE
     t text;
     session_timeout text := current_setting('lock_timeout');
     give_up timestamptz;
+    stop_trying timestamptz;
+    tries integer := 0;
 BEGIN
     SELECT x.writes INTO own FROM normalize.phases_from(swap_in_phase.phase) AS x WHERE x.name = swap_in_phase.phase;
     FOREACH t IN ARRAY own LOOP
@@ -486,9 +497,16 @@ BEGIN
     IF session_timeout::interval > interval '0' THEN
         give_up := clock_timestamp() + session_timeout::interval;
     END IF;
+    stop_trying := clock_timestamp() + interval '30 seconds';
     LOOP
         BEGIN
-            PERFORM set_config('lock_timeout', '200ms', true);
+            IF clock_timestamp() < stop_trying THEN
+                PERFORM set_config('lock_timeout', least(100 * 2 ^ tries, 800) || 'ms', true);
+            ELSE
+                RAISE NOTICE 'phase % has tried for 30 s to lock its tables between reads: it now waits for the reads in progress, and new ones wait for it',
+                             phase;
+                PERFORM set_config('lock_timeout', session_timeout, true);
+            END IF;
             EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
             EXIT;
         EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
@@ -498,6 +516,7 @@ BEGIN
                     USING ERRCODE = 'lock_not_available',
                           HINT = 'A long query holds one of them; raise lock_timeout, or set it to 0 to wait.';
             END IF;
+            tries := tries + 1;
             PERFORM pg_sleep(0.05);
         END;
     END LOOP;
@@ -520,4 +539,21 @@ AS 'MODULE_PATHNAME', 'nz_swap_table_storage'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.swap_table_storage(regclass, regclass) IS
     'Internal: trades the storage (heap, TOAST, indexes) and statistics of a table of normalize and a staging table made like it in this transaction; the step that ends a phase';
+
+-- A step whose rows are made one entity at a time by the history
+-- generators reports them into pipeline_progress: begun with its rows to
+-- do, ended (or ended with its transaction) when its statement is done.
+CREATE OR REPLACE FUNCTION @extschema@.begin_progress(phase text, step text, rows_to_do bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'nz_begin_progress'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.begin_progress(text, text, bigint) IS
+    'Internal: begins a step of a phase, with its rows to do, that the history generators count into pipeline_progress as they make rows';
+
+CREATE OR REPLACE FUNCTION @extschema@.end_progress()
+RETURNS void
+AS 'MODULE_PATHNAME', 'nz_end_progress'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.end_progress() IS
+    'Internal: ends the step begun by begin_progress and puts the session''s application_name back';
 
