@@ -304,3 +304,4 @@ SELECT normalize.swap_in_phase('history') AS thrown_away;
 SELECT count(*) AS staging_left FROM pg_class AS c WHERE c.relnamespace = 'normalize'::regnamespace AND c.relname LIKE 'next\_%';
 \unset ON_ERROR_ROLLBACK
 ROLLBACK;
+SELECT normalize.stage_phase('quality'), normalize.swap_in_phase('quality') AS nothing_to_swap;

@@ -175,6 +175,9 @@ BEGIN
     END LOOP;
     SELECT string_agg(format('normalize.%I', w), ', ')
       INTO tables FROM normalize.phases_from(swap_in_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w;
+    IF tables IS NULL THEN
+        RETURN '{}';  -- a phase that writes nothing, with nothing built on it: quality
+    END IF;
     IF session_timeout::interval > interval '0' THEN
         give_up := clock_timestamp() + session_timeout::interval;
     END IF;
