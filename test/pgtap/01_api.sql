@@ -123,7 +123,7 @@ INSERT INTO expected_functions VALUES
     ('user_features_at(date)', 'f', 's', true, 's'),
     ('feature_null_rates()', 'f', 's', false, 's'),
     ('assign_splits(text,double precision,double precision,regclass)', 'f', 'v', false, 'u'),
-    ('balance_samples(text,text,text,text,double precision,boolean,bigint)', 'f', 'v', false, 'u'),
+    ('balance_samples(regclass,regclass,text,text,text,double precision,boolean,bigint)', 'f', 'v', false, 'u'),
     ('build_training_sets(bigint,double precision,double precision,text,double precision,double precision,boolean)', 'f', 'v', false, 'u'),
     ('rule_candidates(text,text,text[],bigint[],text[],boolean)', 'f', 'v', true, 'u'),
     ('score_id_rules(text[],bigint[],text[],boolean)', 'f', 'i', true, 's'),
