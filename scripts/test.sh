@@ -21,7 +21,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$NZ_ROOT"
 read -r -a versions <<<"${NZ_PG_VERSIONS:-15 16 17 18}"
 # NZ_HEAVY=no skips the heavier scripts (for a quick run on some versions).
-heavy_scope=all; heavy_count=10
+# The shell TAP scripts, run on the first version: the count of suites
+# expected at the end is taken from this list.
+heavy_tests=(readme_reference deliverables upgrade dump_restore messy_sources pipeline_sessions readers_during_rebuild
+             html_report dbt_example ml_signal bad_inputs)
+heavy_scope=all; heavy_count=${#heavy_tests[@]}
 if [ "${NZ_HEAVY:-yes}" = no ]; then heavy_scope=core; heavy_count=0; fi
 
 nz_install_packages
@@ -119,7 +123,7 @@ version_suite() {  # major, scope (core or all)
 
     if [ "$scope" = all ]; then
         local name
-        for name in readme_reference deliverables upgrade dump_restore messy_sources pipeline_sessions readers_during_rebuild html_report dbt_example ml_signal bad_inputs; do
+        for name in "${heavy_tests[@]}"; do
             nz_log "PostgreSQL $major: test/$name.sh"
             if [ "$name" = dbt_example ]; then
                 PATH=$NZ_ROOT/.venv-dbt/bin:$PATH run_tap_script "$name" "test/$name.sh" "$dir/$name.log" "$counts"
