@@ -305,3 +305,15 @@ SELECT count(*) AS staging_left FROM pg_class AS c WHERE c.relnamespace = 'norma
 \unset ON_ERROR_ROLLBACK
 ROLLBACK;
 SELECT normalize.stage_phase('quality'), normalize.swap_in_phase('quality') AS nothing_to_swap;
+-- The registry read from a phase on, and a progress step's name.
+SELECT * FROM normalize.phases_from('history');
+SELECT * FROM normalize.phases_from(NULL);
+SELECT normalize.begin_progress('history', 'device days', -1);
+SELECT normalize.begin_progress('history', NULL, 10) IS NULL AS strict;
+BEGIN;
+SET LOCAL application_name = 'before';
+SELECT normalize.begin_progress('history', 'device days', 10);
+SELECT current_setting('application_name') AS during;
+SELECT normalize.end_progress();
+SELECT current_setting('application_name') AS after;
+ROLLBACK;
