@@ -45,6 +45,14 @@ void on_xact(XactEvent event, void*) {
         current.active = false;
 }
 
+// pipeline_progress reads the name as words separated by spaces: a space
+// inside a phase's or step's name becomes an underscore.
+void copy_word(char* into, size_t size, const text* from) {
+    strlcpy(into, text_to_cstring(from), size);
+    for (char* c = into; *c != '\0'; ++c)
+        if (*c == ' ') *c = '_';
+}
+
 }  // namespace
 
 void count_step_rows(int64 rows) {
@@ -59,6 +67,7 @@ void count_step_rows(int64 rows) {
 
 }  // namespace normalize::glue
 
+using normalize::glue::copy_word;
 using normalize::glue::current;
 
 // begin_progress(phase, step, rows_to_do): see progress.hpp.
@@ -78,12 +87,8 @@ NZ_FUNCTION(nz_begin_progress)
         const char* name = GetConfigOption("application_name", false, false);
         strlcpy(current.name_before, name != nullptr ? name : "", sizeof current.name_before);
     }
-    strlcpy(current.phase, text_to_cstring(PG_GETARG_TEXT_PP(0)), sizeof current.phase);
-    strlcpy(current.step, text_to_cstring(PG_GETARG_TEXT_PP(1)), sizeof current.step);
-    for (char* c = current.phase; *c != '\0'; ++c)
-        if (*c == ' ') *c = '_';
-    for (char* c = current.step; *c != '\0'; ++c)
-        if (*c == ' ') *c = '_';
+    copy_word(current.phase, sizeof current.phase, PG_GETARG_TEXT_PP(0));
+    copy_word(current.step, sizeof current.step, PG_GETARG_TEXT_PP(1));
     current.done = 0;
     current.total = total;
     current.next_report = 1;
