@@ -23,7 +23,7 @@ read -r -a versions <<<"${NZ_PG_VERSIONS:-15 16 17 18}"
 # NZ_HEAVY=no skips the heavier scripts (for a quick run on some versions).
 # The shell TAP scripts, run on the first version: the count of suites
 # expected at the end is taken from this list.
-heavy_tests=(readme_reference deliverables upgrade dump_restore messy_sources pipeline_sessions readers_during_rebuild
+heavy_tests=(readme_reference deliverables upgrade dump_restore messy_sources pipeline_sessions readers_during_rebuild workers
              html_report dbt_example ml_signal bad_inputs)
 heavy_scope=all; heavy_count=${#heavy_tests[@]}
 if [ "${NZ_HEAVY:-yes}" = no ]; then heavy_scope=core; heavy_count=0; fi

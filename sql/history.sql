@@ -281,6 +281,8 @@ SELECT normalize.swap_in_phase('history');
 SELECT normalize.swap_table_storage(0, 'normalize.history_info');
 BEGIN;
 \set ON_ERROR_ROLLBACK on
+-- The staging tables start without indexes: swap_in_phase builds them
+-- once the rows are in.
 SELECT normalize.stage_phase('history');
 SELECT c.relname FROM pg_class AS c WHERE c.relnamespace = 'normalize'::regnamespace AND c.relname LIKE 'next\_%' ORDER BY 1;
 SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.history_info');
@@ -296,11 +298,19 @@ SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.history
 -- the views on it; the staging table holds the old rows.
 INSERT INTO normalize.next_history_info (months, window_start, as_of, seed) VALUES (3, '2025-04-01', '2025-06-18', 5);
 SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.next_history_info');
+ALTER TABLE normalize.next_history_info ADD PRIMARY KEY (singleton);
+SELECT normalize.swap_table_storage('normalize.history_info', 'normalize.next_history_info');
 SELECT h.months, h.seed FROM normalize.history_info AS h;
 SELECT count(*) AS old_rows FROM normalize.next_history_info;
 INSERT INTO normalize.history_info (months, window_start, as_of, seed) VALUES (3, '2025-04-01', '2025-06-18', 5);
 -- The whole phase's swap empties the later phases and drops the staging.
 SELECT normalize.swap_in_phase('history') AS thrown_away;
+-- Each table has its key again, built in the staging table before the swap.
+SELECT i.indrelid::regclass AS table_name, i.indisprimary, i.indisvalid
+  FROM pg_index AS i
+ WHERE i.indrelid IN (SELECT format('normalize.%I', w)::regclass FROM normalize.phases_from('history') AS p
+                       CROSS JOIN LATERAL unnest(p.writes) AS w WHERE p.name = 'history')
+ ORDER BY i.indrelid::regclass::text;
 SELECT count(*) AS staging_left FROM pg_class AS c WHERE c.relnamespace = 'normalize'::regnamespace AND c.relname LIKE 'next\_%';
 \unset ON_ERROR_ROLLBACK
 ROLLBACK;

@@ -31,6 +31,19 @@ VALUES ('my check', 'style', '>=', 1, 'not a category');
 -- The pipeline's arguments.
 CALL normalize.run_pipeline(seed => NULL);
 CALL normalize.run_pipeline(months => NULL);
+-- The processes a phase may use: the argument of a run, or the setting.
+CALL normalize.run_pipeline(workers => 0);
+SET normalize.workers = -1;
+SET normalize.workers = 3;
+SET max_parallel_workers = 1;
+SELECT normalize.worker_count() AS within_max_parallel_workers;
+SET max_parallel_workers = 0;
+SELECT normalize.worker_count() AS one_when_no_workers;
+RESET max_parallel_workers;
+SELECT normalize.worker_count() AS as_set;
+SET normalize.workers = 1;
+SELECT normalize.worker_count() AS one;
+RESET normalize.workers;
 SELECT normalize.pipeline_run_phase(1, 'deploy');
 SELECT normalize.pipeline_run_phase(-1, 'repair');
 SELECT normalize.pipeline_next_phase(-1) AS no_phase_of_no_run;

@@ -31,11 +31,13 @@ void load_entity(const char* entity, FeaturePlan* plan) {
     Oid argtypes[1] = {TEXTOID};
     Datum args[1] = {CStringGetTextDatum(entity)};
     // require_feature_entity refuses a name that is not a feature entity.
-    SPI_execute_with_args("SELECT k.base_view, k.kind || '_key' FROM normalize.require_feature_entity($1) AS k",
+    SPI_execute_with_args("SELECT k.base_view, k.kind || '_key', k.table_name"
+                          "  FROM normalize.require_feature_entity($1) AS k",
                           1, argtypes, args, nullptr, true, 1);
     plan->entity = entity;
     plan->base_view = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
     plan->key = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) : nullptr;
+    plan->table = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3) : nullptr;
     // entity_kinds is editable by its owner: a feature entity without its
     // base view is refused here rather than read as one.
     if (plan->base_view == nullptr || plan->key == nullptr)
@@ -157,7 +159,7 @@ void load_feature_plan(const char* entity, const Oid* base, FeaturePlan* plan) {
     plan->source = base_source(base, plan);
 }
 
-char* base_query(const FeaturePlan* plan) {
+char* base_query(const FeaturePlan* plan, const char* lower, const char* upper) {
     StringInfoData q;
     initStringInfo(&q);
     appendStringInfo(&q, "SELECT b.%s, b.as_of, b.is_cutoff, b.t", quote_identifier(plan->key));
@@ -168,8 +170,32 @@ char* base_query(const FeaturePlan* plan) {
     // Ordered by the key alone, which the base views' windows already
     // produce: the engine puts each entity's periods in order of t itself
     // (a sort of a few hundred rows, and mostly a check that they are).
-    appendStringInfo(&q, " FROM %s AS b ORDER BY 1", plan->source);
+    appendStringInfo(&q, " FROM %s AS b", plan->source);
+    // A condition on the key alone: the planner pushes it below the base
+    // views' windows (all partitioned by the key), down to a range of the
+    // history's index, so a part reads and windows its own entities only.
+    const char* key = quote_identifier(plan->key);
+    if (lower != nullptr)
+        appendStringInfo(&q, " WHERE b.%s::pg_catalog.text OPERATOR(pg_catalog.>=) %s", key, quote_literal_cstr(lower));
+    if (upper != nullptr)
+        appendStringInfo(&q, " %s b.%s::pg_catalog.text OPERATOR(pg_catalog.<) %s", lower == nullptr ? "WHERE" : "AND",
+                         key, quote_literal_cstr(upper));
+    appendStringInfoString(&q, " ORDER BY 1");
     return q.data;
+}
+
+const char** part_bounds(const FeaturePlan* plan, int* parts) {
+    const char* from = plan->own_base ? plan->source : psprintf("normalize.%s", quote_identifier(plan->table));
+    const char* key = quote_identifier(plan->key);
+    SPI_execute(psprintf("SELECT DISTINCT b.%s::pg_catalog.text FROM %s AS b WHERE b.%s IS NOT NULL ORDER BY 1", key, from,
+                         key),
+                true, 0);
+    const int keys = static_cast<int>(SPI_processed);
+    if (*parts > keys) *parts = keys < 1 ? 1 : keys;
+    const char** bounds = static_cast<const char**>(palloc0(sizeof(char*) * *parts));
+    for (int p = 1; p < *parts; ++p)
+        bounds[p - 1] = SPI_getvalue(SPI_tuptable->vals[static_cast<int64>(p) * keys / *parts], SPI_tuptable->tupdesc, 1);
+    return bounds;
 }
 
 Relation open_target(Oid target, const FeaturePlan* plan, Oid key_type) {

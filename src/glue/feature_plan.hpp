@@ -30,6 +30,7 @@ struct FeaturePlan {
     const char* source;           // what the base rows are read from: the base view, or a table like it
     bool own_base;                // the caller's relation, not the base view
     const char* key;
+    const char* table;            // the entity's table in normalize
     int features;
     FeatureColumn* columns;       // one per feature, catalog order
     core::FeatureSpec* specs;     // the engine's features
@@ -45,8 +46,15 @@ struct FeaturePlan {
 void load_feature_plan(const char* entity, const Oid* base, FeaturePlan* plan);
 
 // The base rows ordered by key: key, as_of, is_cutoff, t, the float8
-// metrics, the text metrics.
-char* base_query(const FeaturePlan* plan);
+// metrics, the text metrics; of the keys from lower up to, not including,
+// upper (null: no bound).
+char* base_query(const FeaturePlan* plan, const char* lower = nullptr, const char* upper = nullptr);
+
+// The entities split into at most *parts ranges of keys, as even in
+// entities as they go (fewer when there are fewer entities): the *parts -
+// 1 keys where the second range and those after it begin, from the
+// entity's table, or from the caller's base relation. Call within SPI.
+const char** part_bounds(const FeaturePlan* plan, int* parts);
 
 // The target opened for a bulk write: a plain table this user may insert
 // into, without triggers or row security (a bulk write would bypass them),

@@ -4,8 +4,11 @@
 // (the values the engine reads, not the rows), put in order of t, fed to
 // the engine, and each cutoff's row is written with the table access
 // method's multi-row insert, as COPY does; the target's indexes are
-// rebuilt once at the end rather than updated row by row.
+// rebuilt once at the end rather than updated row by row. With more than
+// one process (normalize.workers), parallel workers compute parts of the
+// entities and send their rows to the leader (feature_workers.hpp).
 #include "feature_plan.hpp"
+#include "feature_workers.hpp"
 #include "progress.hpp"
 
 #include <algorithm>
@@ -13,6 +16,7 @@
 
 extern "C" {
 #include "access/heapam.h"
+#include "access/heaptoast.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -69,6 +73,9 @@ struct Pass {
     int64 written;
     int64 read;                   // base rows so far
     int64 expected;               // base rows the planner expects
+    shm_mq_handle* outbox;        // a worker's: its rows go to the leader
+    normalize::glue::FeatureWorkers* workers;  // the leader's, when it has any
+    pg_atomic_uint64* all_read;   // base rows read by every process
 };
 
 // Whether two strings are the same bytes. A compressed or external one is
@@ -95,12 +102,52 @@ const char* iso_date(Datum value) {
     return psprintf("%04d-%02d-%02d", year, month, day);
 }
 
+// Base rows read so far, by this process or, with workers, by all.
+void report_read(const Pass* pass) {
+    const int64 read = pass->all_read != nullptr ? static_cast<int64>(pg_atomic_read_u64(pass->all_read)) : pass->read;
+    normalize::glue::report_progress("features", pass->plan->entity, read, pass->expected);
+}
+
 void flush_rows(Pass* pass) {
     if (pass->waiting == 0) return;
     table_multi_insert(pass->rel, pass->slots, pass->waiting, pass->cid, 0, pass->bulk);
     for (int i = 0; i < pass->waiting; ++i) ExecClearTuple(pass->slots[i]);
     pass->written += pass->waiting;
     pass->waiting = 0;
+}
+
+// A row the toaster would have to store out of line needs a new OID, which
+// no process may assign while workers run.
+void refuse_wide_row(const Pass* pass, uint32 bytes) {
+    if (bytes > TOAST_TUPLE_THRESHOLD)
+        ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                        errmsg("a row of %s features is %u bytes, too wide to write with parallel workers",
+                               pass->plan->entity, bytes),
+                        errdetail("Rows over %d bytes are stored in part out of line, which workers cannot do.",
+                                  static_cast<int>(TOAST_TUPLE_THRESHOLD)),
+                        errhint("SET normalize.workers = 1 for this entity's features.")));
+}
+
+// A worker's row, formed here, to the leader.
+void send_row(Pass* pass, TupleTableSlot* slot) {
+    HeapTuple row = heap_form_tuple(slot->tts_tupleDescriptor, slot->tts_values, slot->tts_isnull);
+    refuse_wide_row(pass, row->t_len);
+    if (shm_mq_send(pass->outbox, row->t_len, row->t_data, false, false) != SHM_MQ_SUCCESS)
+        ereport(ERROR, (errcode(ERRCODE_ADMIN_SHUTDOWN), errmsg("the leader of the feature workers is gone")));
+    heap_freetuple(row);
+    ExecClearTuple(slot);
+    ++pass->written;
+}
+
+// A worker's row into the leader's next multi-row insert (a copy: the
+// queue's memory is reused).
+void take_row(HeapTuple row, void* arg) {
+    Pass* pass = static_cast<Pass*>(arg);
+    ExecForceStoreHeapTuple(row, pass->slots[pass->waiting++], false);
+    if (pass->waiting == kInsertBatch) {
+        flush_rows(pass);
+        report_read(pass);
+    }
 }
 
 // The features at period i of the entity (the engine's latest): key,
@@ -111,7 +158,7 @@ void write_row(Pass* pass, int i) {
     const EntityRows& rows = pass->rows;
     const int texts = plan->text_metric_count;
     pass->engine->compute(pass->out);
-    TupleTableSlot* slot = pass->slots[pass->waiting++];
+    TupleTableSlot* slot = pass->slots[pass->outbox != nullptr ? 0 : pass->waiting++];
     ExecClearTuple(slot);
     slot->tts_values[0] = pass->key;
     slot->tts_isnull[0] = false;
@@ -129,7 +176,12 @@ void write_row(Pass* pass, int i) {
         }
     }
     ExecStoreVirtualTuple(slot);
+    if (pass->outbox != nullptr) {
+        send_row(pass, slot);
+        return;
+    }
     ExecMaterializeSlot(slot);
+    if (IsInParallelMode()) refuse_wide_row(pass, ExecFetchSlotHeapTuple(slot, false, nullptr)->t_len);
     if (pass->waiting == kInsertBatch) flush_rows(pass);
 }
 
@@ -161,6 +213,7 @@ void finish_entity(Pass* pass) {
     flush_rows(pass);  // the rows point into the entity's memory
     MemoryContextReset(pass->entity_memory);
     rows = EntityRows{};
+    if (pass->workers != nullptr) normalize::glue::take_worker_rows(pass->workers, false, take_row, pass);
 }
 
 void grow_rows(Pass* pass) {
@@ -247,12 +300,25 @@ bool receive_base_row(TupleTableSlot* slot, DestReceiver* self) {
     rows.cutoff[i] = DatumGetBool(values[2]);
     rows.t[i] = DatumGetInt64(values[3]);
     keep_metrics(pass, values, nulls, i);
-    if (++pass->read % kProgressEvery == 0)
-        normalize::glue::report_progress("features", pass->plan->entity, pass->read, pass->expected);
+    if (++pass->read % kProgressEvery == 0) {
+        if (pass->all_read != nullptr) pg_atomic_fetch_add_u64(pass->all_read, kProgressEvery);
+        if (pass->outbox == nullptr) report_read(pass);
+    }
     return true;
 }
 
-// The target is opened once the base query's key type is known.
+// The leader's target, opened for its multi-row inserts.
+void open_for_writing(Pass* pass, Oid key_type) {
+    if (pass->outbox != nullptr) return;
+    pass->rel = normalize::glue::open_target(pass->target, pass->plan, key_type);
+    pass->slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*) * kInsertBatch));
+    for (int i = 0; i < kInsertBatch; ++i) pass->slots[i] = table_slot_create(pass->rel, nullptr);
+    pass->bulk = GetBulkInsertState();
+    pass->cid = GetCurrentCommandId(true);
+}
+
+// The target is opened once the base query's key type is known (the
+// leader with workers opens it before they start, and then reads parts).
 void start_receiving(DestReceiver* self, int, TupleDesc desc) {
     Pass* pass = reinterpret_cast<Pass*>(self);
     if (get_typlen(TupleDescAttr(desc, 0)->atttypid) != -1)
@@ -261,11 +327,13 @@ void start_receiving(DestReceiver* self, int, TupleDesc desc) {
                                format_type_be(TupleDescAttr(desc, 0)->atttypid)),
                         errhint("The stable keys of normalize are text.")));
     MemoryContext outer = MemoryContextSwitchTo(pass->memory);
-    pass->rel = normalize::glue::open_target(pass->target, pass->plan, TupleDescAttr(desc, 0)->atttypid);
-    pass->slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*) * kInsertBatch));
-    for (int i = 0; i < kInsertBatch; ++i) pass->slots[i] = table_slot_create(pass->rel, nullptr);
-    pass->bulk = GetBulkInsertState();
-    pass->cid = GetCurrentCommandId(true);
+    if (pass->rel == nullptr) open_for_writing(pass, TupleDescAttr(desc, 0)->atttypid);
+    if (pass->outbox != nullptr && pass->slots == nullptr) {
+        // A worker forms rows of the target's layout, checked by the leader.
+        pass->rel = table_open(pass->target, AccessShareLock);
+        pass->slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*)));
+        pass->slots[0] = MakeSingleTupleTableSlot(RelationGetDescr(pass->rel), &TTSOpsVirtual);
+    }
     MemoryContextSwitchTo(outer);
 }
 
@@ -289,19 +357,121 @@ void prepare_pass(Pass* pass, const FeaturePlan* plan, Oid target) {
     pass->entity_memory = AllocSetContextCreate(CurrentMemoryContext, "feature engine entity", ALLOCSET_DEFAULT_SIZES);
 }
 
-// The planner's estimate of the rows a query returns: the "to do" of the
-// progress report (the history tables are analyzed as they are built).
-int64 expected_rows(SPIPlanPtr query) {
-    CachedPlan* cached = SPI_plan_get_cached_plan(query);
-    if (cached == nullptr) return 0;
-    int64 rows = 0;
-    if (list_length(cached->stmt_list) == 1)
-        rows = static_cast<int64>(linitial_node(PlannedStmt, cached->stmt_list)->planTree->plan_rows);
+// The planner's estimates for a query: the rows it returns (the "to do"
+// of the progress report; the history tables are analyzed as they are
+// built) and its cost.
+struct Estimate {
+    int64 rows;
+    double cost;
+};
+
+Estimate estimate(SPIPlanPtr query) {
+    Estimate e{0, 0.0};
+    CachedPlan* cached = query == nullptr ? nullptr : SPI_plan_get_cached_plan(query);
+    if (cached == nullptr) return e;
+    if (list_length(cached->stmt_list) == 1) {
+        const Plan* top = linitial_node(PlannedStmt, cached->stmt_list)->planTree;
+        e.rows = static_cast<int64>(top->plan_rows);
+        e.cost = top->total_cost;
+    }
     ReleaseCachedPlan(cached, nullptr);
-    return rows;
+    return e;
+}
+
+// Whether splitting pays: a part must cost well under the whole, which it
+// does when the key's range reaches down to the rows read (the history's
+// index); a base view whose heavy part reads every row whatever the key
+// range (a roll-up joined in by another column) would be read in full by
+// each process.
+bool parts_pay(const FeaturePlan* plan, const Estimate& whole, int parts, const char** bounds) {
+    SPIPlanPtr first = SPI_prepare(normalize::glue::base_query(plan, nullptr, bounds[0]), 0, nullptr);
+    const Estimate part = estimate(first);
+    if (first != nullptr) SPI_freeplan(first);
+    return part.cost <= whole.cost * (1.0 + 1.0 / parts) / 2.0;
+}
+
+// Reads the base rows of the keys from lower up to upper (null: no bound)
+// into the pass.
+void read_part(Pass* pass, const char* lower, const char* upper) {
+    const FeaturePlan* plan = pass->plan;
+    SPIPlanPtr query = SPI_prepare(normalize::glue::base_query(plan, lower, upper), 0, nullptr);
+    if (query == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("the base rows of %s could not be read from %s", plan->entity, plan->source),
+                        errdetail("%s", SPI_result_code_string(SPI_result))));
+    SPIExecuteOptions options{};
+    options.read_only = true;
+    options.dest = &pass->receiver;
+    // The executor starts the receiver (opening the target) even when there
+    // are no rows, and stops it after the last.
+    const int status = SPI_execute_plan_extended(query, &options);
+    if (status < 0)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("the base rows of %s could not be read from %s", plan->entity, plan->source),
+                        errdetail("%s", SPI_result_code_string(status))));
+    SPI_freeplan(query);
+}
+
+// Whether the rows may be written while workers run: none may need the
+// toaster's out-of-line storage (see refuse_wide_row), which a row of
+// float8 features and short texts (64 bytes allowed for each) never does.
+bool rows_fit_inline(const FeaturePlan* plan) {
+    const int texts = plan->features - plan->engine_features + 1;
+    return 64 + 8L * plan->engine_features + 64L * texts <= static_cast<long>(TOAST_TUPLE_THRESHOLD);
+}
+
+// The leader with workers: its own part, then the parts no worker took,
+// taking the workers' rows between its entities; then the rest of theirs.
+void read_in_parts(Pass* pass, Oid base, int parts, const char** bounds) {
+    // Workers share the transaction: it must have its ID before they start.
+    (void) GetCurrentTransactionId();
+    pass->workers = normalize::glue::start_feature_workers(pass->plan->entity, base, pass->target, parts, bounds);
+    pass->all_read = normalize::glue::rows_read(pass->workers);
+    for (int part = 0; part < parts; ++part)
+        if (part == 0 || normalize::glue::part_is_unclaimed(pass->workers, part))
+            read_part(pass, part == 0 ? nullptr : bounds[part - 1], part + 1 < parts ? bounds[part] : nullptr);
+    normalize::glue::take_worker_rows(pass->workers, true, take_row, pass);
+    flush_rows(pass);
+    if (pass->all_read != nullptr) pg_atomic_fetch_add_u64(pass->all_read, pass->read % kProgressEvery);
+    const int64 read = pass->all_read != nullptr ? static_cast<int64>(pg_atomic_read_u64(pass->all_read)) : pass->read;
+    normalize::glue::finish_feature_workers(pass->workers);
+    pass->workers = nullptr;
+    pass->all_read = nullptr;  // in the segment, gone with the workers
+    normalize::glue::report_progress("features", pass->plan->entity, read, pass->expected);
+}
+
+// A parallel worker's task: its part, sent to the leader.
+dsm_segment* worker_segment;
+shm_toc* worker_toc;
+
+Datum run_worker(FunctionCallInfo) {
+    normalize::glue::WorkerTask task;
+    normalize::glue::read_worker_task(worker_segment, worker_toc, &task);
+    SPI_connect();
+    FeaturePlan plan{};
+    normalize::glue::load_feature_plan(task.entity, task.base == InvalidOid ? nullptr : &task.base, &plan);
+    Pass pass{};
+    prepare_pass(&pass, &plan, task.target);
+    pass.outbox = task.outbox;
+    pass.all_read = task.read;
+    read_part(&pass, task.lower, task.upper);
+    pg_atomic_fetch_add_u64(task.read, pass.read % kProgressEvery);
+    ExecDropSingleTupleTableSlot(pass.slots[0]);
+    table_close(pass.rel, NoLock);
+    SPI_finish();
+    shm_mq_detach(task.outbox);
+    return 0;
 }
 
 }  // namespace
+
+extern "C" PGDLLEXPORT void nz_feature_worker(dsm_segment* seg, shm_toc* toc);
+
+extern "C" void nz_feature_worker(dsm_segment* seg, shm_toc* toc) {
+    worker_segment = seg;
+    worker_toc = toc;
+    normalize::glue::run_guarded(nullptr, run_worker);
+}
 
 NZ_FUNCTION(nz_write_feature_rows) {
     for (int arg = 0; arg < 2; ++arg)
@@ -318,22 +488,21 @@ NZ_FUNCTION(nz_write_feature_rows) {
     Pass pass{};
     prepare_pass(&pass, &plan, PG_GETARG_OID(1));
     SPIPlanPtr query = SPI_prepare(normalize::glue::base_query(&plan), 0, nullptr);
-    if (query == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("the base rows of %s could not be read from %s", plan.entity, plan.source),
-                        errdetail("%s", SPI_result_code_string(SPI_result))));
-    pass.expected = expected_rows(query);
+    const Estimate whole = estimate(query);
+    if (query != nullptr) SPI_freeplan(query);
+    pass.expected = whole.rows;
     normalize::glue::report_progress("features", plan.entity, 0, pass.expected);
-    SPIExecuteOptions options{};
-    options.read_only = true;
-    options.dest = &pass.receiver;
-    // The executor starts the receiver (opening the target) even when there
-    // are no rows, and stops it after the last.
-    const int status = SPI_execute_plan_extended(query, &options);
-    if (status < 0)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                        errmsg("the base rows of %s could not be read from %s", plan.entity, plan.source),
-                        errdetail("%s", SPI_result_code_string(status))));
+    // Workers only where the server allows them (not inside a parallel
+    // operation already) and the rows never need out-of-line storage.
+    int parts = normalize::glue::worker_count();
+    const char** bounds = parts > 1 && !IsInParallelMode() && rows_fit_inline(&plan)
+                              ? normalize::glue::part_bounds(&plan, &parts) : nullptr;
+    if (bounds == nullptr || parts < 2 || !parts_pay(&plan, whole, parts, bounds)) parts = 1;
+    elog(DEBUG1, "normalize: the features of %s in %d part%s", plan.entity, parts, parts == 1 ? "" : "s");
+    if (parts > 1)
+        read_in_parts(&pass, base, parts, bounds);
+    else
+        read_part(&pass, nullptr, nullptr);
     for (int i = 0; i < kInsertBatch; ++i) ExecDropSingleTupleTableSlot(pass.slots[i]);
     FreeBulkInsertState(pass.bulk);
     const bool has_indexes = pass.rel->rd_rel->relhasindex;

@@ -3,6 +3,7 @@
 // Core headers first: they refuse to compile after a Postgres header.
 #include "boundary.hpp"
 #include "distribution_args.hpp"
+#include "feature_workers.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -42,3 +43,8 @@ NZ_FUNCTION(nz_distribution_cdf)
         normalize::glue::distribution_from_generic_args(fcinfo, 1, 2, 3);
     PG_RETURN_FLOAT8(core::cdf(dist, PG_GETARG_FLOAT8(0)));
 }
+
+extern "C" PGDLLEXPORT void _PG_init(void);
+
+// The settings of the module, defined as it is loaded.
+extern "C" void _PG_init(void) { normalize::glue::define_worker_setting(); }

@@ -4,6 +4,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 }
@@ -17,7 +18,12 @@ void report_progress(const char* phase, const char* step, int64 done, int64 tota
     char name[NAMEDATALEN];
     const int room = static_cast<int>(sizeof name) - 1 - static_cast<int>(strlen(counts));
     snprintf(name, sizeof name, "%.*s%s", room, psprintf("normalize: %s %s", phase, step), counts);
-    set_config_option("application_name", name, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+    // No setting may change while parallel workers run: the name alone is
+    // shown then, and the setting follows at the next report after them.
+    if (IsInParallelMode())
+        pgstat_report_appname(name);
+    else
+        set_config_option("application_name", name, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 }
 
 namespace {

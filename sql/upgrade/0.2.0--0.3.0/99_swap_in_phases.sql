@@ -524,6 +524,9 @@ COMMENT ON FUNCTION @extschema@.clear_outputs(text) IS
 -- replaces, in this transaction, so no other session sees them), and swap
 -- them in at their end (swap_in_phase). Until then readers see the previous
 -- results, whole, without waiting.
+-- The staging tables start without indexes: swap_in_phase builds them once
+-- the rows are in, a sorted build that can use the parallel maintenance
+-- workers, at about a fifth of what keeping them up row by row costs.
 CREATE OR REPLACE FUNCTION @extschema@.stage_phase(phase text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -535,7 +538,7 @@ BEGIN
     FOR t IN SELECT unnest(x.writes) FROM normalize.phases_from(stage_phase.phase) AS x
               WHERE x.name = stage_phase.phase LOOP
         EXECUTE format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
-                        INCLUDING INDEXES INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)',
+                        INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)',
                        'next_' || t, t);
     END LOOP;
 END
@@ -543,8 +546,9 @@ $$;
 COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
     'Internal: makes the staging tables (next_<table>) a phase builds its results in, each like the table it replaces';
 
--- The staged results in, in one instant: the staging tables' statistics
--- are taken first, then every table the phase replaces and every table
+-- The staged results in, in one instant: the staging tables' indexes
+-- (each like one of its table's, a key as a key) and statistics are made
+-- first, then every table the phase replaces and every table
 -- built on them is locked, the later phases' emptied, and each staging
 -- table's storage swapped with its table's (swap_table_storage) and
 -- dropped. The lock is held from here to the commit: milliseconds.
@@ -564,18 +568,34 @@ DECLARE
     tables text;
     cleared text[];
     t text;
+    def text;
     session_timeout text := current_setting('lock_timeout');
     give_up timestamptz;
     stop_trying timestamptz;
     tries integer := 0;
 BEGIN
     SELECT x.writes INTO own FROM normalize.phases_from(swap_in_phase.phase) AS x WHERE x.name = swap_in_phase.phase;
+    -- Until the function returns, as its other settings.
+    PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
     FOREACH t IN ARRAY own LOOP
         IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL THEN
             RAISE EXCEPTION 'phase % has no staging table normalize.%', phase, quote_ident('next_' || t)
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'swap_in_phase ends a phase that began with normalize.stage_phase(); the phases call both.';
         END IF;
+        FOR def IN SELECT CASE WHEN c.oid IS NOT NULL
+                               THEN format('ALTER TABLE normalize.%I ADD %s', 'next_' || t, pg_get_constraintdef(c.oid))
+                               ELSE format('CREATE %sINDEX ON normalize.%I%s', CASE WHEN i.indisunique THEN 'UNIQUE ' END,
+                                           'next_' || t, substr(d.def, strpos(d.def, ' USING ')))
+                          END
+                     FROM pg_index AS i
+                    CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) AS d
+                     LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                                                 AND c.contype IN ('p', 'u', 'x')
+                    WHERE i.indrelid = format('normalize.%I', t)::regclass
+                    ORDER BY i.indexrelid LOOP
+            EXECUTE def;
+        END LOOP;
         EXECUTE format('ANALYZE normalize.%I', 'next_' || t);
     END LOOP;
     SELECT string_agg(format('normalize.%I', w), ', ')

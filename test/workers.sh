@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Workers: the pipeline's results are the same bytes whatever the number
+# of processes it may use. On the demo source and on messy_b (a source of
+# the tests' own, test/sources), each in a fresh database, the whole
+# pipeline runs with workers => 1, 2 and 3; every table of every phase
+# must then hold the same rows (all columns but the times things were
+# done), and the device features must have been computed in as many parts
+# as processes (each part's rows from another process). An error in a
+# worker's part must reach the caller as it does without workers.
+# Prints TAP. Needs PGHOST/PGPORT/PGUSER of a running cluster and NZ_PG_BIN.
+set -euo pipefail
+here=$(dirname "${BASH_SOURCE[0]}")
+source "$here/tap.sh"
+echo "1..12"
+
+# The rows of every table the phases write, as one digest per table: the
+# columns that say when something was done (timestamptz) left out.
+digests() {  # database
+    local tables t columns
+    tables=$(psql_ -d "$1" -At -c "SELECT DISTINCT unnest(writes) FROM normalize.phases_from('reconcile') ORDER BY 1")
+    for t in $tables; do
+        columns=$(psql_ -d "$1" -At -c "SELECT string_agg(format('x.%I', attname), ', ' ORDER BY attnum) FROM pg_attribute
+                                         WHERE attrelid = 'normalize.$t'::regclass AND attnum > 0 AND NOT attisdropped
+                                           AND atttypid <> 'timestamptz'::regtype")
+        echo "$t $(psql_ -d "$1" -At -c "SELECT count(*) || ' ' || md5(coalesce(string_agg(r, '|' ORDER BY r COLLATE \"C\"), ''))
+                                            FROM (SELECT ROW($columns)::text AS r FROM normalize.$t AS x) AS s")"
+    done
+}
+# Runs the pipeline with the given workers, keeping the debug lines that
+# say in how many parts each entity's features were computed.
+run_with() {  # database, months, workers
+    PGOPTIONS="-c client_min_messages=debug1" psql_ -d "$1" \
+        -c "CALL normalize.run_pipeline(seed => 42, months => $2, workers => $3)" 2>&1 \
+        | sed -n 's/.*normalize: the features of \([a-z]*\) in \([0-9]*\) part.*/\1 \2/p'
+}
+status() {  # database
+    psql_ -d "$1" -At -c "SELECT status FROM normalize.pipeline_runs ORDER BY run_id DESC LIMIT 1"
+}
+
+# One source: its template database, then a run per number of workers.
+compare_source() {  # label, months, SQL that builds and registers the source (run by psql -f)
+    local label=$1 months=$2 build=$3 w db statuses="" parts=""
+    psql_ -d postgres -c "DROP DATABASE IF EXISTS nz_workers_src" -c "CREATE DATABASE nz_workers_src" >/dev/null 2>&1
+    psql_ -d nz_workers_src -c "CREATE EXTENSION normalize" >/dev/null
+    psql_ -d nz_workers_src -f "$build" >/dev/null
+    for w in 1 2 3; do
+        db=nz_workers_$w
+        psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE nz_workers_src" >/dev/null 2>&1
+        parts="$parts$(run_with "$db" "$months" "$w" | awk '$1 == "device" { print $2 }'),"
+        statuses="$statuses$(status "$db"),"
+        digests "$db" >"$work/$w.digest"
+    done
+    check "$label: the pipeline completes with workers => 1, 2 and 3" "done,done,done," "$statuses"
+    check "$label: the device features are computed in 1, 2 and 3 parts" "1,2,3," "$parts"
+    check "$label: every table of every phase is the same with 2 workers as with 1" "" \
+          "$(diff "$work/1.digest" "$work/2.digest" | grep '^>' | head -3 || true)"
+    check "$label: every table of every phase is the same with 3 workers as with 1" "" \
+          "$(diff "$work/1.digest" "$work/3.digest" | grep '^>' | head -3 || true)"
+    check "$label: the tables compared hold rows (device feature rows)" "nonzero" \
+          "$(awk '$1 == "device_feature_store" { print ($2 > 0 ? "nonzero" : "none") }' "$work/1.digest")"
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cat >"$work/demo.sql" <<'SQL'
+SELECT count(*) FROM normalize.create_demo_source('workers_raw', 7);
+SELECT count(*) FROM normalize.use_sources('workers_raw');
+SQL
+compare_source "demo" 12 "$work/demo.sql"
+{ echo "\\set src messy_b"; cat "$here/sources/messy_b.sql" "$here/sources/messy_b_register.sql"; } >"$work/messy_b.sql"
+compare_source "messy_b" 6 "$work/messy_b.sql"
+
+# A worker's error is the caller's: the base rows given as a table, one of
+# the last devices (a worker's part) with a health that is not a number.
+db=nz_workers_1
+psql_ -d "$db" -q -c "CREATE TABLE public.bad_base AS SELECT * FROM normalize.device_feature_base" \
+      -c "UPDATE public.bad_base SET health = 'NaN' WHERE device_key = (SELECT max(device_key) FROM normalize.devices)
+            AND as_of = (SELECT min(as_of) FROM public.bad_base)" -c "ANALYZE public.bad_base" >/dev/null
+error_with() {  # workers
+    psql_ -d "$db" -At -c "SET normalize.workers = $1" -c "CREATE TEMP TABLE x (LIKE normalize.device_feature_store)" \
+          -c "SELECT normalize.write_feature_rows('device', 'x', 'public.bad_base')" 2>&1 | grep -m1 ERROR || true
+}
+one=$(error_with 1)
+check "a worker's error reaches the caller as without workers" "$one" "$(error_with 2)"
+check "that error names the value (with one process)" "yes" "$(grep -q 'is NaN at' <<<"$one" && echo yes || echo "no: $one")"
+psql_ -d postgres -c "DROP DATABASE nz_workers_src" -c "DROP DATABASE nz_workers_1" -c "DROP DATABASE nz_workers_2" \
+      -c "DROP DATABASE nz_workers_3" >/dev/null
+[ "$failed" -eq 0 ]
