@@ -488,7 +488,8 @@ HAND = {
     'stage_phase': [{'phase': 'training'}],
     'swap_in_phase': [{'phase': 'training', '_prelude': "SELECT normalize.stage_phase('training');"}],
     'swap_table_storage': [{'target': 'normalize.training_info', 'staging': 'normalize.next_training_info',
-                            '_prelude': "SELECT normalize.stage_phase('training');"}],
+                            '_prelude': "SELECT normalize.stage_phase('training'); "
+                                        "ALTER TABLE normalize.next_training_info ADD PRIMARY KEY (singleton);"}],
     'entity_rows_query': variants('entity', ['campaigns', 'devices'], ROWS_STAGED),
     'load_entity': [dict(ROWS_STAGED, _prelude=MAP_STAGED + ' TRUNCATE normalize.campaigns;')],
     'record_unlinked_rows': [{'entity': 'campaigns', 'orphan_policy': 'quarantine', 'account_map': 'bi_map',

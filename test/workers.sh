@@ -6,12 +6,13 @@
 # must then hold the same rows (all columns but the times things were
 # done), and the device features must have been computed in as many parts
 # as processes (each part's rows from another process). An error in a
-# worker's part must reach the caller as it does without workers.
+# worker's part must reach the caller as it does without workers, and a
+# base relation that is not parallel safe is read by one process.
 # Prints TAP. Needs PGHOST/PGPORT/PGUSER of a running cluster and NZ_PG_BIN.
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/tap.sh"
-echo "1..12"
+echo "1..13"
 
 # The rows of every table the phases write, as one digest per table: the
 # columns that say when something was done (timestamptz) left out.
@@ -83,6 +84,17 @@ error_with() {  # workers
 one=$(error_with 1)
 check "a worker's error reaches the caller as without workers" "$one" "$(error_with 2)"
 check "that error names the value (with one process)" "yes" "$(grep -q 'is NaN at' <<<"$one" && echo yes || echo "no: $one")"
+# A base relation calling a function that is not parallel safe (its own
+# base view's functions all are) is computed by the session alone.
+psql_ -d "$db" -q -c "CREATE FUNCTION public.counted(v text) RETURNS boolean LANGUAGE plpgsql AS
+                        'BEGIN PERFORM pg_catalog.set_config(''my.last'', v, true); RETURN true; END'" \
+      -c "CREATE VIEW public.unsafe_base AS SELECT * FROM normalize.device_feature_base AS b WHERE public.counted(b.device_key)"
+out=$(PGOPTIONS="-c client_min_messages=debug1" psql_ -d "$db" -At -c "SET normalize.workers = 3" \
+          -c "CREATE TEMP TABLE x (LIKE normalize.device_feature_store)" \
+          -c "SELECT normalize.write_feature_rows('device', 'x', 'public.unsafe_base')" 2>&1)
+check "a base relation with a function that is not parallel safe is computed in one part, with every row (parts|rows)" \
+      "1|$(psql_ -d "$db" -At -c "SELECT count(*) FROM normalize.device_feature_store")" \
+      "$(sed -n 's/.*the features of device in \([0-9]*\) part.*/\1/p' <<<"$out")|$(grep -xE '[0-9]+' <<<"$out" || true)"
 psql_ -d postgres -c "DROP DATABASE nz_workers_src" -c "DROP DATABASE nz_workers_1" -c "DROP DATABASE nz_workers_2" \
       -c "DROP DATABASE nz_workers_3" >/dev/null
 [ "$failed" -eq 0 ]

@@ -456,6 +456,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The phases are reconcile, repair, history, features, training and quality.';
     END IF;
+    -- The phase's statements use as many processes as its engine: parallel
+    -- plans and index builds take worker_count() - 1 workers, none with
+    -- one (until the function returns, as its other settings).
+    PERFORM set_config('max_parallel_workers_per_gather', (normalize.worker_count() - 1)::text, true);
+    PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
     SELECT r.arguments INTO a FROM normalize.pipeline_runs AS r WHERE r.run_id = run;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'there is no pipeline run %', run

@@ -192,9 +192,16 @@ const char** part_bounds(const FeaturePlan* plan, int* parts) {
                 true, 0);
     const int keys = static_cast<int>(SPI_processed);
     if (*parts > keys) *parts = keys < 1 ? 1 : keys;
+    // The first range is the session's, which also writes every row: half
+    // the entities of each other range.
+    const double first = *parts > 1 ? 0.5 / (*parts - 0.5) : 1.0;
     const char** bounds = static_cast<const char**>(palloc0(sizeof(char*) * *parts));
-    for (int p = 1; p < *parts; ++p)
-        bounds[p - 1] = SPI_getvalue(SPI_tuptable->vals[static_cast<int64>(p) * keys / *parts], SPI_tuptable->tupdesc, 1);
+    for (int p = 1; p < *parts; ++p) {
+        const double share = first + (p - 1) * (1.0 - first) / (*parts - 1);
+        int64 at = static_cast<int64>(share * keys);
+        if (at < p) at = p;  // every range at least one entity
+        bounds[p - 1] = SPI_getvalue(SPI_tuptable->vals[at], SPI_tuptable->tupdesc, 1);
+    }
     return bounds;
 }
 

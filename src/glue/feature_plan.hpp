@@ -50,10 +50,11 @@ void load_feature_plan(const char* entity, const Oid* base, FeaturePlan* plan);
 // upper (null: no bound).
 char* base_query(const FeaturePlan* plan, const char* lower = nullptr, const char* upper = nullptr);
 
-// The entities split into at most *parts ranges of keys, as even in
-// entities as they go (fewer when there are fewer entities): the *parts -
-// 1 keys where the second range and those after it begin, from the
-// entity's table, or from the caller's base relation. Call within SPI.
+// The entities split into at most *parts ranges of keys (fewer when there
+// are fewer entities), the first with half as many entities as each of
+// the others: the *parts - 1 keys where the second range and those after
+// it begin, from the entity's table, or from the caller's base relation.
+// Call within SPI.
 const char** part_bounds(const FeaturePlan* plan, int* parts);
 
 // The target opened for a bulk write: a plain table this user may insert

@@ -17,11 +17,13 @@
 extern "C" {
 #include "access/heapam.h"
 #include "access/heaptoast.h"
+#include "catalog/pg_proc.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "optimizer/clauses.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -378,6 +380,21 @@ Estimate estimate(SPIPlanPtr query) {
     return e;
 }
 
+// Whether the query may run while workers do: every function it calls,
+// through the views it reads, parallel safe (the session too runs in
+// parallel mode then, where a volatile function that writes or counts its
+// commands fails).
+bool parallel_safe(SPIPlanPtr query) {
+    if (query == nullptr) return false;
+    ListCell* s;
+    foreach (s, SPI_plan_get_plan_sources(query)) {
+        ListCell* q;
+        foreach (q, static_cast<CachedPlanSource*>(lfirst(s))->query_list)
+            if (max_parallel_hazard(lfirst_node(Query, q)) != PROPARALLEL_SAFE) return false;
+    }
+    return true;
+}
+
 // Whether splitting pays: a part must cost well under the whole, which it
 // does when the key's range reaches down to the rows read (the history's
 // index); a base view whose heavy part reads every row whatever the key
@@ -489,13 +506,15 @@ NZ_FUNCTION(nz_write_feature_rows) {
     prepare_pass(&pass, &plan, PG_GETARG_OID(1));
     SPIPlanPtr query = SPI_prepare(normalize::glue::base_query(&plan), 0, nullptr);
     const Estimate whole = estimate(query);
+    const bool safe = parallel_safe(query);
     if (query != nullptr) SPI_freeplan(query);
     pass.expected = whole.rows;
     normalize::glue::report_progress("features", plan.entity, 0, pass.expected);
     // Workers only where the server allows them (not inside a parallel
-    // operation already) and the rows never need out-of-line storage.
+    // operation already), the base rows' query is parallel safe and the
+    // rows never need out-of-line storage.
     int parts = normalize::glue::worker_count();
-    const char** bounds = parts > 1 && !IsInParallelMode() && rows_fit_inline(&plan)
+    const char** bounds = parts > 1 && safe && !IsInParallelMode() && rows_fit_inline(&plan)
                               ? normalize::glue::part_bounds(&plan, &parts) : nullptr;
     if (bounds == nullptr || parts < 2 || !parts_pay(&plan, whole, parts, bounds)) parts = 1;
     elog(DEBUG1, "normalize: the features of %s in %d part%s", plan.entity, parts, parts == 1 ? "" : "s");

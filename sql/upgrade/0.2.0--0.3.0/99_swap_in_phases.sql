@@ -583,6 +583,8 @@ BEGIN
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'swap_in_phase ends a phase that began with normalize.stage_phase(); the phases call both.';
         END IF;
+        -- (A staging table given indexes of its own keeps them: the swap
+        -- checks that they are its table's.)
         FOR def IN SELECT CASE WHEN c.oid IS NOT NULL
                                THEN format('ALTER TABLE normalize.%I ADD %s', 'next_' || t, pg_get_constraintdef(c.oid))
                                ELSE format('CREATE %sINDEX ON normalize.%I%s', CASE WHEN i.indisunique THEN 'UNIQUE ' END,
@@ -593,6 +595,8 @@ BEGIN
                      LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
                                                  AND c.contype IN ('p', 'u', 'x')
                     WHERE i.indrelid = format('normalize.%I', t)::regclass
+                      AND NOT EXISTS (SELECT FROM pg_index AS x
+                                       WHERE x.indrelid = format('normalize.%I', 'next_' || t)::regclass)
                     ORDER BY i.indexrelid LOOP
             EXECUTE def;
         END LOOP;

@@ -1,6 +1,7 @@
 -- Workers: the features' engine splits the entities among the processes
--- normalize.workers allows (worker_count), and run_pipeline takes their
--- number for a run.
+-- normalize.workers allows (worker_count), the pipeline's phases use as
+-- many for their parallel plans and index builds, and run_pipeline takes
+-- their number for a run.
 
 DROP PROCEDURE @extschema@.run_pipeline(bigint, integer, date, text, boolean, float8, float8);
 
@@ -12,6 +13,77 @@ AS 'MODULE_PATHNAME', 'nz_worker_count'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.worker_count() IS
     'The processes a phase uses: the setting normalize.workers, or with 0 (its default) one per core of the machine; within max_parallel_workers + 1';
+
+-- Runs one phase with the run's arguments and records it as done, in the
+-- caller's transaction: the phase's work and its "done" commit together.
+CREATE OR REPLACE FUNCTION @extschema@.pipeline_run_phase(run bigint, phase text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a jsonb;
+    outcome text;
+    started timestamptz := clock_timestamp();
+    elapsed numeric;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.pipeline_phase_kinds AS k WHERE k.phase = pipeline_run_phase.phase) THEN
+        RAISE EXCEPTION 'unknown pipeline phase "%"', phase
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The phases are reconcile, repair, history, features, training and quality.';
+    END IF;
+    -- The phase's statements use as many processes as its engine: parallel
+    -- plans and index builds take worker_count() - 1 workers, none with
+    -- one (until the function returns, as its other settings).
+    PERFORM set_config('max_parallel_workers_per_gather', (normalize.worker_count() - 1)::text, true);
+    PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
+    SELECT r.arguments INTO a FROM normalize.pipeline_runs AS r WHERE r.run_id = run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'there is no pipeline run %', run
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'normalize.pipeline_runs lists the runs; CALL normalize.run_pipeline() starts one.';
+    END IF;
+    CASE phase
+    WHEN 'reconcile' THEN
+        SELECT format('%s source rows: %s linked, %s assigned, %s quarantined, %s dropped',
+                      sum(r.source_rows), sum(r.linked), sum(r.assigned), sum(r.quarantined), sum(r.dropped))
+          INTO outcome FROM normalize.reconcile_ids(orphan_policy => a ->> 'orphan_policy',
+                                                    min_share => (a ->> 'min_share')::float8,
+                                                    ambiguity_margin => (a ->> 'ambiguity_margin')::float8) AS r;
+        -- The report's "before" is of the sources this run read.
+        PERFORM normalize.record_source_metrics(run);
+    WHEN 'repair' THEN
+        SELECT format('%s columns checked, %s values replaced, %s kept', count(*), sum(r.replaced), sum(r.kept))
+          INTO outcome FROM normalize.repair_values(seed => (a ->> 'seed')::bigint) AS r;
+    WHEN 'history' THEN
+        SELECT string_agg(r.rows || ' ' || r.table_name, ', ') INTO outcome
+          FROM normalize.build_history(months => (a ->> 'months')::integer, as_of => (a ->> 'as_of')::date,
+                                       seed => (a ->> 'seed')::bigint) AS r;
+    WHEN 'features' THEN
+        SELECT string_agg(format('%s rows x %s features in %s', r.rows, r.features, r.table_name), ', ') INTO outcome
+          FROM normalize.refresh_features() AS r;
+    WHEN 'training' THEN
+        SELECT string_agg(format('%s %s', x.samples, x.training_set), ', ') INTO outcome
+          FROM (SELECT t.training_set, sum(t.samples) AS samples
+                  FROM normalize.build_training_sets(seed => (a ->> 'seed')::bigint) AS t
+                 GROUP BY t.training_set ORDER BY t.training_set) AS x;
+        outcome := outcome || ' samples';
+    WHEN 'quality' THEN
+        SELECT format('%s checks: %s pass, %s warn, %s fail', count(*), count(*) FILTER (WHERE q.status = 'pass'),
+                      count(*) FILTER (WHERE q.status = 'warn'), count(*) FILTER (WHERE q.status = 'fail'))
+          INTO outcome FROM normalize.quality_checks() AS q;
+    END CASE;
+    elapsed := round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
+    UPDATE normalize.pipeline_phases AS p
+       SET status = 'done', finished_at = clock_timestamp(), seconds = elapsed,
+           summary = outcome, error = NULL
+     WHERE p.run_id = run AND p.phase = pipeline_run_phase.phase;
+    RAISE NOTICE 'run_pipeline: % done in % s: %', phase, elapsed, outcome;
+    RETURN outcome;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_run_phase(bigint, text) IS
+    'Internal: runs one phase of a pipeline run with its arguments and records what it did';
 
 
 CREATE PROCEDURE @extschema@.run_pipeline(seed bigint DEFAULT 42, months integer DEFAULT 24,
