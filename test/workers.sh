@@ -12,7 +12,7 @@
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/tap.sh"
-echo "1..13"
+echo "1..14"
 
 # The rows of every table the phases write, as one digest per table: the
 # columns that say when something was done (timestamptz) left out.
@@ -95,6 +95,21 @@ out=$(PGOPTIONS="-c client_min_messages=debug1" psql_ -d "$db" -At -c "SET norma
 check "a base relation with a function that is not parallel safe is computed in one part, with every row (parts|rows)" \
       "1|$(psql_ -d "$db" -At -c "SELECT count(*) FROM normalize.device_feature_store")" \
       "$(sed -n 's/.*the features of device in \([0-9]*\) part.*/\1/p' <<<"$out")|$(grep -xE '[0-9]+' <<<"$out" || true)"
+# A row the toaster would store in part out of line (a long text among
+# the features, itself stored out of line in the base table) cannot be
+# written while workers run: refused, saying so, where one process writes
+# it.
+psql_ -d "$db" -q -c "CREATE TABLE public.wide_base AS SELECT * FROM normalize.device_feature_base" \
+      -c "UPDATE public.wide_base SET device_type = (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 200) AS i)
+            WHERE device_key = (SELECT max(device_key) FROM normalize.devices)" \
+      -c "ANALYZE public.wide_base" >/dev/null
+wide_with() {  # workers
+    psql_ -d "$db" -At -c "SET normalize.workers = $1" -c "CREATE TEMP TABLE x (LIKE normalize.device_feature_store)" \
+          -c "SELECT normalize.write_feature_rows('device', 'x', 'public.wide_base')" 2>&1 | grep -m1 -E '^ERROR|^[0-9]+$' || true
+}
+check "a row too wide to write while workers run is refused with workers, written without (2|1)" \
+      "ERROR:  a row of device features is too wide to write with parallel workers|$(psql_ -d "$db" -At -c "SELECT count(*) FROM normalize.device_feature_store")" \
+      "$(wide_with 2 | sed 's/ is [0-9]* bytes, too wide/ is too wide/')|$(wide_with 1)"
 psql_ -d postgres -c "DROP DATABASE nz_workers_src" -c "DROP DATABASE nz_workers_1" -c "DROP DATABASE nz_workers_2" \
       -c "DROP DATABASE nz_workers_3" >/dev/null
 [ "$failed" -eq 0 ]

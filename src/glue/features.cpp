@@ -23,7 +23,7 @@ extern "C" {
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
-#include "optimizer/clauses.h"
+#include "nodes/nodeFuncs.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -275,8 +275,11 @@ void keep_metrics(Pass* pass, const Datum* values, const bool* nulls, int i) {
         } else if (i > 0 && !rows.text_nulls[at - texts] && same_key(rows.texts[at - texts], v)) {
             rows.texts[at] = rows.texts[at - texts];
         } else {
+            // Expanded: a value stored out of line in the base relation
+            // would have to be stored again in the target's, which no
+            // process may do while workers run; inline, its size is known.
             MemoryContext outer = MemoryContextSwitchTo(pass->entity_memory);
-            rows.texts[at] = datumCopy(v, false, -1);
+            rows.texts[at] = PointerGetDatum(pg_detoast_datum_copy(reinterpret_cast<struct varlena*>(DatumGetPointer(v))));
             MemoryContextSwitchTo(outer);
         }
     }
@@ -380,17 +383,46 @@ Estimate estimate(SPIPlanPtr query) {
     return e;
 }
 
-// Whether the query may run while workers do: every function it calls,
-// through the views it reads, parallel safe (the session too runs in
-// parallel mode then, where a volatile function that writes or counts its
-// commands fails).
+// Node walkers, as each server version declares their callback.
+#if PG_VERSION_NUM >= 160000
+#define NZ_WALKER(f) (f)
+#else
+// (through void (*)(), the type a function pointer is cast through)
+#define NZ_WALKER(f) reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(f))
+#endif
+
+bool not_parallel_safe(Oid function, void*) { return func_parallel(function) != PROPARALLEL_SAFE; }
+
+// True at the first thing a worker may not run or read: a function that is
+// not parallel safe, a temporary table (the session's own), a row lock.
+// Unlike the planner's test, window functions pass: each process runs
+// whole queries of its own entities, in their order, not a share of one
+// plan's rows.
+bool worker_cannot_run(Node* node, void* context) {
+    if (node == nullptr) return false;
+    if (check_functions_in_node(node, not_parallel_safe, context)) return true;
+    if (IsA(node, RangeTblEntry)) {
+        const auto* rte = reinterpret_cast<const RangeTblEntry*>(node);
+        return rte->rtekind == RTE_RELATION && get_rel_persistence(rte->relid) == RELPERSISTENCE_TEMP;
+    }
+    if (IsA(node, Query)) {
+        Query* query = reinterpret_cast<Query*>(node);
+        if (query->rowMarks != NIL) return true;
+        return query_tree_walker(query, NZ_WALKER(worker_cannot_run), context, QTW_EXAMINE_RTES_BEFORE);
+    }
+    return expression_tree_walker(node, NZ_WALKER(worker_cannot_run), context);
+}
+
+// Whether the query may run in workers, and in the session while they run
+// (in parallel mode, where a volatile function that writes or counts its
+// commands fails): checked through the views it reads.
 bool parallel_safe(SPIPlanPtr query) {
     if (query == nullptr) return false;
     ListCell* s;
     foreach (s, SPI_plan_get_plan_sources(query)) {
         ListCell* q;
         foreach (q, static_cast<CachedPlanSource*>(lfirst(s))->query_list)
-            if (max_parallel_hazard(lfirst_node(Query, q)) != PROPARALLEL_SAFE) return false;
+            if (worker_cannot_run(reinterpret_cast<Node*>(lfirst_node(Query, q)), nullptr)) return false;
     }
     return true;
 }
