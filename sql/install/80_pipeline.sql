@@ -130,7 +130,7 @@ COMMENT ON FUNCTION @extschema@.worker_count() IS
 -- results, whole, without waiting.
 -- The staging tables start without indexes: swap_in_phase builds them once
 -- the rows are in, a sorted build that can use the parallel maintenance
--- workers, at about a fifth of what keeping them up row by row costs.
+-- workers, at about half of what keeping them up row by row costs.
 CREATE FUNCTION @extschema@.stage_phase(phase text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE

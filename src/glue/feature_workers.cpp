@@ -42,7 +42,7 @@ struct FeatureWorkers {
 void define_worker_setting() {
     DefineCustomIntVariable(
         "normalize.workers", "Processes a phase of normalize may use (0: one per core of the machine).",
-        "Within max_parallel_workers + 1. The results are the same bytes for any number.", &workers_setting, 0, 0,
+        "Within max_parallel_workers + 1. The results hold the same rows for any number.", &workers_setting, 0, 0,
         1024, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("normalize");
 }
