@@ -88,6 +88,11 @@ CREATE FUNCTION engine_trigger() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETU
 CREATE TRIGGER engine_trigger BEFORE INSERT ON engine_long FOR EACH ROW EXECUTE FUNCTION engine_trigger();
 ALTER TABLE engine_long DROP COLUMN extra;
 SELECT normalize.write_feature_rows('device', 'engine_long');
+-- A dropped column among the features would shift those after it.
+CREATE TABLE engine_dropped (LIKE normalize.device_feature_store);
+ALTER TABLE engine_dropped ADD COLUMN spare float8;
+ALTER TABLE engine_dropped DROP COLUMN spare;
+SELECT normalize.write_feature_rows('device', 'engine_dropped');
 DROP TRIGGER engine_trigger ON engine_long;
 SELECT normalize.write_feature_rows(NULL, 'engine_long');
 SELECT normalize.write_feature_rows('device', NULL);

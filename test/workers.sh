@@ -12,7 +12,7 @@
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/tap.sh"
-echo "1..14"
+echo "1..15"
 
 # The rows of every table the phases write, as one digest per table: the
 # columns that say when something was done (timestamptz) left out.
@@ -84,6 +84,19 @@ error_with() {  # workers
 one=$(error_with 1)
 check "a worker's error reaches the caller as without workers" "$one" "$(error_with 2)"
 check "that error names the value (with one process)" "yes" "$(grep -q 'is NaN at' <<<"$one" && echo yes || echo "no: $one")"
+# A base row without a key is in no range: with workers it must be
+# refused as it is without them, not left out.
+psql_ -d "$db" -q -c "CREATE TABLE public.null_base AS SELECT * FROM normalize.device_feature_base" \
+      -c "ALTER TABLE public.null_base ALTER COLUMN device_key DROP NOT NULL" \
+      -c "UPDATE public.null_base SET device_key = NULL WHERE device_key = (SELECT min(device_key) FROM normalize.devices)" \
+      -c "ANALYZE public.null_base" >/dev/null 2>&1
+null_with() {  # workers
+    psql_ -d "$db" -At -c "SET normalize.workers = $1" -c "CREATE TEMP TABLE x (LIKE normalize.device_feature_store)" \
+          -c "SELECT normalize.write_feature_rows('device', 'x', 'public.null_base')" 2>&1 | grep -m1 -E '^ERROR|^[0-9]+$' || true
+}
+null_one=$(null_with 1)
+check "a base row without a key is refused with workers as without (error, same)" "ERROR|$null_one" \
+      "$(cut -c1-5 <<<"$null_one")|$(null_with 2)"
 # A base relation calling a function that is not parallel safe (its own
 # base view's functions all are) is computed by the session alone.
 psql_ -d "$db" -q -c "CREATE FUNCTION public.counted(v text) RETURNS boolean LANGUAGE plpgsql AS

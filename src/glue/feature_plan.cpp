@@ -95,8 +95,15 @@ void load_catalog(FeaturePlan* plan) {
 void check_target_columns(Relation rel, const FeaturePlan* plan, Oid key_type) {
     TupleDesc desc = RelationGetDescr(rel);
     int column = 0;
+    // The rows are laid out column by column: a dropped column would shift
+    // every feature after it into its neighbour's place.
+    for (int c = 0; c < desc->natts; ++c)
+        if (TupleDescAttr(desc, c)->attisdropped)
+            ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                            errmsg("target \"%s\" has a dropped column", RelationGetRelationName(rel)),
+                            errdetail("Column %d was dropped; the features are written in the columns' order.", c + 1),
+                            errhint("Create the target afresh LIKE normalize.%s_feature_store.", plan->entity)));
     auto expect = [&](const char* name, Oid type) {
-        while (column < desc->natts && TupleDescAttr(desc, column)->attisdropped) ++column;
         const bool present = column < desc->natts;
         Form_pg_attribute attr = present ? TupleDescAttr(desc, column) : nullptr;
         if (!present || strcmp(NameStr(attr->attname), name) != 0 || attr->atttypid != type)
@@ -114,7 +121,6 @@ void check_target_columns(Relation rel, const FeaturePlan* plan, Oid key_type) {
     expect(plan->key, key_type);
     expect("as_of", DATEOID);
     for (int f = 0; f < plan->features; ++f) expect(plan->columns[f].name, plan->columns[f].type);
-    while (column < desc->natts && TupleDescAttr(desc, column)->attisdropped) ++column;
     if (column < desc->natts)
         ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                         errmsg("target \"%s\" has more columns than the %s features", RelationGetRelationName(rel),
@@ -174,21 +180,32 @@ char* base_query(const FeaturePlan* plan, const char* lower, const char* upper) 
     // A condition on the key alone: the planner pushes it below the base
     // views' windows (all partitioned by the key), down to a range of the
     // history's index, so a part reads and windows its own entities only.
+    // Compared bytewise, as part_bounds sorts them, whatever the columns'
+    // collations. (A NULL key is in no range: with one, there are no
+    // ranges, and the engine refuses it.)
     const char* key = quote_identifier(plan->key);
     if (lower != nullptr)
-        appendStringInfo(&q, " WHERE b.%s::pg_catalog.text OPERATOR(pg_catalog.>=) %s", key, quote_literal_cstr(lower));
+        appendStringInfo(&q, " WHERE b.%s::pg_catalog.text COLLATE \"C\" OPERATOR(pg_catalog.>=) %s", key,
+                         quote_literal_cstr(lower));
     if (upper != nullptr)
-        appendStringInfo(&q, " %s b.%s::pg_catalog.text OPERATOR(pg_catalog.<) %s", lower == nullptr ? "WHERE" : "AND",
-                         key, quote_literal_cstr(upper));
+        appendStringInfo(&q, " %s b.%s::pg_catalog.text COLLATE \"C\" OPERATOR(pg_catalog.<) %s",
+                         lower == nullptr ? "WHERE" : "AND", key, quote_literal_cstr(upper));
     appendStringInfoString(&q, " ORDER BY 1");
     return q.data;
 }
 
 const char** part_bounds(const FeaturePlan* plan, int* parts) {
-    const char* from = plan->own_base ? plan->source : psprintf("normalize.%s", quote_identifier(plan->table));
     const char* key = quote_identifier(plan->key);
-    SPI_execute(psprintf("SELECT DISTINCT b.%s::pg_catalog.text FROM %s AS b WHERE b.%s IS NOT NULL ORDER BY 1", key, from,
-                         key),
+    // A base row without a key belongs to no range: read as one part, it
+    // is refused. (The history's keys are indexed: the probe is quick.)
+    SPI_execute(psprintf("SELECT FROM %s AS b WHERE b.%s IS NULL LIMIT 1", plan->source, key), true, 1);
+    if (SPI_processed > 0) {
+        *parts = 1;
+        return nullptr;
+    }
+    const char* from = plan->own_base ? plan->source : psprintf("normalize.%s", quote_identifier(plan->table));
+    SPI_execute(psprintf("SELECT DISTINCT b.%s::pg_catalog.text COLLATE \"C\" FROM %s AS b WHERE b.%s IS NOT NULL ORDER BY 1",
+                         key, from, key),
                 true, 0);
     const int keys = static_cast<int>(SPI_processed);
     if (*parts > keys) *parts = keys < 1 ? 1 : keys;

@@ -16,9 +16,10 @@ namespace {
 constexpr uint64 kKeyShared = 1;
 constexpr uint64 kKeyQueues = 2;
 constexpr uint64 kKeyBounds = 3;
-// Room for a few thousand rows of a couple of hundred features each: the
-// leader takes them between its own entities.
-constexpr Size kQueueBytes = 4 * 1024 * 1024;
+// Room for several hundred rows of a couple of hundred features each: the
+// leader takes them between its own entities. (The segment holds one per
+// worker, and a full shared-memory file system fails it outright.)
+constexpr Size kQueueBytes = 1024 * 1024;
 
 int workers_setting = 0;
 

@@ -17,6 +17,7 @@
 extern "C" {
 #include "access/heapam.h"
 #include "access/heaptoast.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_proc.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -145,7 +146,9 @@ void send_row(Pass* pass, TupleTableSlot* slot) {
 // queue's memory is reused).
 void take_row(HeapTuple row, void* arg) {
     Pass* pass = static_cast<Pass*>(arg);
-    ExecForceStoreHeapTuple(row, pass->slots[pass->waiting++], false);
+    TupleTableSlot* slot = pass->slots[pass->waiting++];
+    ExecForceStoreHeapTuple(row, slot, false);
+    ExecMaterializeSlot(slot);
     if (pass->waiting == kInsertBatch) {
         flush_rows(pass);
         report_read(pass);
@@ -391,10 +394,15 @@ Estimate estimate(SPIPlanPtr query) {
 #define NZ_WALKER(f) reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(f))
 #endif
 
-bool not_parallel_safe(Oid function, void*) { return func_parallel(function) != PROPARALLEL_SAFE; }
+// A volatile function may count its commands, which no process may do
+// while workers run.
+bool not_parallel_safe(Oid function, void*) {
+    return func_parallel(function) != PROPARALLEL_SAFE || func_volatile(function) == PROVOLATILE_VOLATILE;
+}
 
 // True at the first thing a worker may not run or read: a function that is
-// not parallel safe, a temporary table (the session's own), a row lock.
+// volatile or not parallel safe, a temporary table (the session's own), a
+// row lock.
 // Unlike the planner's test, window functions pass: each process runs
 // whole queries of its own entities, in their order, not a share of one
 // plan's rows.
@@ -425,6 +433,15 @@ bool parallel_safe(SPIPlanPtr query) {
             if (worker_cannot_run(reinterpret_cast<Node*>(lfirst_node(Query, q)), nullptr)) return false;
     }
     return true;
+}
+
+// The type of the query's first column, the key (InvalidOid when unknown).
+Oid key_type_of(SPIPlanPtr query) {
+    if (query == nullptr) return InvalidOid;
+    List* sources = SPI_plan_get_plan_sources(query);
+    if (list_length(sources) != 1) return InvalidOid;
+    TupleDesc desc = static_cast<CachedPlanSource*>(linitial(sources))->resultDesc;
+    return desc == nullptr || desc->natts < 1 ? InvalidOid : TupleDescAttr(desc, 0)->atttypid;
 }
 
 // Whether splitting pays: a part must cost well under the whole, which it
@@ -471,7 +488,14 @@ bool rows_fit_inline(const FeaturePlan* plan) {
 
 // The leader with workers: its own part, then the parts no worker took,
 // taking the workers' rows between its entities; then the rest of theirs.
-void read_in_parts(Pass* pass, Oid base, int parts, const char** bounds) {
+void read_in_parts(Pass* pass, Oid base, int parts, const char** bounds, Oid key_type) {
+    // The target opened and checked before any worker forms a row for it;
+    // the workers' rows are heap tuples, for a heap table.
+    open_for_writing(pass, key_type);
+    if (pass->rel->rd_rel->relam != HEAP_TABLE_AM_OID) {
+        read_part(pass, nullptr, nullptr);
+        return;
+    }
     // Workers share the transaction: it must have its ID before they start.
     (void) GetCurrentTransactionId();
     pass->workers = normalize::glue::start_feature_workers(pass->plan->entity, base, pass->target, parts, bounds);
@@ -539,6 +563,7 @@ NZ_FUNCTION(nz_write_feature_rows) {
     SPIPlanPtr query = SPI_prepare(normalize::glue::base_query(&plan), 0, nullptr);
     const Estimate whole = estimate(query);
     const bool safe = parallel_safe(query);
+    const Oid key_type = key_type_of(query);
     if (query != nullptr) SPI_freeplan(query);
     pass.expected = whole.rows;
     normalize::glue::report_progress("features", plan.entity, 0, pass.expected);
@@ -546,12 +571,13 @@ NZ_FUNCTION(nz_write_feature_rows) {
     // operation already), the base rows' query is parallel safe and the
     // rows never need out-of-line storage.
     int parts = normalize::glue::worker_count();
-    const char** bounds = parts > 1 && safe && !IsInParallelMode() && rows_fit_inline(&plan)
+    const char** bounds = parts > 1 && safe && !IsInParallelMode() && rows_fit_inline(&plan) &&
+                                  key_type != InvalidOid && get_typlen(key_type) == -1
                               ? normalize::glue::part_bounds(&plan, &parts) : nullptr;
     if (bounds == nullptr || parts < 2 || !parts_pay(&plan, whole, parts, bounds)) parts = 1;
     elog(DEBUG1, "normalize: the features of %s in %d part%s", plan.entity, parts, parts == 1 ? "" : "s");
     if (parts > 1)
-        read_in_parts(&pass, base, parts, bounds);
+        read_in_parts(&pass, base, parts, bounds, key_type);
     else
         read_part(&pass, nullptr, nullptr);
     for (int i = 0; i < kInsertBatch; ++i) ExecDropSingleTupleTableSlot(pass.slots[i]);
