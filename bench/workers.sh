@@ -28,11 +28,7 @@ export NZ_PGPORT=${NZ_PGPORT:-54345}
 
 nz_install_packages
 nz_build_and_install
-nz_cluster_start
-SETTINGS="shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB"
-export PGOPTIONS="-c work_mem=64MB -c maintenance_work_mem=512MB"
-nz_psql -q -c "ALTER SYSTEM SET shared_buffers = '1GB'" >/dev/null
-nz_as_server_user "$NZ_PG_BIN/pg_ctl" -D "$NZ_CLUSTER_DIR/data" -l "$NZ_CLUSTER_DIR/server.log" -w restart >/dev/null
+nz_bench_cluster_start
 postmaster=$(head -1 "$NZ_CLUSTER_DIR/data/postmaster.pid")
 
 nz_log "K=$K: the source"

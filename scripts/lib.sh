@@ -82,6 +82,17 @@ nz_cluster_start() {
     trap nz_cluster_stop EXIT
 }
 
+# The benchmarks' cluster: a throwaway one as above, with 1 GB of shared
+# buffers, and sessions with 64 MB work_mem and 512 MB maintenance_work_mem
+# (PGOPTIONS). SETTINGS says so for the benchmarks' reports.
+nz_bench_cluster_start() {
+    nz_cluster_start
+    SETTINGS="shared_buffers=1GB work_mem=64MB maintenance_work_mem=512MB"
+    export PGOPTIONS="-c work_mem=64MB -c maintenance_work_mem=512MB"
+    nz_psql -q -c "ALTER SYSTEM SET shared_buffers = '1GB'" >/dev/null
+    nz_as_server_user "$NZ_PG_BIN/pg_ctl" -D "$NZ_CLUSTER_DIR/data" -l "$NZ_CLUSTER_DIR/server.log" -w restart >/dev/null
+}
+
 nz_cluster_stop() {
     [ -n "${NZ_CLUSTER_DIR:-}" ] && [ -d "$NZ_CLUSTER_DIR" ] || return 0
     nz_as_server_user "$NZ_PG_BIN/pg_ctl" -D "$NZ_CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
