@@ -16,18 +16,29 @@ SELECT normalize.feature_view_sql('account');
 SELECT count(*) FROM normalize.customer_features_at(NULL);
 SELECT count(*) FROM normalize.device_features_at(NULL);
 -- the generator's internals refuse what the catalog cannot hold
-SELECT normalize.feature_expression('health', 'median', 30, 7, 7);
-SELECT normalize.feature_expression('health', 'mean', 3, 7, 7);
-SELECT normalize.feature_ref('health', 0, 7), normalize.feature_ref('health', 14, 7), normalize.feature_ref('health', 30, 7);
+SELECT normalize.feature_expression('health', 'median', 30, 7, 7, NULL);
+SELECT normalize.feature_expression('health', 'mean', 3, 7, 7, NULL);
+-- what a feature reads from earlier rows, and where the packed array holds it
+SELECT * FROM normalize.feature_reads('health', 'min', 30, 7, 7);
+SELECT * FROM normalize.feature_reads('health', 'slope', 14, 7, 7);
+SELECT * FROM normalize.feature_reads('health', 'change', 30, 7, 7);
+SELECT count(*) AS reads FROM normalize.feature_reads('health', 'last', NULL, NULL, NULL);
+SELECT normalize.feature_ref('health', 0, 7, NULL), normalize.feature_ref('health', 14, 7, ARRAY['usage', 'health']),
+       normalize.feature_ref('health', 30, 7, ARRAY['health']);
+SELECT normalize.feature_expression('health', 'max', 30, 7, 7, ARRAY['_bmax_health', '_n_health']);
+-- a value read that was not packed is refused, not spliced in as nothing
+SELECT normalize.feature_ref('health', 14, 7, ARRAY['usage']);
+SELECT normalize.feature_expression('health', 'mean', 14, 7, 7, ARRAY['_n_health']);
 -- a cadence of 0 divided by zero, and NULLs were spliced in as nothing
-SELECT normalize.feature_ref('health', 3, 0);
-SELECT normalize.feature_ref('health', -1, 1);
-SELECT normalize.feature_expression('health', 'mean', 14, 0, 7);
+SELECT normalize.feature_ref('health', 3, 0, NULL);
+SELECT normalize.feature_ref('health', -1, 1, NULL);
+SELECT normalize.feature_ref(NULL, 1, 1, NULL);
+SELECT normalize.feature_expression('health', 'mean', 14, 0, 7, NULL);
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
-SELECT normalize.feature_expression(NULL, 'mean', 14, 7, 7);
-SELECT normalize.feature_expression('health', 'mean', 14, NULL, 7);
-SELECT normalize.feature_expression('health', 'mean', 14, 7, NULL);
-SELECT normalize.feature_expression('health', 'last', NULL, NULL, NULL);
+SELECT normalize.feature_expression(NULL, 'mean', 14, 7, 7, NULL);
+SELECT normalize.feature_expression('health', 'mean', 14, NULL, 7, NULL);
+SELECT normalize.feature_expression('health', 'mean', 14, 7, NULL, NULL);
+SELECT normalize.feature_expression('health', 'last', NULL, NULL, NULL, NULL);
 
 -- On the demo pipeline
 SELECT count(*) AS tables FROM normalize.create_demo_source('features_raw', seed => 1);

@@ -322,44 +322,16 @@ DROP TABLE nz_metrics, nz_windows, nz_aggregations;
 
 -- The view generator ---------------------------------------------------------
 
--- A value k rows back: the column itself, a lag over the rows at hand, or
--- (when k is not a multiple of the rows between cutoffs) a lag taken
--- before the rows were thinned to the cutoffs, named <column>__lag<k>.
-CREATE FUNCTION @extschema@.feature_ref(col text, k integer, cadence integer)
-RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM normalize.require_range('k', k, 0, 'infinity', 'Pass how many rows back, 0 for the row itself.');
-    PERFORM normalize.require_range('cadence', cadence, 1, 'infinity',
-                                    'Pass the rows between two cutoffs, such as 7 for weekly cutoffs of daily rows.');
-    RETURN CASE WHEN k = 0 THEN quote_ident(col)
-                WHEN k % cadence = 0 THEN format('lag(%I, %s) OVER w', col, k / cadence)
-                ELSE quote_ident(col || '__lag' || k) END;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.feature_ref(text, integer, integer) IS
-    'Internal: the SQL for a column k rows back, for the feature view generator';
-
--- The SQL of one windowed feature over the running sums (_n_, _s1_, _s2_,
--- _sx_ of each metric) and the running minimum and maximum over the
--- smallest window (_bmin_, _bmax_): sums over a window are differences of
--- running sums, and the minimum over a window is the least of a few
--- smallest-window minima that cover it. Each is O(1) per row, where
--- framed window aggregates over daily rows would cost the window's length.
-CREATE FUNCTION @extschema@.feature_expression(metric text, aggregation text, n integer, cadence integer, smallest integer)
-RETURNS text
+-- What one feature reads from earlier rows: each value it takes k > 0
+-- rows back. The view generator packs all of an entity's such values into
+-- one array per row and lags that array once per distinct k, so it needs
+-- the list before it writes any feature's SQL; feature_expression takes
+-- its references from the same list. The arguments are checked here.
+CREATE FUNCTION @extschema@.feature_reads(metric text, aggregation text, n integer, cadence integer, smallest integer)
+RETURNS TABLE (col text, k integer)
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    s1 text;
-    s2 text;
-    sx text;
-    complete text;
-    back text;
-    offsets integer[];
 BEGIN
     -- Checked before any SQL is built from them: a NULL would be spliced in
     -- as nothing, and a cadence of 0 would divide by zero.
@@ -369,7 +341,7 @@ BEGIN
                   HINT = 'Pass a metric and an aggregation of normalize.feature_catalog.';
     END IF;
     IF aggregation = 'last' THEN
-        RETURN quote_ident(metric);
+        RETURN;
     END IF;
     PERFORM normalize.require_range('cadence', cadence, 1, 'infinity',
                                     'Pass the rows between two cutoffs, such as 7 for weekly cutoffs of daily rows.');
@@ -380,15 +352,110 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The aggregations and windows of normalize.feature_catalog are the ones the generator knows.';
     END IF;
-    s1 := format('(%s - coalesce(%s, 0))', quote_ident('_s1_' || metric), normalize.feature_ref('_s1_' || metric, n, cadence));
-    s2 := format('(%s - coalesce(%s, 0))', quote_ident('_s2_' || metric), normalize.feature_ref('_s2_' || metric, n, cadence));
-    sx := format('(%s - coalesce(%s, 0))', quote_ident('_sx_' || metric), normalize.feature_ref('_sx_' || metric, n, cadence));
-    complete := format('(%s - coalesce(%s, 0)) = %s', quote_ident('_n_' || metric),
-                       normalize.feature_ref('_n_' || metric, n, cadence), n);
-    back := normalize.feature_ref(metric, n, cadence);
-    SELECT array_agg(k ORDER BY k) INTO offsets
-      FROM (SELECT generate_series(0, n - smallest, smallest) AS k
-            UNION SELECT n - smallest) AS o;
+    IF aggregation IN ('change', 'pct_change', 'growth_rate') THEN
+        RETURN QUERY VALUES (metric, n);
+        RETURN;
+    END IF;
+    -- The window's count of known values: a window is NULL unless complete.
+    RETURN QUERY VALUES ('_n_' || metric, n);
+    RETURN QUERY
+    SELECT x.prefix || metric, n
+      FROM unnest(CASE aggregation WHEN 'stddev' THEN ARRAY['_s1_', '_s2_'] WHEN 'slope' THEN ARRAY['_s1_', '_sx_']
+                                   WHEN 'min' THEN ARRAY[]::text[] WHEN 'max' THEN ARRAY[]::text[]
+                                   ELSE ARRAY['_s1_'] END) AS x(prefix);
+    -- The smallest-window extremes that cover the window, the row's own
+    -- (k = 0) aside.
+    IF aggregation IN ('min', 'max') THEN
+        RETURN QUERY
+        SELECT '_b' || aggregation || '_' || metric, o.k
+          FROM (SELECT generate_series(smallest, n - smallest, smallest) AS k UNION SELECT n - smallest) AS o
+         WHERE o.k > 0 ORDER BY o.k;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.feature_reads(text, text, integer, integer, integer) IS
+    'Internal: the values one windowed feature reads some rows back (column, rows back), for the feature view generator';
+
+-- A value k rows back in the feature view: the column itself, or its place
+-- in the row's packed array (packed lists the array's values), lagged over
+-- the cutoff rows (__a<k / cadence>) when k is a multiple of the rows
+-- between cutoffs, or before the rows were thinned to the cutoffs
+-- (__lag<k>) when not.
+CREATE FUNCTION @extschema@.feature_ref(col text, k integer, cadence integer, packed text[])
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    place integer;
+BEGIN
+    PERFORM normalize.require_range('k', k, 0, 'infinity', 'Pass how many rows back, 0 for the row itself.');
+    PERFORM normalize.require_range('cadence', cadence, 1, 'infinity',
+                                    'Pass the rows between two cutoffs, such as 7 for weekly cutoffs of daily rows.');
+    IF col IS NULL THEN
+        RAISE EXCEPTION 'col must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the name of a column of the view.';
+    END IF;
+    IF k = 0 THEN
+        RETURN quote_ident(col);
+    END IF;
+    place := array_position(packed, col);
+    IF place IS NULL THEN
+        RAISE EXCEPTION 'col "%" is not among the packed values %', col, coalesce(packed::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pack every value normalize.feature_reads lists for the entity''s features.';
+    END IF;
+    RETURN CASE WHEN k % cadence = 0 THEN format('(__a%s)[%s]', k / cadence, place)
+                ELSE format('(__lag%s)[%s]', k, place) END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.feature_ref(text, integer, integer, text[]) IS
+    'Internal: the SQL for a column k rows back in the feature view, from its place among the packed values';
+
+-- The SQL of one windowed feature over the running sums (_n_, _s1_, _s2_,
+-- _sx_ of each metric) and the running minimum and maximum over the
+-- smallest window (_bmin_, _bmax_): sums over a window are differences of
+-- running sums, and the minimum over a window is the least of a few
+-- smallest-window minima that cover it. Each is O(1) per row, where
+-- framed window aggregates over daily rows would cost the window's length.
+-- The values from earlier rows are those feature_reads lists, placed in
+-- the packed array.
+CREATE FUNCTION @extschema@.feature_expression(metric text, aggregation text, n integer, cadence integer, smallest integer,
+                                               packed text[])
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    back jsonb;
+    s1 text;
+    s2 text;
+    sx text;
+    complete text;
+    extremes text;
+BEGIN
+    -- The SQL of each value read n rows back, by column; feature_reads
+    -- checks the arguments.
+    SELECT coalesce(jsonb_object_agg(r.col, normalize.feature_ref(r.col, r.k, cadence, packed)) FILTER (WHERE r.k = n),
+                    '{}')
+      INTO back
+      FROM normalize.feature_reads(metric, aggregation, n, cadence, smallest) AS r;
+    IF aggregation = 'last' THEN
+        RETURN quote_ident(metric);
+    END IF;
+    IF aggregation IN ('min', 'max') THEN
+        SELECT quote_ident('_b' || aggregation || '_' || metric)
+               || string_agg(', ' || normalize.feature_ref(r.col, r.k, cadence, packed), '' ORDER BY r.k)
+          INTO extremes
+          FROM normalize.feature_reads(metric, aggregation, n, cadence, smallest) AS r
+         WHERE r.col = '_b' || aggregation || '_' || metric;
+        -- A window as small as the smallest: the row's own extreme alone.
+        extremes := coalesce(extremes, quote_ident('_b' || aggregation || '_' || metric));
+    END IF;
+    complete := format('(%s - coalesce(%s, 0)) = %s', quote_ident('_n_' || metric), back ->> ('_n_' || metric), n);
+    s1 := format('(%s - coalesce(%s, 0))', quote_ident('_s1_' || metric), back ->> ('_s1_' || metric));
+    s2 := format('(%s - coalesce(%s, 0))', quote_ident('_s2_' || metric), back ->> ('_s2_' || metric));
+    sx := format('(%s - coalesce(%s, 0))', quote_ident('_sx_' || metric), back ->> ('_sx_' || metric));
     RETURN CASE aggregation
         WHEN 'mean' THEN format('CASE WHEN %s THEN %s / %s END', complete, s1, n)
         WHEN 'sum' THEN format('CASE WHEN %s THEN %s END', complete, s1)
@@ -396,18 +463,16 @@ BEGIN
                                   complete, s2, s1, n, n - 1)
         WHEN 'slope' THEN format('CASE WHEN %s THEN (%s - (t - %s) * %s) / %s END',
                                  complete, sx, (n - 1) / 2.0, s1, n * (n * n - 1) / 12.0)
-        WHEN 'min' THEN format('CASE WHEN %s THEN least(%s) END', complete,
-                               (SELECT string_agg(normalize.feature_ref('_bmin_' || metric, k, cadence), ', ')
-                                  FROM unnest(offsets) AS k))
-        WHEN 'max' THEN format('CASE WHEN %s THEN greatest(%s) END', complete,
-                               (SELECT string_agg(normalize.feature_ref('_bmax_' || metric, k, cadence), ', ')
-                                  FROM unnest(offsets) AS k))
-        WHEN 'change' THEN format('%I - %s', metric, back)
-        WHEN 'pct_change' THEN format('(%1$I - %2$s) / NULLIF(abs(%2$s), 0)', metric, back)
+        -- The row's own smallest-window extreme, then those further back,
+        -- nearest first.
+        WHEN 'min' THEN format('CASE WHEN %s THEN least(%s) END', complete, extremes)
+        WHEN 'max' THEN format('CASE WHEN %s THEN greatest(%s) END', complete, extremes)
+        WHEN 'change' THEN format('%I - %s', metric, back ->> metric)
+        WHEN 'pct_change' THEN format('(%1$I - %2$s) / NULLIF(abs(%2$s), 0)', metric, back ->> metric)
         WHEN 'growth_rate' THEN format('CASE WHEN %1$I > 0 AND %2$s > 0 THEN power(%1$I / %2$s, 1.0 / %3$s) - 1 END',
-                                       metric, back, n)
+                                       metric, back ->> metric, n)
     END;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.feature_expression(text, text, integer, integer, integer) IS
+COMMENT ON FUNCTION @extschema@.feature_expression(text, text, integer, integer, integer, text[]) IS
     'Internal: the SQL of one windowed feature over running sums, for the feature view generator';

@@ -16,7 +16,6 @@ DECLARE
     running text;
     features text;
     packed text[];
-    r record;
     shifts text;
     aligned text;
 BEGIN
@@ -29,32 +28,28 @@ BEGIN
       INTO running
       FROM (SELECT DISTINCT c.source_metric AS m FROM normalize.feature_catalog AS c
              WHERE c.entity = feature_view_sql.entity AND c.aggregation <> 'last') AS metrics;
+    -- Every value a feature reads some rows back is packed, once per row,
+    -- into one array, and each distinct shift lags that array: a few
+    -- window calls per row instead of one per (value, shift). Shifts that
+    -- are whole numbers of cutoffs lag the thinned rows (__a), the others
+    -- the rows before thinning (__lag).
+    WITH reads AS (
+        SELECT r.col, r.k
+          FROM normalize.feature_catalog AS c
+         CROSS JOIN LATERAL normalize.feature_reads(c.source_metric, c.aggregation, c.window_size, cadence, smallest) AS r
+         WHERE c.entity = feature_view_sql.entity)
+    SELECT (SELECT array_agg(DISTINCT x.col COLLATE "C" ORDER BY x.col COLLATE "C") FROM reads AS x),
+           (SELECT string_agg(format('lag(__arr, %1$s) OVER o AS __lag%1$s', d.k), ', ' ORDER BY d.k)
+              FROM (SELECT DISTINCT x.k FROM reads AS x WHERE x.k % cadence <> 0) AS d),
+           (SELECT string_agg(format('lag(__arr, %1$s) OVER w AS __a%1$s', d.k), ', ' ORDER BY d.k)
+              FROM (SELECT DISTINCT x.k / cadence AS k FROM reads AS x WHERE x.k % cadence = 0) AS d)
+      INTO packed, shifts, aligned;
     SELECT string_agg(format('(%s)::%s AS %I',
-                             normalize.feature_expression(c.source_metric, c.aggregation, c.window_size, cadence, smallest),
+                             normalize.feature_expression(c.source_metric, c.aggregation, c.window_size, cadence, smallest,
+                                                          packed),
                              c.data_type, c.feature), ', ' ORDER BY c.position)
       INTO features
       FROM normalize.feature_catalog AS c WHERE c.entity = feature_view_sql.entity;
-    -- Every value a feature reads some periods back is packed, once per
-    -- row, into one array, and each distinct shift lags that array: a few
-    -- window calls per row instead of one per (value, shift).
-    SELECT array_agg(DISTINCT x[1] ORDER BY x[1]) INTO packed
-      FROM (SELECT regexp_matches(features, 'lag\(([a-z0-9_]+), [0-9]+\) OVER w', 'g') AS x
-            UNION ALL
-            SELECT regexp_matches(features, '([a-z0-9_]+)__lag[0-9]+', 'g')) AS refs;
-    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
-               FROM regexp_matches(features, 'lag\(([a-z0-9_]+), ([0-9]+)\) OVER w', 'g') AS x LOOP
-        features := replace(features, format('lag(%s, %s) OVER w', r.col, r.k),
-                            format('(__a%s)[%s]', r.k, array_position(packed, r.col)));
-    END LOOP;
-    FOR r IN SELECT DISTINCT x[1] AS col, x[2]::integer AS k
-               FROM regexp_matches(features, '([a-z0-9_]+)__lag([0-9]+)', 'g') AS x LOOP
-        features := regexp_replace(features, '\m' || r.col || '__lag' || r.k || '\M',
-                                   format('(__lag%s)[%s]', r.k, array_position(packed, r.col)), 'g');
-    END LOOP;
-    SELECT string_agg(format('lag(__arr, %1$s) OVER o AS __lag%1$s', k), ', ' ORDER BY k) INTO shifts
-      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__lag([0-9]+)\)', 'g') AS x) AS s;
-    SELECT string_agg(format('lag(__arr, %1$s) OVER w AS __a%1$s', k), ', ' ORDER BY k) INTO aligned
-      FROM (SELECT DISTINCT x[1]::integer AS k FROM regexp_matches(features, '\(__a([0-9]+)\)', 'g') AS x) AS s;
     RETURN format($q$
 SELECT %1$I, as_of, %2$s
   FROM (SELECT l3.* %9$s
