@@ -201,6 +201,13 @@ AS $$
 DECLARE
     unrepaired bigint;
     unusable text;
+    -- The rows each insert wrote: counting the tables again at the end
+    -- would read the whole history once more.
+    snapshots bigint;
+    days bigint := 0;
+    weeks bigint := 0;
+    events bigint := 0;
+    n bigint;
 BEGIN
     IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
@@ -272,6 +279,7 @@ BEGIN
     SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
            h.late_payments, h.failed_payments, h.status, h.event
       FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
+    GET DIAGNOSTICS snapshots = ROW_COUNT;
     -- The simulator marks each month's event; a signup in the window's
     -- first month is one the snapshots alone could not show.
     INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
@@ -279,6 +287,7 @@ BEGIN
            jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
       FROM normalize.next_account_snapshots AS s
      WHERE s.event IS NOT NULL;
+    GET DIAGNOSTICS events = ROW_COUNT;
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
     IF 'device' = ANY (entities) THEN
@@ -295,11 +304,14 @@ BEGIN
                    d.device_key, d.health_score::float8,
                    (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
                    as_of, seed, wear.degradation, wear.failure_rate) AS h;
+        GET DIAGNOSTICS days = ROW_COUNT;
         INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
         SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
           FROM normalize.next_device_days AS x
          CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
          WHERE e.happened;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        events := events + n;
     END IF;
     -- Users, weekly over the same window, ending at their repaired engagement.
     IF 'user' = ANY (entities) THEN
@@ -312,10 +324,13 @@ BEGIN
                    u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
                    ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
                    as_of, seed) AS h;
+        GET DIAGNOSTICS weeks = ROW_COUNT;
         INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
         SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
                                                                                  'features_adopted', w.features_adopted)
           FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        events := events + n;
     END IF;
     PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
@@ -323,13 +338,8 @@ BEGIN
     -- the planner takes the one row of history_info for a thousand).
     PERFORM normalize.swap_in_phase('history');
     RETURN QUERY
-    SELECT 'account_snapshots'::text, count(*) FROM normalize.account_snapshots
-    UNION ALL
-    SELECT 'device_days', count(*) FROM normalize.device_days
-    UNION ALL
-    SELECT 'user_weeks', count(*) FROM normalize.user_weeks
-    UNION ALL
-    SELECT 'lifecycle_events', count(*) FROM normalize.lifecycle_events;
+    VALUES ('account_snapshots'::text, snapshots), ('device_days', days), ('user_weeks', weeks),
+           ('lifecycle_events', events);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
