@@ -536,6 +536,10 @@ HAND = {
                                'created_at': '2020-01-01'}],
     'generate_histories': [{'accounts': 'public.bi_accounts'}],
     'build_history': [{'months': '2'}], 'run_pipeline': [{'months': '2'}],
+    'fill_account_rollups': [{'target': 'pg_temp.bi_rollups', 'days': 'normalize.device_days',
+                              'weeks': 'normalize.user_weeks', 'as_of': '2025-06-18',
+                              '_prelude': 'CREATE TEMP TABLE bi_rollups (LIKE normalize.account_rollups) '
+                                          'ON COMMIT DROP;'}],
     'feature_reads': variants('aggregation', ['mean', 'min', 'slope', 'growth_rate', 'last'],
                               {'metric': 'mrr', 'n': '6', 'cadence': '1', 'smallest': '3'}),
     'feature_ref': [{'col': 'mrr', 'k': '3', 'cadence': '1', 'packed': ['mrr']}],

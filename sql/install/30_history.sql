@@ -78,6 +78,27 @@ CREATE TABLE @extschema@.user_weeks (
 COMMENT ON TABLE @extschema@.user_weeks IS
     'Simulated weekly history of every user (generated values), from build_history()';
 
+-- Each account's devices and users rolled up per month, as they were at the
+-- month's end: what the customer features read of them. Kept with the
+-- history, once, so that the features of a range or a sample of accounts
+-- read their own rows here instead of aggregating every device day.
+CREATE TABLE @extschema@.account_rollups (
+    account_key          varchar COLLATE "C" NOT NULL,
+    month                date NOT NULL,
+    device_failures      float8,
+    device_errors        float8,
+    device_count         float8,
+    device_mean_health   float8,
+    device_healthy_share float8,
+    user_sessions        float8,
+    user_count           float8,
+    user_mean_engagement float8,
+    user_active_share    float8,
+    PRIMARY KEY (account_key, month)
+);
+COMMENT ON TABLE @extschema@.account_rollups IS
+    'Each account''s devices and users rolled up per month of the history as they were at its end (the last month at as_of), from build_history()';
+
 -- The parameters of the stored history, for what is computed from it (the
 -- feature spine ends at as_of).
 CREATE TABLE @extschema@.history_info (
@@ -207,6 +228,7 @@ DECLARE
     days bigint := 0;
     weeks bigint := 0;
     events bigint := 0;
+    rollups bigint;
     n bigint;
 BEGIN
     IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
@@ -332,6 +354,8 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         events := events + n;
     END IF;
+    rollups := normalize.fill_account_rollups('normalize.next_account_rollups', 'normalize.next_device_days',
+                                              'normalize.next_user_weeks', as_of);
     PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
     -- right after, before autovacuum has looked at them, and without them
@@ -339,11 +363,83 @@ BEGIN
     PERFORM normalize.swap_in_phase('history');
     RETURN QUERY
     VALUES ('account_snapshots'::text, snapshots), ('device_days', days), ('user_weeks', weeks),
-           ('lifecycle_events', events);
+           ('lifecycle_events', events), ('account_rollups', rollups);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
     'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
+
+-- Writes into target (with account_rollups' columns) each account's device
+-- days and user weeks rolled up per month, as known at the month's end: a
+-- device counts in a month by its row of the month's last day, or of as_of
+-- in the last month; a user by the last week known by the month's end (a
+-- week is known on its Sunday, or at as_of). Returns the rows written.
+CREATE FUNCTION @extschema@.fill_account_rollups(target regclass, days regclass, weeks regclass, as_of date)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF target IS NULL OR days IS NULL OR weeks IS NULL OR as_of IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', CASE WHEN target IS NULL THEN 'target' WHEN days IS NULL THEN 'days'
+                                                   WHEN weeks IS NULL THEN 'weeks' ELSE 'as_of' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'fill_account_rollups is a step of normalize.build_history(); call that.';
+    END IF;
+    -- Made by CREATE TABLE AS, which may read the history with parallel
+    -- workers where INSERT ... SELECT may not, then copied (a row per
+    -- account and month). Months are truncated as timestamps: the same
+    -- dates as through timestamptz, without a time zone conversion for
+    -- each device day.
+    PERFORM normalize.drop_temp_table('nz_rollups');
+    EXECUTE format($q$
+        CREATE TEMP TABLE nz_rollups ON COMMIT DROP AS
+        WITH device_month AS (
+            SELECT d.account_key, date_trunc('month', x.day::timestamp)::date AS month,
+                   sum(x.failure::int)::float8 AS device_failures, sum(x.errors)::float8 AS device_errors,
+                   count(*) FILTER (WHERE x.day = $1 OR (x.day < $1 AND extract(day FROM x.day + 1) = 1))::float8
+                       AS device_count,
+                   (avg(x.health::numeric) FILTER (WHERE x.day = $1 OR (x.day < $1 AND extract(day FROM x.day + 1) = 1)))::float8
+                       AS device_mean_health,
+                   avg((x.health >= 60)::int::float8) FILTER (WHERE x.day = $1 OR (x.day < $1 AND extract(day FROM x.day + 1) = 1))
+                       AS device_healthy_share
+              FROM %1$s AS x
+              JOIN normalize.devices AS d ON d.device_key = x.device_key
+             GROUP BY d.account_key, date_trunc('month', x.day::timestamp)),
+        user_week AS (
+            SELECT u.account_key, w.sessions, w.engagement, w.logins,
+                   date_trunc('month', least(w.week + 6, $1))::date AS month,
+                   row_number() OVER (PARTITION BY w.user_key, date_trunc('month', least(w.week + 6, $1))
+                                      ORDER BY w.week DESC) AS recency
+              FROM %2$s AS w
+              JOIN normalize.users AS u ON u.user_key = w.user_key),
+        user_month AS (
+            SELECT uw.account_key, uw.month, sum(uw.sessions)::float8 AS user_sessions,
+                   count(*) FILTER (WHERE uw.recency = 1)::float8 AS user_count,
+                   (avg(uw.engagement::numeric) FILTER (WHERE uw.recency = 1))::float8 AS user_mean_engagement,
+                   avg((uw.logins > 0)::int::float8) FILTER (WHERE uw.recency = 1) AS user_active_share
+              FROM user_week AS uw GROUP BY uw.account_key, uw.month)
+        SELECT coalesce(dm.account_key, um.account_key) AS account_key, coalesce(dm.month, um.month) AS month,
+               dm.device_failures, dm.device_errors, dm.device_count, dm.device_mean_health, dm.device_healthy_share,
+               um.user_sessions, um.user_count, um.user_mean_engagement, um.user_active_share
+          FROM device_month AS dm
+          FULL JOIN user_month AS um ON um.account_key = dm.account_key AND um.month = dm.month$q$,
+        days, weeks)
+    USING as_of;
+    EXECUTE format('INSERT INTO %s (account_key, month, device_failures, device_errors, device_count, device_mean_health,
+                                    device_healthy_share, user_sessions, user_count, user_mean_engagement,
+                                    user_active_share)
+                    SELECT * FROM nz_rollups', target);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DROP TABLE nz_rollups;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fill_account_rollups(regclass, regclass, regclass, date) IS
+    'Internal: writes each account''s device days and user weeks rolled up per month as known at its end, during build_history';
 
 CREATE FUNCTION @extschema@.generate_device_history(
     device_key text,

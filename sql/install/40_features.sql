@@ -15,57 +15,28 @@
 
 -- Customers: one row per account and month, known at the month's end (the
 -- last month at the history's as_of), with its users and devices rolled up
--- as they were then.
+-- as they were then (account_rollups, written with the history by
+-- fill_account_rollups).
 CREATE VIEW @extschema@.customer_feature_base AS
 WITH info AS (
     SELECT h.as_of FROM @extschema@.history_info AS h),
 snap AS (
     SELECT s.*, least((s.month + interval '1 month' - interval '1 day')::date, i.as_of) AS known_at
-      FROM @extschema@.account_snapshots AS s CROSS JOIN info AS i),
--- A device's state at the month's end is its row of the month's last day,
--- or of as_of in the last month (no day comes after as_of). Months are
--- truncated as timestamps: the same dates as through timestamptz, without
--- a time zone conversion for each of the device days.
-device_month AS (
-    SELECT d.account_key, date_trunc('month', x.day::timestamp)::date AS month,
-           sum(x.failure::int)::float8 AS device_failures, sum(x.errors)::float8 AS device_errors,
-           count(*) FILTER (WHERE x.day = i.as_of OR (x.day < i.as_of AND extract(day FROM x.day + 1) = 1))::float8 AS device_count,
-           (avg(x.health::numeric) FILTER (WHERE x.day = i.as_of OR (x.day < i.as_of AND extract(day FROM x.day + 1) = 1)))::float8
-               AS device_mean_health,
-           avg((x.health >= 60)::int::float8) FILTER (WHERE x.day = i.as_of OR (x.day < i.as_of AND extract(day FROM x.day + 1) = 1))
-               AS device_healthy_share
-      FROM @extschema@.device_days AS x
-      JOIN @extschema@.devices AS d ON d.device_key = x.device_key
-     CROSS JOIN info AS i
-     GROUP BY d.account_key, date_trunc('month', x.day::timestamp)),
-user_week AS (
-    SELECT u.account_key, w.sessions, w.engagement, w.logins,
-           date_trunc('month', least(w.week + 6, i.as_of))::date AS month,
-           row_number() OVER (PARTITION BY w.user_key, date_trunc('month', least(w.week + 6, i.as_of))
-                              ORDER BY w.week DESC) AS recency
-      FROM @extschema@.user_weeks AS w
-      JOIN @extschema@.users AS u ON u.user_key = w.user_key
-     CROSS JOIN info AS i),
-user_month AS (
-    SELECT uw.account_key, uw.month, sum(uw.sessions)::float8 AS user_sessions,
-           count(*) FILTER (WHERE uw.recency = 1)::float8 AS user_count,
-           (avg(uw.engagement::numeric) FILTER (WHERE uw.recency = 1))::float8 AS user_mean_engagement,
-           avg((uw.logins > 0)::int::float8) FILTER (WHERE uw.recency = 1) AS user_active_share
-      FROM user_week AS uw GROUP BY uw.account_key, uw.month)
+      FROM @extschema@.account_snapshots AS s CROSS JOIN info AS i)
 SELECT s.account_key, s.known_at AS as_of, true AS is_cutoff,
        row_number() OVER o AS t,
        s.mrr, s.seats::float8 AS seats, s.active_users::float8 AS active_users,
        s.active_users::float8 / NULLIF(s.seats, 0) AS active_user_ratio,
        substr(s.tier, 6)::float8 AS tier_number,
        s.mrr / NULLIF(s.seats, 0) AS mrr_per_seat,
-       dm.device_mean_health, dm.device_healthy_share, um.user_mean_engagement, um.user_active_share,
+       r.device_mean_health, r.device_healthy_share, r.user_mean_engagement, r.user_active_share,
        s.support_tickets::float8 AS support_tickets, s.late_payments::float8 AS late_payments,
        s.failed_payments::float8 AS failed_payments,
        (s.late_payments + s.failed_payments = 0)::int::float8 AS payment_on_time,
        (s.event IS NOT DISTINCT FROM 'upgrade')::int::float8 AS upgrades,
        (s.event IS NOT DISTINCT FROM 'downgrade')::int::float8 AS downgrades,
-       dm.device_failures, dm.device_errors, um.user_sessions,
-       dm.device_count, um.user_count,
+       r.device_failures, r.device_errors, r.user_sessions,
+       r.device_count, r.user_count,
        CASE WHEN a.created_at <= s.known_at
             THEN (12 * extract(year FROM age(s.known_at, a.created_at)) + extract(month FROM age(s.known_at, a.created_at)))::float8
        END AS tenure_months,
@@ -79,8 +50,7 @@ SELECT s.account_key, s.known_at AS as_of, true AS is_cutoff,
        s.mrr / NULLIF(max(s.mrr) OVER c, 0) AS mrr_share_of_peak
   FROM snap AS s
   JOIN @extschema@.accounts AS a ON a.account_key = s.account_key
-  LEFT JOIN device_month AS dm ON dm.account_key = s.account_key AND dm.month = s.month
-  LEFT JOIN user_month AS um ON um.account_key = s.account_key AND um.month = s.month
+  LEFT JOIN @extschema@.account_rollups AS r ON r.account_key = s.account_key AND r.month = s.month
 WINDOW o AS (PARTITION BY s.account_key ORDER BY s.month), c AS (o ROWS UNBOUNDED PRECEDING);
 COMMENT ON VIEW @extschema@.customer_feature_base IS
     'One row per account and month of the history, with the metrics known at the month''s end (users and devices rolled up as they were then): what the customer features are computed from';

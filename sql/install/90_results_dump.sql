@@ -13,6 +13,7 @@ BEGIN
                              'unlinked_rows', 'quarantine', 'key_collisions', 'key_case',
                              'reconciliation_rules', 'repair_summary',
                              'history_info', 'account_snapshots', 'device_days', 'user_weeks', 'lifecycle_events',
+                             'account_rollups',
                              'customer_feature_store', 'device_feature_store', 'user_feature_store', 'training_info',
                              'churn_samples', 'clv_samples', 'device_health_samples', 'source_metrics',
                              'pipeline_runs', 'pipeline_phases',

@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 -- Hundreds of expressions per query: JIT compiling them costs more than it saves.
 SET LOCAL jit = off;
 
@@ -84,6 +84,38 @@ SELECT string_agg(quote_literal(device_key), ', ') AS devices
 CREATE TEMP TABLE before_d AS
 SELECT * FROM normalize.device_features WHERE as_of = '2024-06-26' AND device_key IN (:devices);
 CREATE TEMP TABLE before_u AS SELECT * FROM normalize.user_features WHERE as_of = '2024-06-30';
+-- The roll-up of each account's devices and users per month, which the
+-- customers' base view joins, against the same computed here from the
+-- history: a device by its row of the month's last day (or of as_of), a
+-- user by the last week known by the month's end.
+SELECT is_empty($$
+    WITH h AS (SELECT as_of FROM normalize.history_info),
+    d AS (SELECT v.account_key, date_trunc('month', x.day)::date AS month, sum(x.failure::int)::float8 AS failures,
+                 sum(x.errors)::float8 AS errors,
+                 count(*) FILTER (WHERE x.day = h.as_of OR x.day = (date_trunc('month', x.day) + interval '1 month - 1 day')::date)::float8 AS n,
+                 avg(x.health::numeric) FILTER (WHERE x.day = h.as_of OR x.day = (date_trunc('month', x.day) + interval '1 month - 1 day')::date)::float8 AS health
+            FROM normalize.device_days AS x JOIN normalize.devices AS v USING (device_key) CROSS JOIN h
+           GROUP BY 1, 2),
+    u AS (SELECT DISTINCT ON (w.user_key, date_trunc('month', least(w.week + 6, h.as_of)))
+                 v.account_key, date_trunc('month', least(w.week + 6, h.as_of))::date AS month, w.engagement
+            FROM normalize.user_weeks AS w JOIN normalize.users AS v USING (user_key) CROSS JOIN h
+           ORDER BY w.user_key, date_trunc('month', least(w.week + 6, h.as_of)), w.week DESC),
+    um AS (SELECT u.account_key, u.month, count(*)::float8 AS n, avg(u.engagement::numeric)::float8 AS engagement
+             FROM u GROUP BY 1, 2)
+    (SELECT coalesce(d.account_key, um.account_key), coalesce(d.month, um.month), d.failures, d.errors, d.n, d.health,
+            um.n, um.engagement
+       FROM d FULL JOIN um USING (account_key, month)
+     EXCEPT
+     SELECT r.account_key, r.month, r.device_failures, r.device_errors, r.device_count, r.device_mean_health,
+            r.user_count, r.user_mean_engagement FROM normalize.account_rollups AS r)
+    UNION ALL
+    (SELECT r.account_key, r.month, r.device_failures, r.device_errors, r.device_count, r.device_mean_health,
+            r.user_count, r.user_mean_engagement FROM normalize.account_rollups AS r
+     EXCEPT
+     SELECT coalesce(d.account_key, um.account_key), coalesce(d.month, um.month), d.failures, d.errors, d.n, d.health,
+            um.n, um.engagement
+       FROM d FULL JOIN um USING (account_key, month))$$,
+    'account_rollups holds each account''s devices and users per month as they were at its end');
 UPDATE normalize.account_snapshots
    SET mrr = mrr * 3 + 1, seats = seats + 5, active_users = 0, support_tickets = support_tickets + 9,
        late_payments = 1, failed_payments = 1, tier = 'Tier 1', event = 'upgrade'
@@ -96,6 +128,10 @@ UPDATE normalize.user_weeks
    SET engagement = 100 - engagement, logins = logins + 3, sessions = sessions + 11, features_adopted = 8,
        adopted_feature = 'sso'
  WHERE week + 6 > '2024-06-30';
+-- The roll-up made again from the changed history, as build_history would.
+TRUNCATE normalize.account_rollups;
+SELECT normalize.fill_account_rollups('normalize.account_rollups', 'normalize.device_days', 'normalize.user_weeks',
+                                      (SELECT as_of FROM normalize.history_info)) AS rollups \gset
 SELECT is_empty($$(SELECT * FROM before_c EXCEPT SELECT * FROM normalize.customer_features WHERE as_of = '2024-06-30')
                   UNION ALL
                   (SELECT * FROM normalize.customer_features WHERE as_of = '2024-06-30' EXCEPT SELECT * FROM before_c)$$,

@@ -24,6 +24,7 @@ DECLARE
     days bigint := 0;
     weeks bigint := 0;
     events bigint := 0;
+    rollups bigint;
     n bigint;
 BEGIN
     IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
@@ -149,6 +150,8 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         events := events + n;
     END IF;
+    rollups := normalize.fill_account_rollups('normalize.next_account_rollups', 'normalize.next_device_days',
+                                              'normalize.next_user_weeks', as_of);
     PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
     -- right after, before autovacuum has looked at them, and without them
@@ -156,7 +159,7 @@ BEGIN
     PERFORM normalize.swap_in_phase('history');
     RETURN QUERY
     VALUES ('account_snapshots'::text, snapshots), ('device_days', days), ('user_weeks', weeks),
-           ('lifecycle_events', events);
+           ('lifecycle_events', events), ('account_rollups', rollups);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
