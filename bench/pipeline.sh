@@ -12,6 +12,14 @@
 # of the data, and the targets of the scale issue: each phase linear
 # (t(30) / t(3) <= 11) and K = 100 within 10 minutes end to end.
 #
+# Then, measured in the same run, the floor of each phase that writes
+# tables (history, features, training): the seconds to write its output
+# rows again, read from the tables it wrote, into tables like its own,
+# their keys and indexes built after the rows and analyzed, as the phase
+# does. For quality, which writes nothing, the floor is one read of every
+# table it checks (count(*) of each output of the phases before it). The
+# target of the scale issue: every phase within 2x of its floor.
+#
 #   bash bench/pipeline.sh [K ...]      NZ_PGPORT (default 54344)
 #
 # The settings are printed with the table. Parallel workers are left on:
@@ -34,7 +42,48 @@ nz_build_and_install
 nz_bench_cluster_start
 
 PHASES=()  # from the phase registry, once a database has it
-declare -A SECONDS_OF CPU WALL PEAK ROWS SIZE
+declare -A SECONDS_OF CPU WALL PEAK ROWS SIZE FLOOR
+
+# The tables phase $1 writes, or for a phase that writes none, the tables
+# the phases it is built on write.
+floor_tables() {
+    nz_psql -At -c "SELECT t FROM normalize.pipeline_phase_kinds AS k, unnest(k.writes) AS t WHERE k.phase = '$1'
+                    UNION ALL
+                    SELECT t FROM normalize.pipeline_phase_kinds AS k
+                      JOIN normalize.pipeline_phase_kinds AS b ON b.phase = ANY (k.built_on), unnest(b.writes) AS t
+                     WHERE k.phase = '$1' AND k.writes = '{}'"
+}
+# Seconds to write the rows of the given tables again (see the top): each
+# copied from the table itself into one like it, timed, then dropped, so
+# that the disk holds one copy at a time.
+write_floor() {
+    local t total=0 sql
+    nz_psql -q -c "DROP SCHEMA IF EXISTS nz_floor CASCADE" -c "CREATE SCHEMA nz_floor"
+    for t in "$@"; do
+        sql="CREATE TABLE nz_floor.\"$t\" (LIKE normalize.\"$t\" INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+             INSERT INTO nz_floor.\"$t\" SELECT * FROM normalize.\"$t\";
+             $(nz_psql -At -c "SELECT format('ALTER TABLE nz_floor.%I ADD %s;', '$t', pg_get_constraintdef(c.oid))
+                                 FROM pg_constraint AS c
+                                WHERE c.conrelid = 'normalize.\"$t\"'::regclass AND c.contype IN ('p', 'u')
+                               UNION ALL
+                               SELECT regexp_replace(pg_get_indexdef(i.indexrelid), ' INDEX \S+ ON \S+ ',
+                                                     format(' INDEX ON nz_floor.%I ', '$t')) || ';'
+                                 FROM pg_index AS i
+                                WHERE i.indrelid = 'normalize.\"$t\"'::regclass
+                                  AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)")
+             ANALYZE nz_floor.\"$t\";"
+        total=$(awk -v a="$total" -v b="$(nz_timed "BEGIN; $sql COMMIT;")" 'BEGIN { printf "%.3f", a + b }')
+        nz_psql -q -c "DROP TABLE nz_floor.\"$t\""
+    done
+    nz_psql -q -c "DROP SCHEMA nz_floor CASCADE"
+    echo "$total"
+}
+# Seconds to read every row of the given tables once.
+read_floor() {
+    local t sql=""
+    for t in "$@"; do sql+="SELECT count(*) FROM normalize.\"$t\";"; done
+    nz_timed "$sql"
+}
 for k in "${SCALES[@]}"; do
     db=normalize_bench_$k
     nz_psql -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
@@ -51,6 +100,11 @@ for k in "${SCALES[@]}"; do
     ROWS[$k]=$(nz_psql -At -c "SELECT (SELECT count(*) FROM normalize.device_days) || ' device days, ' ||
                                       (SELECT count(*) FROM normalize.device_feature_store) || ' device feature rows'")
     SIZE[$k]=$(nz_psql -At -c "SELECT pg_size_pretty(pg_database_size(current_database()))")
+    for p in history features training quality; do
+        mapfile -t tables < <(floor_tables "$p")
+        if [ "$p" = quality ]; then FLOOR[$k,$p]=$(read_floor "${tables[@]}")
+        else FLOOR[$k,$p]=$(write_floor "${tables[@]}"); fi
+    done
     nz_log "K=$k: ${CPU[$k]} CPU s, ${WALL[$k]} s wall, peak ${PEAK[$k]} MB; ${ROWS[$k]}; ${SIZE[$k]}"
     export PGDATABASE=postgres
     nz_psql -q -c "DROP DATABASE $db"
@@ -76,6 +130,20 @@ for ((i = 1; i < ${#SCALES[@]}; i++)); do
     done
     echo
 done
+echo
+echo "each phase against its floor (history, features, training: writing their output rows again from a copy;"
+echo "quality: reading once every table it checks), seconds and ratio:"
+worst_floor=0
+for k in "${SCALES[@]}"; do
+    printf 'K=%-4s' "$k"
+    for p in history features training quality; do
+        r=$(awk -v x="${SECONDS_OF[$k,$p]}" -v f="${FLOOR[$k,$p]}" 'BEGIN { printf "%.2f", x / f }')
+        printf '  %s %s / %.1f = x%s' "$p" "${SECONDS_OF[$k,$p]}" "${FLOOR[$k,$p]}" "$r"
+        worst_floor=$(awk -v a="$worst_floor" -v b="$r" 'BEGIN { print (b > a) ? b : a }')
+    done
+    echo
+done
+echo "target every phase within 2x of its floor: $(awk -v w="$worst_floor" 'BEGIN { print (w <= 2) ? "MET" : "NOT MET" }') (largest x$worst_floor)"
 if [ -n "${WALL[3]:-}" ] && [ -n "${WALL[30]:-}" ]; then
     worst=$(for p in "${PHASES[@]}"; do
                 awk -v p="$p" -v x="${SECONDS_OF[3,$p]}" -v y="${SECONDS_OF[30,$p]}" \
