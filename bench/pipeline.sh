@@ -58,7 +58,8 @@ floor_tables() {
 # that the disk holds one copy at a time.
 write_floor() {
     local t total=0 sql
-    nz_psql -q -c "DROP SCHEMA IF EXISTS nz_floor CASCADE" -c "CREATE SCHEMA nz_floor"
+    nz_psql -q -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS nz_floor CASCADE" \
+            -c "CREATE SCHEMA nz_floor"
     for t in "$@"; do
         sql="CREATE TABLE nz_floor.\"$t\" (LIKE normalize.\"$t\" INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
              INSERT INTO nz_floor.\"$t\" SELECT * FROM normalize.\"$t\";
@@ -131,7 +132,7 @@ for ((i = 1; i < ${#SCALES[@]}; i++)); do
     echo
 done
 echo
-echo "each phase against its floor (history, features, training: writing their output rows again from a copy;"
+echo "each phase against its floor (history, features, training: writing their output rows again;"
 echo "quality: reading once every table it checks), seconds and ratio:"
 worst_floor=0
 for k in "${SCALES[@]}"; do
