@@ -50,6 +50,8 @@ SELECT normalize.pipeline_next_phase(-1) AS no_phase_of_no_run;
 -- The internal pieces of the checks and the page refuse or pass through
 -- what they cannot use.
 SELECT * FROM normalize.quality_count('normalize.accounts', 'account_key', 'no_such_column IS NULL');
+SELECT * FROM normalize.store_check_counts('account');
+SELECT * FROM normalize.store_checks(NULL);
 SELECT normalize.svg_histogram('empty', 0, 1, '{}', '{}') LIKE '<svg%</svg>' AS empty_histogram_is_a_chart;
 SELECT normalize.svg_histogram('t', 0, 1, NULL, '{1}') AS strict_histogram;
 SELECT normalize.svg_bars('no rows', NULL, NULL, NULL, NULL, NULL, NULL, 'FM0.0') LIKE '<svg%</svg>' AS no_bars_is_a_chart;

@@ -547,6 +547,8 @@ HAND = {
                                    {'metric': 'mrr', 'n': '6', 'cadence': '1', 'smallest': '3',
                                     'packed': ['_bmin_mrr', '_n_mrr', '_s1_mrr', '_sx_mrr', 'mrr']}),
     'feature_view_sql': variants('entity', ['customer', 'device', 'user']),
+    'store_check_counts': variants('entity', ['customer', 'device', 'user']),
+    'store_checks': variants('entity', ['customer', 'device', 'user']),
     'write_feature_rows': [{'entity': 'customer', 'target': 'pg_temp.bi_engine',
                             '_prelude': 'CREATE TEMP TABLE bi_engine (LIKE normalize.customer_feature_store) '
                                         'ON COMMIT DROP;'}],

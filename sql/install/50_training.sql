@@ -248,12 +248,15 @@ BEGIN
     -- Device health: failures in the 7, 14 and 30 days after the cutoff;
     -- stratified and balanced by device type.
     -- Failures are rare: one scan of the history picks them out, and each
-    -- cutoff then looks up its first failure in the 30 days after it in
-    -- that small table, instead of three probes of the whole history.
+    -- failure names the 30 days before it whose first failure within 30
+    -- days it may be; the cutoffs then join the earliest of each day,
+    -- instead of three probes of the whole history (or one per cutoff).
     PERFORM normalize.drop_temp_table('nz_failures');
     CREATE TEMP TABLE nz_failures ON COMMIT DROP AS
-    SELECT x.device_key, x.day FROM normalize.device_days AS x WHERE x.failure;
-    CREATE INDEX ON nz_failures (device_key, day);
+    SELECT x.device_key, x.day - b.before AS as_of, min(x.day) AS first_failure
+      FROM normalize.device_days AS x CROSS JOIN generate_series(1, 30) AS b(before)
+     WHERE x.failure
+     GROUP BY x.device_key, x.day - b.before;
     ANALYZE nz_failures;
     PERFORM normalize.drop_temp_table('nz_device');
     CREATE TEMP TABLE nz_device ON COMMIT DROP AS
@@ -263,8 +266,7 @@ BEGIN
            n.first_failure IS NOT NULL AS failed_30d,
            normalize.random_uniform_for(f.device_key, 0, 1, seed, 'device', 'split') AS u
       FROM normalize.device_feature_store AS f
-     CROSS JOIN LATERAL (SELECT min(x.day) AS first_failure FROM nz_failures AS x
-                          WHERE x.device_key = f.device_key AND x.day > f.as_of AND x.day <= f.as_of + 30) AS n
+      LEFT JOIN nz_failures AS n ON n.device_key = f.device_key AND n.as_of = f.as_of
      WHERE f.as_of + 30 <= history;
     TRUNCATE nz_split_input;
     INSERT INTO nz_split_input

@@ -258,6 +258,69 @@ $$;
 COMMENT ON FUNCTION @extschema@.checked_feature_entities() IS
     'Internal: the feature entities (customer, device, user) whose source is registered, with their key, store and base view';
 
+-- The checks that read a whole feature store, in one pass over it: its
+-- rows, those missing a required feature of the catalog (with the first
+-- five of their keys) and those dated after the history's as_of (none
+-- counted without a history). quality_checks makes them once for its two
+-- steps that use them (the store of the device features is the largest
+-- table), in the temp table nz_store_checks; a step called alone makes its
+-- own.
+CREATE FUNCTION @extschema@.store_check_counts(entity text, OUT total bigint, OUT missing_required bigint,
+                                               OUT sample_keys text[], OUT after_history bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    cond text;
+BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass customer, device or user.';
+    END IF;
+    SELECT x.* INTO e FROM normalize.checked_feature_entities() AS x WHERE x.entity = store_check_counts.entity;
+    IF e IS NULL THEN
+        RAISE EXCEPTION 'entity must be a feature entity whose source is registered, got "%"', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'See normalize.checked_feature_entities().';
+    END IF;
+    SELECT string_agg(format('%I IS NULL', c.feature), ' OR ') INTO cond
+      FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE q.f),
+                           coalesce((array_agg(DISTINCT q.k ORDER BY q.k) FILTER (WHERE q.f))[1:5], ARRAY[]::text[]),
+                           count(*) FILTER (WHERE q.as_of > $1)
+                      FROM (SELECT (%1$I || '' @ '' || as_of)::text AS k, coalesce(%2$s, false) AS f, as_of
+                              FROM normalize.%3$I) AS q',
+                   e.key, coalesce(cond, 'false'), e.store)
+       INTO total, missing_required, sample_keys, after_history
+      USING (SELECT h.as_of FROM normalize.history_info AS h);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.store_check_counts(text) IS
+    'Internal: one pass over a feature store for quality_checks: rows, rows missing a required feature (and some of their keys), rows after the history';
+
+-- The counts of store_check_counts as quality_checks made them for this
+-- call (nz_store_checks exists only while it runs), or made now.
+CREATE FUNCTION @extschema@.store_checks(entity text, OUT total bigint, OUT missing_required bigint,
+                                         OUT sample_keys text[], OUT after_history bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF to_regclass('pg_temp.nz_store_checks') IS NOT NULL THEN
+        EXECUTE 'SELECT c.total, c.missing_required, c.sample_keys, c.after_history
+                   FROM pg_temp.nz_store_checks AS c WHERE c.entity = $1'
+           INTO total, missing_required, sample_keys, after_history USING entity;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    SELECT * INTO total, missing_required, sample_keys, after_history FROM normalize.store_check_counts(entity);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.store_checks(text) IS
+    'Internal: store_check_counts of an entity as quality_checks made them for its steps, or made now';
+
 -- Completeness: critical features present, relationships and source rows
 -- linked, reference rules decided.
 CREATE FUNCTION @extschema@.quality_completeness()
@@ -269,7 +332,6 @@ AS $$
 DECLARE
     e record;
     q record;
-    cond text;
 BEGIN
     FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
         IF NOT EXISTS (SELECT 1 FROM normalize.customer_feature_store) THEN
@@ -277,12 +339,9 @@ BEGIN
                             'no features yet: run normalize.refresh_features()', false, false)::"normalize".quality_finding;
             CONTINUE;
         END IF;
-        SELECT string_agg(format('%I IS NULL', c.feature), ' OR ') INTO cond
-          FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
-        SELECT * INTO q FROM normalize.quality_count(format('normalize.%I', e.store),
-                                                     format('%I || '' @ '' || as_of', e.key), coalesce(cond, 'false'));
+        SELECT * INTO q FROM normalize.store_checks(e.entity);
         RETURN NEXT ROW('critical features present', e.entity || ' features',
-                        CASE WHEN q.total > 0 THEN 1 - q.failing_rows::float8 / q.total END, q.failing_rows, q.sample_keys,
+                        CASE WHEN q.total > 0 THEN 1 - q.missing_required::float8 / q.total END, q.missing_required, q.sample_keys,
                         format('%s rows; %s required features', q.total,
                                (SELECT count(*) FROM normalize.feature_catalog AS c
                                  WHERE c.entity = e.entity AND c.required)), NULL, false)::"normalize".quality_finding;
@@ -640,7 +699,7 @@ BEGIN
     END LOOP;
     IF h IS NOT NULL THEN
         FOR e IN SELECT * FROM normalize.checked_feature_entities() LOOP
-            EXECUTE format('SELECT count(*) FROM normalize.%I AS f WHERE f.as_of > $1', e.store) INTO n USING h.as_of;
+            n := (normalize.store_checks(e.entity)).after_history;
             RETURN NEXT ROW('no features after the history', e.entity || ' features', n, n, NULL,
                             format('rows dated after %s', h.as_of), NULL, false)::"normalize".quality_finding;
         END LOOP;
@@ -684,6 +743,13 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Run normalize.reconcile_ids() first, or CALL normalize.run_pipeline().';
     END IF;
+    -- The checks that read a whole feature store, made in one pass over each
+    -- for the two steps that use them.
+    PERFORM normalize.drop_temp_table('nz_store_checks');
+    CREATE TEMP TABLE nz_store_checks ON COMMIT DROP AS
+    SELECT e.entity, c.* FROM normalize.checked_feature_entities() AS e
+     CROSS JOIN LATERAL normalize.store_check_counts(e.entity) AS c
+     WHERE EXISTS (SELECT 1 FROM normalize.customer_feature_store);
     -- Each step's findings in the order it gives them; the threshold says
     -- how each is judged.
     RETURN QUERY
@@ -704,6 +770,7 @@ BEGIN
       JOIN normalize.quality_thresholds AS t ON t.check_name = c.check_name
      ORDER BY array_position(ARRAY['completeness', 'type consistency', 'distributions', 'temporal', 'labels',
                                    'leakage', 'feature coverage'], t.category), c.step, c.ordinality;
+    DROP TABLE pg_temp.nz_store_checks;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.quality_checks() IS

@@ -143,6 +143,8 @@ INSERT INTO expected_functions VALUES
     ('validate_relationships()', 'f', 's', false, 's'),
     ('wilson_interval(bigint,bigint,double precision)', 'f', 'i', true, 's'),
     ('quality_count(text,text,text)', 'f', 'v', true, 'u'),
+    ('store_check_counts(text)', 'f', 's', false, 'u'),
+    ('store_checks(text)', 'f', 's', false, 'u'),
     ('checked_feature_entities()', 'f', 's', false, 's'),
     ('quality_completeness()', 'f', 'v', false, 'u'),
     ('quality_type_consistency()', 'f', 'v', false, 'u'),

@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP true
 \set QUIET true
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 SET LOCAL jit = off;
 
 \ir fixture_check.psql
@@ -59,6 +59,13 @@ SELECT results_eq($$SELECT status, failing_rows FROM pg_temp.when_broken(
                       'critical features present', 'customer features')$$,
                   $$VALUES ('fail', 1::bigint)$$,
                   'completeness: a NULL in a critical feature fails, one row');
+SELECT results_eq($$SELECT status, failing_rows FROM pg_temp.when_broken(
+                      'UPDATE normalize.device_feature_store SET as_of = as_of + 1000
+                        WHERE (device_key, as_of) = (SELECT device_key, max(as_of) FROM normalize.device_feature_store
+                                                      GROUP BY device_key ORDER BY device_key LIMIT 1)',
+                      'no features after the history', 'device features')$$,
+                  $$VALUES ('fail', 1::bigint)$$,
+                  'leakage: a store row dated after the history fails, one row');
 SELECT results_eq($$SELECT status, sample_keys FROM pg_temp.when_broken(
                       'ALTER TABLE normalize.lifecycle_events ALTER COLUMN entity_key TYPE text',
                       'key columns of one type', 'all tables')$$,
