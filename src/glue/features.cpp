@@ -18,6 +18,8 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/heaptoast.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_proc.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -406,12 +408,27 @@ bool not_parallel_safe(Oid function, void*) {
 // Unlike the planner's test, window functions pass: each process runs
 // whole queries of its own entities, in their order, not a share of one
 // plan's rows.
+// A relation workers cannot read: a temporary table (its rows may be in
+// the session's own buffers) or a foreign table (whose wrapper may not
+// allow parallel scans), the relation itself or, when the query reads its
+// children too, one of them (inheritance or partitions).
+bool relation_keeps_workers_out(Oid relid, bool with_children) {
+    List* relids = with_children ? find_all_inheritors(relid, AccessShareLock, nullptr) : list_make1_oid(relid);
+    ListCell* cell;
+    foreach (cell, relids) {
+        const Oid rel = lfirst_oid(cell);
+        if (get_rel_persistence(rel) == RELPERSISTENCE_TEMP || get_rel_relkind(rel) == RELKIND_FOREIGN_TABLE)
+            return true;
+    }
+    return false;
+}
+
 bool worker_cannot_run(Node* node, void* context) {
     if (node == nullptr) return false;
     if (check_functions_in_node(node, not_parallel_safe, context)) return true;
     if (IsA(node, RangeTblEntry)) {
         const auto* rte = reinterpret_cast<const RangeTblEntry*>(node);
-        return rte->rtekind == RTE_RELATION && get_rel_persistence(rte->relid) == RELPERSISTENCE_TEMP;
+        return rte->rtekind == RTE_RELATION && relation_keeps_workers_out(rte->relid, rte->inh);
     }
     if (IsA(node, Query)) {
         Query* query = reinterpret_cast<Query*>(node);
