@@ -269,9 +269,9 @@ BEGIN
       LEFT JOIN nz_failures AS n ON n.device_key = f.device_key AND n.as_of = f.as_of
      WHERE f.as_of + 30 <= history;
     -- Grouped, a device's split is the device's: one row per device goes to
-    -- assign_splits (dated 'infinity'), a tenth of a thousandth of the
-    -- cutoffs at 100 times the demo, and each cutoff takes its device's; by
-    -- time, each cutoff has its own.
+    -- assign_splits (dated 'infinity'), about a hundredth of the rows of
+    -- one per cutoff, and each cutoff takes its device's; by time, each
+    -- cutoff has its own.
     TRUNCATE nz_split_input;
     INSERT INTO nz_split_input
     SELECT d.device_key, coalesce(min(d.device_type), '') || '/' || bool_or(d.failed_30d), min(d.u),

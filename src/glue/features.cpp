@@ -402,12 +402,6 @@ bool not_parallel_safe(Oid function, void*) {
     return func_parallel(function) != PROPARALLEL_SAFE || func_volatile(function) == PROVOLATILE_VOLATILE;
 }
 
-// True at the first thing a worker may not run or read: a function that is
-// volatile or not parallel safe, a temporary table (the session's own), a
-// row lock.
-// Unlike the planner's test, window functions pass: each process runs
-// whole queries of its own entities, in their order, not a share of one
-// plan's rows.
 // A relation workers cannot read: a temporary table (its rows may be in
 // the session's own buffers) or a foreign table (whose wrapper may not
 // allow parallel scans), the relation itself or, when the query reads its
@@ -423,6 +417,12 @@ bool relation_keeps_workers_out(Oid relid, bool with_children) {
     return false;
 }
 
+// True at the first thing a worker may not run or read: a function that is
+// volatile or not parallel safe, a temporary or foreign table (or a child
+// of one read), a row lock.
+// Unlike the planner's test, window functions pass: each process runs
+// whole queries of its own entities, in their order, not a share of one
+// plan's rows.
 bool worker_cannot_run(Node* node, void* context) {
     if (node == nullptr) return false;
     if (check_functions_in_node(node, not_parallel_safe, context)) return true;

@@ -19,6 +19,10 @@ DECLARE
     e record;
     cond text;
 BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass customer, device or user.';
+    END IF;
     SELECT x.* INTO e FROM normalize.checked_feature_entities() AS x WHERE x.entity = store_check_counts.entity;
     IF e IS NULL THEN
         RAISE EXCEPTION 'entity must be a feature entity whose source is registered, got "%"', entity

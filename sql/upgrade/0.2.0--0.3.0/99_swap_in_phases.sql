@@ -341,18 +341,30 @@ BEGIN
       FROM normalize.device_feature_store AS f
       LEFT JOIN nz_failures AS n ON n.device_key = f.device_key AND n.as_of = f.as_of
      WHERE f.as_of + 30 <= history;
+    -- Grouped, a device's split is the device's: one row per device goes to
+    -- assign_splits (dated 'infinity'), about a hundredth of the rows of
+    -- one per cutoff, and each cutoff takes its device's; by time, each
+    -- cutoff has its own.
     TRUNCATE nz_split_input;
     INSERT INTO nz_split_input
+    SELECT d.device_key, coalesce(min(d.device_type), '') || '/' || bool_or(d.failed_30d), min(d.u),
+           'infinity'::date
+      FROM nz_device AS d
+     WHERE strategy = 'grouped'
+     GROUP BY d.device_key
+    UNION ALL
     SELECT d.device_key, coalesce(d.device_type, '') || '/' || bool_or(d.failed_30d) OVER (PARTITION BY d.device_key),
            d.u, d.as_of
-      FROM nz_device AS d;
+      FROM nz_device AS d
+     WHERE strategy <> 'grouped';
     PERFORM normalize.drop_temp_table('nz_candidates');
     CREATE TEMP TABLE nz_candidates ON COMMIT DROP AS
     SELECT d.device_key, d.as_of, s.split, d.device_type, d.failed_7d, d.failed_14d, d.failed_30d,
            1::float8 AS sample_weight
       FROM nz_device AS d
       JOIN normalize.assign_splits(strategy, train_share, validation_share, split_input) AS s
-        ON s.key = d.device_key AND s.as_of = d.as_of;
+        ON s.key = d.device_key
+       AND s.as_of = CASE WHEN strategy = 'grouped' THEN 'infinity'::date ELSE d.as_of END;
     PERFORM normalize.balance_samples(to_regclass('pg_temp.nz_candidates'),
                                       to_regclass('normalize.next_device_health_samples'),
                                       'device_key', 'failed_30d', 'device_type', device_positive_rate,
