@@ -88,7 +88,7 @@ CREATE TEMP TABLE before_u AS SELECT * FROM normalize.user_features WHERE as_of 
 -- customers' base view joins, against the same computed here from the
 -- history: a device by its row of the month's last day (or of as_of), a
 -- user by the last week known by the month's end.
-SELECT is_empty($$
+SELECT bag_eq($$
     WITH h AS (SELECT as_of FROM normalize.history_info),
     d AS (SELECT v.account_key, date_trunc('month', x.day)::date AS month, sum(x.failure::int)::float8 AS failures,
                  sum(x.errors)::float8 AS errors,
@@ -102,19 +102,10 @@ SELECT is_empty($$
            ORDER BY w.user_key, date_trunc('month', least(w.week + 6, h.as_of)), w.week DESC),
     um AS (SELECT u.account_key, u.month, count(*)::float8 AS n, avg(u.engagement::numeric)::float8 AS engagement
              FROM u GROUP BY 1, 2)
-    (SELECT coalesce(d.account_key, um.account_key), coalesce(d.month, um.month), d.failures, d.errors, d.n, d.health,
-            um.n, um.engagement
-       FROM d FULL JOIN um USING (account_key, month)
-     EXCEPT
-     SELECT r.account_key, r.month, r.device_failures, r.device_errors, r.device_count, r.device_mean_health,
-            r.user_count, r.user_mean_engagement FROM normalize.account_rollups AS r)
-    UNION ALL
-    (SELECT r.account_key, r.month, r.device_failures, r.device_errors, r.device_count, r.device_mean_health,
-            r.user_count, r.user_mean_engagement FROM normalize.account_rollups AS r
-     EXCEPT
-     SELECT coalesce(d.account_key, um.account_key), coalesce(d.month, um.month), d.failures, d.errors, d.n, d.health,
-            um.n, um.engagement
-       FROM d FULL JOIN um USING (account_key, month))$$,
+    SELECT account_key::text, month, d.failures, d.errors, d.n AS devices, d.health, um.n AS users, um.engagement
+      FROM d FULL JOIN um USING (account_key, month)$$,
+    $$SELECT r.account_key::text, r.month, r.device_failures, r.device_errors, r.device_count, r.device_mean_health,
+             r.user_count, r.user_mean_engagement FROM normalize.account_rollups AS r$$,
     'account_rollups holds each account''s devices and users per month as they were at its end');
 UPDATE normalize.account_snapshots
    SET mrr = mrr * 3 + 1, seats = seats + 5, active_users = 0, support_tickets = support_tickets + 9,
