@@ -143,6 +143,18 @@ SELECT count(*) FROM normalize.build_history(24, '2025-06-18', 42);
 SELECT count(*) AS columns FROM normalize.repair_values(42);
 SELECT * FROM normalize.build_history(months => 24, as_of => '2025-06-18', seed => 42);
 SELECT event, count(*) FROM normalize.lifecycle_events GROUP BY event ORDER BY event;
+-- Its roll-up step refuses a missing argument, and writes only into a
+-- table with the roll-up's columns.
+SELECT normalize.fill_account_rollups(NULL, 'normalize.device_days', 'normalize.user_weeks', '2025-06-18');
+SELECT normalize.fill_account_rollups('normalize.account_rollups', 'normalize.device_days', 'normalize.user_weeks', NULL);
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT normalize.fill_account_rollups('normalize.history_info', 'normalize.device_days', 'normalize.user_weeks',
+                                      '2025-06-18');
+CREATE TEMP TABLE rollups_again (LIKE normalize.account_rollups);
+SELECT normalize.fill_account_rollups('rollups_again', 'normalize.device_days', 'normalize.user_weeks', '2025-06-18')
+       = (SELECT count(*) FROM normalize.account_rollups) AS same_rows;
+SELECT count(*) AS differing FROM (SELECT * FROM rollups_again EXCEPT SELECT * FROM normalize.account_rollups) AS x;
+DROP TABLE rollups_again;
 -- It analyzes what it wrote, which the features are planned on right after.
 SELECT c.relname, c.reltuples = (SELECT count(*) FROM normalize.history_info) AS analyzed
   FROM pg_class AS c WHERE c.oid = 'normalize.history_info'::regclass

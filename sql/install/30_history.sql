@@ -384,12 +384,24 @@ SET jit = off
 AS $$
 DECLARE
     n bigint;
+    missing text;
 BEGIN
     IF target IS NULL OR days IS NULL OR weeks IS NULL OR as_of IS NULL THEN
         RAISE EXCEPTION '% must not be NULL', CASE WHEN target IS NULL THEN 'target' WHEN days IS NULL THEN 'days'
                                                    WHEN weeks IS NULL THEN 'weeks' ELSE 'as_of' END
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'fill_account_rollups is a step of normalize.build_history(); call that.';
+    END IF;
+    SELECT string_agg(a.attname, ', ' ORDER BY a.attnum) INTO missing
+      FROM pg_attribute AS a
+     WHERE a.attrelid = 'normalize.account_rollups'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+       AND NOT EXISTS (SELECT 1 FROM pg_attribute AS b
+                        WHERE b.attrelid = target AND b.attname = a.attname AND b.atttypid = a.atttypid
+                          AND b.attnum > 0 AND NOT b.attisdropped);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'target % lacks the columns % of normalize.account_rollups', target, missing
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Pass a table made LIKE normalize.account_rollups.';
     END IF;
     -- Made by CREATE TABLE AS, which may read the history with parallel
     -- workers where INSERT ... SELECT may not, then copied (a row per
