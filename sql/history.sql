@@ -291,6 +291,9 @@ SELECT normalize.empty_phases_from('history', NULL);
 SELECT normalize.stage_phase('widgets');
 SELECT normalize.swap_in_phase('history');
 SELECT normalize.swap_table_storage(0, 'normalize.history_info');
+-- With two processes, a worker makes the staging tables and commits them,
+-- so that workers can write into them.
+SET normalize.workers = 2;
 BEGIN;
 \set ON_ERROR_ROLLBACK on
 -- The staging tables start without indexes: swap_in_phase builds them
@@ -326,6 +329,9 @@ SELECT i.indrelid::regclass AS table_name, i.indisprimary, i.indisvalid
 SELECT count(*) AS staging_left FROM pg_class AS c WHERE c.relnamespace = 'normalize'::regnamespace AND c.relname LIKE 'next\_%';
 \unset ON_ERROR_ROLLBACK
 ROLLBACK;
+-- The rollback took back the swap and the drop, not the worker's tables.
+SELECT normalize.discard_staging('history') AS left_by_the_rollback;
+RESET normalize.workers;
 SELECT normalize.stage_phase('quality'), normalize.swap_in_phase('quality') AS nothing_to_swap;
 -- The registry read from a phase on, and a progress step's name.
 SELECT * FROM normalize.phases_from('history');

@@ -83,3 +83,51 @@ DELETE FROM pipeline_raw.customers WHERE customer_id = 100000;
 SELECT normalize.pipeline_fail(-1, 'history', 'boom');
 SELECT normalize.pipeline_finish(-1);
 RESET client_min_messages;
+-- Statements in parts ($1 the part from 0, $2 the parts): with more than
+-- one process, background workers run them, each part committed on its
+-- own, when the transaction has written nothing yet; else the session
+-- runs them. The result is the rows written, or the sum of a query's
+-- bigint column.
+SET normalize.workers = 2;
+SELECT normalize.run_in_parts('SELECT ($1 * 10 + $2)::bigint', 3) AS sum_of_parts;
+CREATE TABLE public.parts_demo (part integer, parts integer, pid integer);
+SELECT normalize.run_in_parts('INSERT INTO public.parts_demo SELECT $1, $2, pg_backend_pid() FROM generate_series(0, $1)', 4) AS rows_written;
+SELECT count(*) AS rows, count(DISTINCT part) AS parts, bool_and(pid <> pg_backend_pid()) AS all_by_workers
+  FROM public.parts_demo;
+-- After the transaction has written, workers would not see what it wrote:
+-- the session runs every part, and sees its own row in each.
+BEGIN;
+INSERT INTO public.parts_demo VALUES (-1, 0, 0);
+SELECT normalize.run_in_parts('SELECT count(*) FROM public.parts_demo WHERE part = -1', 3) AS own_row_seen_by_each;
+SELECT normalize.run_in_parts('INSERT INTO public.parts_demo SELECT $1, $2, pg_backend_pid()', 2) AS rows_written;
+SELECT count(*) AS by_this_session FROM public.parts_demo WHERE parts = 2 AND pid = pg_backend_pid();
+ROLLBACK;
+-- At repeatable read the session would not see the workers' rows either.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT normalize.run_in_parts('INSERT INTO public.parts_demo SELECT $1, $2, pg_backend_pid()', 2) AS rows_written;
+SELECT count(*) AS seen FROM public.parts_demo WHERE parts = 2;
+ROLLBACK;
+-- A part's error is the caller's, with the part it stopped.
+SELECT normalize.run_in_parts('SELECT (1 / ($1 - 1))::bigint', 3);
+-- A worker that waits for a lock of this session's would wait forever.
+BEGIN;
+LOCK TABLE public.parts_demo IN ACCESS SHARE MODE;
+SELECT normalize.run_in_parts('ALTER TABLE public.parts_demo ADD COLUMN late integer', 1);
+ROLLBACK;
+-- The statement and the parts are checked before any worker starts.
+SELECT normalize.run_in_parts('SELEC 1', 2);
+SELECT normalize.run_in_parts('SELECT 1::bigint', 0);
+SELECT normalize.run_in_parts('SELECT 1::bigint', 1025);
+SELECT normalize.run_in_parts(NULL, 2) IS NULL AS strict;
+SELECT normalize.part_count() AS four_per_process;
+SET normalize.workers = 1;
+SELECT normalize.part_count() AS one_with_one_process;
+RESET normalize.workers;
+DROP TABLE public.parts_demo;
+-- A phase that failed leaves its staging tables (its workers committed
+-- them): the failure's record drops them.
+SELECT normalize.discard_staging('training') AS nothing_staged;
+SELECT normalize.stage_phase('training');
+SELECT normalize.discard_staging('training') AS dropped;
+SELECT count(*) AS staging_left FROM pg_class AS c
+ WHERE c.relnamespace = 'normalize'::regnamespace AND c.relname LIKE 'next\_%';

@@ -549,6 +549,15 @@ HAND = {
     'feature_view_sql': variants('entity', ['customer', 'device', 'user']),
     'store_check_counts': variants('entity', ['customer', 'device', 'user']),
     'store_checks': variants('entity', ['customer', 'device', 'user']),
+    'stage_feature_rows': [{'entity': 'customer', 'target': 'pg_temp.bi_engine',
+                            '_prelude': 'CREATE TEMP TABLE bi_engine (LIKE normalize.customer_feature_store) '
+                                        'ON COMMIT DROP;'}],
+    'write_feature_part': [{'entity': 'customer', 'target': 'pg_temp.bi_engine', 'lower': 'account:a',
+                            'base': 'normalize.customer_feature_base',
+                            '_prelude': 'CREATE TEMP TABLE bi_engine (LIKE normalize.customer_feature_store) '
+                                        'ON COMMIT DROP;'}],
+    'run_in_parts': [{'statement': 'SELECT ($1 + $2)::bigint', 'parts': '3'}],
+    'discard_staging': [{'phase': 'training'}],
     'write_feature_rows': [{'entity': 'customer', 'target': 'pg_temp.bi_engine',
                             '_prelude': 'CREATE TEMP TABLE bi_engine (LIKE normalize.customer_feature_store) '
                                         'ON COMMIT DROP;'}],

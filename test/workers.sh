@@ -8,12 +8,14 @@
 # as processes (each part's rows from another process). An error in a
 # worker's part must reach the caller as it does without workers, and a
 # base relation that is not parallel safe, or that has a temporary child,
-# is read by one process.
+# is read by one process. The phases' parts written by background workers
+# (committed apart) must not be used in a transaction that has written,
+# and a failed phase's staging tables must go.
 # Prints TAP. Needs PGHOST/PGPORT/PGUSER of a running cluster and NZ_PG_BIN.
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/tap.sh"
-echo "1..16"
+echo "1..21"
 
 # The rows of every table the phases write, as one digest per table: the
 # columns that say when something was done (timestamptz) left out.
@@ -29,11 +31,13 @@ digests() {  # database
     done
 }
 # Runs the pipeline with the given workers, keeping the debug lines that
-# say in how many parts each entity's features were computed.
+# say in how many parts each entity's features were computed, and how
+# many background workers wrote the parts of each statement run in parts.
 run_with() {  # database, months, workers
     PGOPTIONS="-c client_min_messages=debug1" psql_ -d "$1" \
         -c "CALL normalize.run_pipeline(seed => 42, months => $2, workers => $3)" 2>&1 \
-        | sed -n 's/.*normalize: the features of \([a-z]*\) in \([0-9]*\) part.*/\1 \2/p'
+        | sed -n -e 's/.*normalize: the features of \([a-z]*\) in \([0-9]*\) part.*/\1 \2/p' \
+                 -e 's/.*normalize: [0-9]* parts of a statement, [0-9]* of them by \([0-9]*\) background workers.*/statement \1/p'
 }
 status() {  # database
     psql_ -d "$1" -At -c "SELECT status FROM normalize.pipeline_runs ORDER BY run_id DESC LIMIT 1"
@@ -41,19 +45,23 @@ status() {  # database
 
 # One source: its template database, then a run per number of workers.
 compare_source() {  # label, months, SQL that builds and registers the source (run by psql -f)
-    local label=$1 months=$2 build=$3 w db statuses="" parts=""
+    local label=$1 months=$2 build=$3 w db statuses="" parts="" writers="" out
     psql_ -d postgres -c "DROP DATABASE IF EXISTS nz_workers_src" -c "CREATE DATABASE nz_workers_src" >/dev/null 2>&1
     psql_ -d nz_workers_src -c "CREATE EXTENSION normalize" >/dev/null
     psql_ -d nz_workers_src -f "$build" >/dev/null
     for w in 1 2 3; do
         db=nz_workers_$w
         psql_ -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db TEMPLATE nz_workers_src" >/dev/null 2>&1
-        parts="$parts$(run_with "$db" "$months" "$w" | awk '$1 == "device" { print $2 }'),"
+        out=$(run_with "$db" "$months" "$w")
+        parts="$parts$(awk '$1 == "device" { print $2 }' <<<"$out"),"
+        writers="$writers$(awk '$1 == "statement" { n = n < $2 ? $2 : n } END { print n + 0 }' <<<"$out"),"
         statuses="$statuses$(status "$db"),"
         digests "$db" >"$work/$w.digest"
     done
     check "$label: the pipeline completes with workers => 1, 2 and 3" "done,done,done," "$statuses"
-    check "$label: the device features are computed in 1, 2 and 3 parts" "1,2,3," "$parts"
+    # Four parts per process, each by a background worker that commits it.
+    check "$label: the device features are computed in 1, 8 and 12 parts" "1,8,12," "$parts"
+    check "$label: the parts are written by 0, 2 and 3 background workers at most" "0,2,3," "$writers"
     check "$label: every table of every phase is the same with 2 workers as with 1" "" \
           "$(diff "$work/1.digest" "$work/2.digest" | grep '^>' | head -3 || true)"
     check "$label: every table of every phase is the same with 3 workers as with 1" "" \
@@ -139,6 +147,38 @@ wide_with() {  # workers
 check "a row too wide to write while workers run is refused with workers, written without (2|1)" \
       "ERROR:  a row of device features is too wide to write with parallel workers|$(psql_ -d "$db" -At -c "SELECT count(*) FROM normalize.device_feature_store")" \
       "$(wide_with 2 | sed 's/ is [0-9]* bytes, too wide/ is too wide/')|$(wide_with 1)"
+# Background workers see what is committed: in a transaction that has
+# written (here, a device's health), a phase must not hand its parts to
+# them, or the history would end at the old health.
+db=nz_workers_2
+ended_at=$(psql_ -d "$db" -At -q -c "SET normalize.workers = 2" -c "BEGIN" \
+    -c "UPDATE normalize.devices SET health_score = 12.34 WHERE device_key = (SELECT max(device_key) FROM normalize.devices)" \
+    -c "SELECT count(*) FROM normalize.build_history(months => 12)" \
+    -c "SELECT round(x.health::numeric, 2) FROM normalize.device_days AS x
+         WHERE x.device_key = (SELECT max(device_key) FROM normalize.devices)
+           AND x.day = (SELECT as_of FROM normalize.history_info)" -c "ROLLBACK" | tail -1)
+check "after a write in its transaction, the history ends at the written health (not the committed one)" \
+      "12.34" "$ended_at"
+# A part that fails in a worker fails the phase with its error, as with
+# one process; the workers' committed staging tables stay until the
+# phase's next start, or until run_pipeline records the failure.
+psql_ -d "$db" -q -c "UPDATE normalize.device_days SET health = 'NaN'
+                        WHERE device_key = (SELECT max(device_key) FROM normalize.devices)
+                          AND day = (SELECT min(day) FROM normalize.device_days)" >/dev/null
+features_error() {  # workers
+    psql_ -d "$db" -At -c "SET normalize.workers = $1" -c "SELECT count(*) FROM normalize.refresh_features()" 2>&1 \
+        | grep -m1 ERROR || true
+}
+staging_tables() {
+    psql_ -d "$db" -At -c "SELECT count(*) FROM pg_class WHERE relnamespace = 'normalize'::regnamespace
+                            AND relname LIKE 'next\_%'"
+}
+one=$(features_error 1)
+check "a failing part in a worker fails the features as with one process (same error)" "$one" "$(features_error 2)"
+left=$(staging_tables)
+run=$(psql_ -d "$db" -At -c "SELECT max(run_id) FROM normalize.pipeline_runs")
+psql_ -d "$db" -q -c "SELECT normalize.pipeline_fail($run, 'features', 'a test of the record')" >/dev/null
+check "its committed staging tables (3) are dropped when the failure is recorded (3|0)" "3|0" "$left|$(staging_tables)"
 psql_ -d postgres -c "DROP DATABASE nz_workers_src" -c "DROP DATABASE nz_workers_1" -c "DROP DATABASE nz_workers_2" \
       -c "DROP DATABASE nz_workers_3" >/dev/null
 [ "$failed" -eq 0 ]

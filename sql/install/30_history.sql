@@ -293,6 +293,45 @@ BEGIN
 
     -- Built beside the tables readers use, and swapped in at the end.
     PERFORM normalize.stage_phase('history');
+    -- The devices' and users' histories first, each entity's rows made by
+    -- one process of several (part_count); the session's own writes come
+    -- after them, since workers can write only while it has written
+    -- nothing (run_in_parts).
+    -- Devices, daily over the same window, ending at their repaired health,
+    -- wearing as their type does.
+    IF 'device' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
+                                         * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
+        days := normalize.run_in_parts(format(
+            $q$INSERT INTO normalize.next_device_days
+               SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+                 FROM normalize.devices AS d
+                CROSS JOIN LATERAL (
+                      SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                       WHERE t.device_type IN (d.device_type, '*')
+                       ORDER BY t.device_type OPERATOR(pg_catalog.=) '*' LIMIT 1) AS wear
+                CROSS JOIN LATERAL normalize.generate_device_history(
+                      d.device_key, d.health_score::pg_catalog.float8, %s, %L::pg_catalog.date, %s,
+                      wear.degradation, wear.failure_rate) AS h
+                WHERE pg_catalog.abs(pg_catalog.hashtext(d.device_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1, as_of, seed),
+            normalize.part_count());
+    END IF;
+    -- Users, weekly over the same window, ending at their repaired engagement.
+    IF 'user' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
+                                         * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
+        weeks := normalize.run_in_parts(format(
+            $q$INSERT INTO normalize.next_user_weeks
+               SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+                 FROM normalize.users AS u
+                CROSS JOIN LATERAL normalize.generate_user_history(
+                      u.user_key, COALESCE(u.role, 'standard'), u.engagement_score::pg_catalog.float8,
+                      %s, %L::pg_catalog.date, %s) AS h
+                WHERE pg_catalog.abs(pg_catalog.hashtext(u.user_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1, as_of, seed),
+            normalize.part_count());
+    END IF;
     INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
     VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
     -- Each generator's rows are counted into pipeline_progress as made.
@@ -310,50 +349,19 @@ BEGIN
       FROM normalize.next_account_snapshots AS s
      WHERE s.event IS NOT NULL;
     GET DIAGNOSTICS events = ROW_COUNT;
-    -- Devices, daily over the same window, ending at their repaired health,
-    -- wearing as their type does.
-    IF 'device' = ANY (entities) THEN
-        PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
-                                         * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
-        INSERT INTO normalize.next_device_days
-        SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
-          FROM normalize.devices AS d
-         CROSS JOIN LATERAL (
-               SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
-                WHERE t.device_type IN (d.device_type, '*')
-                ORDER BY t.device_type = '*' LIMIT 1) AS wear
-         CROSS JOIN LATERAL normalize.generate_device_history(
-                   d.device_key, d.health_score::float8,
-                   (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
-                   as_of, seed, wear.degradation, wear.failure_rate) AS h;
-        GET DIAGNOSTICS days = ROW_COUNT;
-        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-        SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
-          FROM normalize.next_device_days AS x
-         CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
-         WHERE e.happened;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        events := events + n;
-    END IF;
-    -- Users, weekly over the same window, ending at their repaired engagement.
-    IF 'user' = ANY (entities) THEN
-        PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
-                                         * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
-        INSERT INTO normalize.next_user_weeks
-        SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
-          FROM normalize.users AS u
-         CROSS JOIN LATERAL normalize.generate_user_history(
-                   u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
-                   ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
-                   as_of, seed) AS h;
-        GET DIAGNOSTICS weeks = ROW_COUNT;
-        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-        SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
-                                                                                 'features_adopted', w.features_adopted)
-          FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        events := events + n;
-    END IF;
+    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+      FROM normalize.next_device_days AS x
+     CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+     WHERE e.happened;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    events := events + n;
+    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                             'features_adopted', w.features_adopted)
+      FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    events := events + n;
     rollups := normalize.fill_account_rollups('normalize.next_account_rollups', 'normalize.next_device_days',
                                               'normalize.next_user_weeks', as_of);
     PERFORM normalize.end_progress();

@@ -32,6 +32,30 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION @extschema@.write_feature_rows(text, regclass, regclass) IS
     'Computes the features of entity (customer, device or user) at each cutoff with the feature engine, from its base view (or base, a relation with its columns), and appends them to target, a table with the columns of its feature view; returns the rows written';
 
+-- write_feature_rows for a phase's staging table (stage_phase): with more
+-- than one process, background workers write ranges of keys each, every
+-- range committed on its own (run_in_parts), where the session has
+-- written nothing yet. A failure leaves their rows in the staging table,
+-- which the phase's next start drops; a table of the user's must come and
+-- go with the transaction, so write_feature_rows never does this.
+CREATE FUNCTION @extschema@.stage_feature_rows(entity text, target regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'nz_stage_feature_rows'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.stage_feature_rows(text, regclass) IS
+    'Internal: write_feature_rows into a phase''s staging table, by background workers that commit a range of keys each where the transaction has written nothing yet; returns the rows written';
+
+-- One range of keys of write_feature_rows, written by this process alone:
+-- what each background worker of stage_feature_rows runs.
+CREATE FUNCTION @extschema@.write_feature_part(entity text, target regclass, base regclass, lower text, upper text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'nz_write_feature_part'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.write_feature_part(text, regclass, regclass, text, text) IS
+    'Internal: appends to target the features of the entity''s keys from lower up to upper (NULL: no bound), on this process alone, as write_feature_rows does for all; returns the rows written';
+
 CREATE FUNCTION @extschema@.refresh_features()
 RETURNS TABLE (table_name text, rows bigint, features integer)
 LANGUAGE plpgsql VOLATILE
@@ -60,7 +84,7 @@ BEGIN
         -- The staging store starts empty, so the rows written are its rows.
         rows := 0;
         IF normalize.is_registered(e.entity) THEN
-            rows := normalize.write_feature_rows(e.feature_entity, format('normalize.%I', 'next_' || table_name)::regclass);
+            rows := normalize.stage_feature_rows(e.feature_entity, format('normalize.%I', 'next_' || table_name)::regclass);
         END IF;
         SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
         RETURN NEXT;

@@ -124,11 +124,38 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.worker_count() IS
     'The processes a phase uses: the setting normalize.workers, or with 0 (its default) one per core of the machine; within max_parallel_workers + 1';
 
+-- A statement run once per part ($1 the part, from 0; $2 the parts), in
+-- background workers when the caller's transaction has written nothing
+-- yet, each part committed on its own (see src/glue/committed_parts.hpp);
+-- otherwise in the caller, part after part. The phases write their
+-- heaviest tables so, from every core.
+CREATE FUNCTION @extschema@.run_in_parts(statement text, parts integer)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'nz_run_in_parts'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.run_in_parts(text, integer) IS
+    'Internal: runs a statement once per part ($1 the part from 0, $2 the parts), in background workers that commit each part when the transaction has written nothing yet, else in this session; returns the rows written (a command''s, or the sum of a query''s bigint column)';
+
+-- The parts a phase splits its heaviest statements into: several per
+-- process, so that a process done early takes another part.
+CREATE FUNCTION @extschema@.part_count()
+RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN normalize.worker_count() OPERATOR(pg_catalog.=) 1 THEN 1
+            ELSE 4 OPERATOR(pg_catalog.*) normalize.worker_count() END;
+COMMENT ON FUNCTION @extschema@.part_count() IS
+    'Internal: the parts a phase splits its heaviest statements into (run_in_parts): four per process, or one with one process';
+
 -- The phases that build beside: history, features and training write their
 -- results into staging tables (next_<table>, made like the table each
--- replaces, in this transaction, so no other session sees them), and swap
--- them in at their end (swap_in_phase). Until then readers see the previous
--- results, whole, without waiting.
+-- replaces), and swap them in at their end (swap_in_phase). Until then
+-- readers see the previous results, whole, without waiting. The staging
+-- tables are made by a worker of run_in_parts, committed, so that workers
+-- can write into them; other sessions can see them, empty or filling,
+-- until the swap. A phase that failed leaves them (its workers' rows are
+-- committed): the phase's next start drops them, and run_pipeline drops
+-- them when a phase fails (discard_staging).
 -- The staging tables start without indexes: swap_in_phase builds them once
 -- the rows are in, a sorted build that can use the parallel maintenance
 -- workers, at about half of what keeping them up row by row costs.
@@ -138,14 +165,19 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t text;
+    ddl text;
 BEGIN
-    FOR t IN SELECT unnest(x.writes) FROM normalize.phases_from(stage_phase.phase) AS x
-              WHERE x.name = stage_phase.phase LOOP
-        EXECUTE format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
-                        INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)',
-                       'next_' || t, t);
-    END LOOP;
+    SELECT string_agg(CASE WHEN to_regclass(format('normalize.%I', 'next_' || t)) IS NOT NULL
+                           THEN format('DROP TABLE normalize.%I; ', 'next_' || t) ELSE '' END
+                      || format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                                 INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)', 'next_' || t, t),
+                      '; ')
+      INTO ddl
+      FROM normalize.phases_from(stage_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS t
+     WHERE x.name = stage_phase.phase;
+    IF ddl IS NOT NULL THEN
+        PERFORM normalize.run_in_parts(ddl, 1);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
@@ -510,8 +542,31 @@ $$;
 COMMENT ON FUNCTION @extschema@.pipeline_run_phase(bigint, text) IS
     'Internal: runs one phase of a pipeline run with its arguments and records what it did';
 
+-- The staging tables a phase left (its workers' parts are committed, and
+-- the phase's rollback did not take them back); returns how many.
+CREATE FUNCTION @extschema@.discard_staging(phase text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+    dropped integer := 0;
+BEGIN
+    FOR t IN SELECT w FROM normalize.phases_from(discard_staging.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w
+              WHERE x.name = discard_staging.phase
+                AND to_regclass(format('normalize.%I', 'next_' || w)) IS NOT NULL LOOP
+        EXECUTE format('DROP TABLE normalize.%I', 'next_' || t);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.discard_staging(text) IS
+    'Internal: drops the staging tables (next_<table>) a failed phase left behind; returns how many';
+
 -- Records a failed phase (in a transaction of its own, after the phase's
--- was rolled back); the lock is given up once that record commits.
+-- was rolled back) and drops what it staged; the lock is given up once that record commits.
 CREATE FUNCTION @extschema@.pipeline_fail(run bigint, phase text, message text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT
@@ -530,6 +585,7 @@ BEGIN
        SET status = 'failed', finished_at = clock_timestamp(),
            seconds = round(extract(epoch FROM clock_timestamp() - p.started_at)::numeric, 1), error = message
      WHERE p.run_id = run AND p.phase = pipeline_fail.phase;
+    PERFORM normalize.discard_staging(phase);
     PERFORM normalize.pipeline_unlock();
 END
 $$;

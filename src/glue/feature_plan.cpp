@@ -194,7 +194,7 @@ char* base_query(const FeaturePlan* plan, const char* lower, const char* upper) 
     return q.data;
 }
 
-const char** part_bounds(const FeaturePlan* plan, int* parts) {
+const char** part_bounds(const FeaturePlan* plan, int* parts, bool even) {
     const char* key = quote_identifier(plan->key);
     // A base row without a key belongs to no range: read as one part, it
     // is refused. (The history's keys are indexed: the probe is quick.)
@@ -209,9 +209,9 @@ const char** part_bounds(const FeaturePlan* plan, int* parts) {
                 true, 0);
     const int keys = static_cast<int>(SPI_processed);
     if (*parts > keys) *parts = keys < 1 ? 1 : keys;
-    // The first range is the session's, which also writes every row: half
-    // the entities of each other range.
-    const double first = *parts > 1 ? 0.5 / (*parts - 0.5) : 1.0;
+    // Without even, the first range is the session's, which also writes
+    // every row: half the entities of each other range.
+    const double first = *parts <= 1 ? 1.0 : even ? 1.0 / *parts : 0.5 / (*parts - 0.5);
     const char** bounds = static_cast<const char**>(palloc0(sizeof(char*) * *parts));
     for (int p = 1; p < *parts; ++p) {
         const double share = first + (p - 1) * (1.0 - first) / (*parts - 1);

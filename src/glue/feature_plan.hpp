@@ -52,10 +52,11 @@ char* base_query(const FeaturePlan* plan, const char* lower = nullptr, const cha
 
 // The entities split into at most *parts ranges of keys (fewer when there
 // are fewer entities), the first with half as many entities as each of
-// the others: the *parts - 1 keys where the second range and those after
-// it begin, from the entity's table, or from the caller's base relation;
+// the others unless even (the session that writes every row reads the
+// first): the *parts - 1 keys where the second range and those after it
+// begin, from the entity's table, or from the caller's base relation;
 // NULL (and *parts 1) when a base row has no key. Call within SPI.
-const char** part_bounds(const FeaturePlan* plan, int* parts);
+const char** part_bounds(const FeaturePlan* plan, int* parts, bool even = false);
 
 // The target opened for a bulk write: a plain table this user may insert
 // into, without triggers or row security (a bulk write would bypass them),

@@ -5,9 +5,14 @@
 // the engine, and each cutoff's row is written with the table access
 // method's multi-row insert, as COPY does; the target's indexes are
 // rebuilt once at the end rather than updated row by row. With more than
-// one process (normalize.workers), parallel workers compute parts of the
-// entities and send their rows to the leader (feature_workers.hpp).
+// one process (normalize.workers), a phase's staging table is written in
+// ranges of keys by background workers, each range committed apart
+// (stage_feature_rows, committed_parts.hpp); where that may not be, and
+// for any other table, parallel workers compute parts of the entities and
+// send their rows to the leader (feature_workers.hpp).
 #include "feature_plan.hpp"
+// (after the core's headers, which refuse to follow a Postgres header)
+#include "committed_parts.hpp"
 #include "feature_workers.hpp"
 #include "progress.hpp"
 
@@ -81,6 +86,7 @@ struct Pass {
     shm_mq_handle* outbox;        // a worker's: its rows go to the leader
     normalize::glue::FeatureWorkers* workers;  // the leader's, when it has any
     pg_atomic_uint64* all_read;   // base rows read by every process
+    bool counts_to_caller;        // a background worker's: its caller reports the rows read
 };
 
 // Whether two strings are the same bytes. A compressed or external one is
@@ -311,8 +317,12 @@ bool receive_base_row(TupleTableSlot* slot, DestReceiver* self) {
     rows.t[i] = DatumGetInt64(values[3]);
     keep_metrics(pass, values, nulls, i);
     if (++pass->read % kProgressEvery == 0) {
-        if (pass->all_read != nullptr) pg_atomic_fetch_add_u64(pass->all_read, kProgressEvery);
-        if (pass->outbox == nullptr) report_read(pass);
+        if (pass->counts_to_caller) {
+            normalize::glue::count_step_rows(kProgressEvery);
+        } else {
+            if (pass->all_read != nullptr) pg_atomic_fetch_add_u64(pass->all_read, kProgressEvery);
+            if (pass->outbox == nullptr) report_read(pass);
+        }
     }
     return true;
 }
@@ -530,6 +540,75 @@ void read_in_parts(Pass* pass, Oid base, int parts, const char** bounds, Oid key
     normalize::glue::report_progress("features", pass->plan->entity, read, pass->expected);
 }
 
+// The multi-row inserts' slots and state freed, the target closed and its
+// indexes rebuilt; returns the rows written.
+int64 finish_pass(Pass* pass) {
+    for (int i = 0; i < kInsertBatch; ++i) ExecDropSingleTupleTableSlot(pass->slots[i]);
+    FreeBulkInsertState(pass->bulk);
+    const bool has_indexes = pass->rel->rd_rel->relhasindex;
+    char* name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(pass->rel)),
+                                            RelationGetRelationName(pass->rel));
+    table_close(pass->rel, NoLock);
+    // The rows went in without index entries: rebuild the indexes (a
+    // bulk build, cheaper than row-by-row entries) before anyone, this
+    // transaction included, reads through them. Others cannot see the
+    // rows before commit, so what their indexes lack is nothing they see.
+    if (has_indexes) SPI_execute(psprintf("REINDEX TABLE %s", name), false, 0);
+    return pass->written;
+}
+
+void refuse_null_arguments(FunctionCallInfo fcinfo) {
+    for (int arg = 0; arg < 2; ++arg)
+        if (PG_ARGISNULL(arg))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("%s must not be NULL", arg == 0 ? "entity" : "target"),
+                            errhint(arg == 0 ? "Pass a feature entity of normalize.entity_kinds."
+                                             : "Pass a table with the columns of the entity's feature view.")));
+}
+
+// Whether background workers may write the target, each part committed
+// apart: a plain heap table without indexes (a part's rows go in without
+// index entries, and no worker could rebuild them under the others).
+bool workers_may_write(Oid target) {
+    Relation rel = try_relation_open(target, AccessShareLock);
+    if (rel == nullptr) return false;
+    const bool plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+                       !rel->rd_rel->relhasindex && rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
+    relation_close(rel, NoLock);
+    return plain;
+}
+
+// An SQL array of the parts' bounds, NULL at both ends: part p reads from
+// element p + 1 up to element p + 2.
+char* bounds_array(const char** bounds, int parts) {
+    StringInfoData a;
+    initStringInfo(&a);
+    appendStringInfoString(&a, "ARRAY[NULL");
+    for (int i = 0; i < parts - 1; ++i) appendStringInfo(&a, ", %s", quote_literal_cstr(bounds[i]));
+    appendStringInfoString(&a, ", NULL]::pg_catalog.text[]");
+    return a.data;
+}
+
+// The entities in ranges of keys, each written by a background worker of
+// its own and committed apart (committed_parts.hpp): four ranges per
+// process, so that one done early takes another. Returns the rows written,
+// or -1 where ranges do not pay (see parts_pay), for the caller to write.
+int64 write_in_committed_parts(const FeaturePlan* plan, Oid target, const Estimate& whole) {
+    int parts = 4 * normalize::glue::worker_count();
+    const char** bounds = normalize::glue::part_bounds(plan, &parts, true);
+    if (bounds == nullptr || parts < 2 || !parts_pay(plan, whole, parts, bounds)) return -1;
+    const char* array = bounds_array(bounds, parts);
+    const char* statement = psprintf(
+        "SELECT normalize.write_feature_part(%s, %u::pg_catalog.oid::pg_catalog.regclass, NULL, "
+        "(%s)[$1 OPERATOR(pg_catalog.+) 1], (%s)[$1 OPERATOR(pg_catalog.+) 2])",
+        quote_literal_cstr(plan->entity), target, array, array);
+    elog(DEBUG1, "normalize: the features of %s in %d parts, committed apart", plan->entity, parts);
+    normalize::glue::begin_step("features", plan->entity, whole.rows);
+    const uint64 written = normalize::glue::run_statement_in_parts(statement, parts);
+    normalize::glue::end_step();
+    return static_cast<int64>(written);
+}
+
 // A parallel worker's task: its part, sent to the leader.
 dsm_segment* worker_segment;
 shm_toc* worker_toc;
@@ -563,18 +642,19 @@ extern "C" void nz_feature_worker(dsm_segment* seg, shm_toc* toc) {
     normalize::glue::run_guarded(nullptr, run_worker);
 }
 
-NZ_FUNCTION(nz_write_feature_rows) {
-    for (int arg = 0; arg < 2; ++arg)
-        if (PG_ARGISNULL(arg))
-            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                            errmsg("%s must not be NULL", arg == 0 ? "entity" : "target"),
-                            errhint(arg == 0 ? "Pass a feature entity of normalize.entity_kinds."
-                                             : "Pass a table with the columns of the entity's feature view.")));
+namespace {
+
+// The rows of write_feature_rows (base: its third argument, or none), or
+// with staging those of a phase's staging table, which background workers
+// may write in parts committed apart.
+Datum write_feature_rows(FunctionCallInfo fcinfo, bool staging) {
+    refuse_null_arguments(fcinfo);
     const char* entity = text_to_cstring(PG_GETARG_TEXT_PP(0));
     SPI_connect();
     FeaturePlan plan{};
-    const Oid base = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
-    normalize::glue::load_feature_plan(entity, PG_ARGISNULL(2) ? nullptr : &base, &plan);
+    const bool has_base = !staging && !PG_ARGISNULL(2);
+    const Oid base = has_base ? PG_GETARG_OID(2) : InvalidOid;
+    normalize::glue::load_feature_plan(entity, has_base ? &base : nullptr, &plan);
     Pass pass{};
     prepare_pass(&pass, &plan, PG_GETARG_OID(1));
     SPIPlanPtr query = SPI_prepare(normalize::glue::base_query(&plan), 0, nullptr);
@@ -583,6 +663,19 @@ NZ_FUNCTION(nz_write_feature_rows) {
     const Oid key_type = key_type_of(query);
     if (query != nullptr) SPI_freeplan(query);
     pass.expected = whole.rows;
+    // A staging table: background workers that write their own parts where
+    // the session may hand them over (the parts they committed go with the
+    // table if the phase fails). Else, and for any other table, whose
+    // rows must come and go with the transaction, parallel workers whose
+    // rows the session writes.
+    if (staging && normalize::glue::worker_count() > 1 && safe && normalize::glue::parts_may_commit_apart() &&
+        key_type != InvalidOid && get_typlen(key_type) == -1 && workers_may_write(pass.target)) {
+        const int64 written = write_in_committed_parts(&plan, pass.target, whole);
+        if (written >= 0) {
+            SPI_finish();
+            PG_RETURN_INT64(written);
+        }
+    }
     normalize::glue::report_progress("features", plan.entity, 0, pass.expected);
     // Workers only where the server allows them (not inside a parallel
     // operation already), the base rows' query is parallel safe and the
@@ -597,17 +690,35 @@ NZ_FUNCTION(nz_write_feature_rows) {
         read_in_parts(&pass, base, parts, bounds, key_type);
     else
         read_part(&pass, nullptr, nullptr);
-    for (int i = 0; i < kInsertBatch; ++i) ExecDropSingleTupleTableSlot(pass.slots[i]);
-    FreeBulkInsertState(pass.bulk);
-    const bool has_indexes = pass.rel->rd_rel->relhasindex;
-    char* name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(pass.rel)),
-                                            RelationGetRelationName(pass.rel));
-    table_close(pass.rel, NoLock);
-    // The rows went in without index entries: rebuild the indexes (a
-    // bulk build, cheaper than row-by-row entries) before anyone, this
-    // transaction included, reads through them. Others cannot see the
-    // rows before commit, so what their indexes lack is nothing they see.
-    if (has_indexes) SPI_execute(psprintf("REINDEX TABLE %s", name), false, 0);
+    const int64 written = finish_pass(&pass);
     SPI_finish();
-    PG_RETURN_INT64(pass.written);
+    PG_RETURN_INT64(written);
+}
+
+}  // namespace
+
+NZ_FUNCTION(nz_write_feature_rows) { return write_feature_rows(fcinfo, false); }
+
+// stage_feature_rows(entity, target): see 42_feature_stores.sql.
+NZ_FUNCTION(nz_stage_feature_rows) { return write_feature_rows(fcinfo, true); }
+
+// write_feature_part(entity, target, base, lower, upper): the rows of the
+// keys from lower up to upper (NULL: no bound), on this process alone; the
+// part of one background worker of write_feature_rows.
+NZ_FUNCTION(nz_write_feature_part) {
+    refuse_null_arguments(fcinfo);
+    const char* entity = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    const char* lower = PG_ARGISNULL(3) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(3));
+    const char* upper = PG_ARGISNULL(4) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(4));
+    SPI_connect();
+    FeaturePlan plan{};
+    const Oid base = PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2);
+    normalize::glue::load_feature_plan(entity, PG_ARGISNULL(2) ? nullptr : &base, &plan);
+    Pass pass{};
+    prepare_pass(&pass, &plan, PG_GETARG_OID(1));
+    pass.counts_to_caller = normalize::glue::part_progress_counter() != nullptr;
+    read_part(&pass, lower, upper);
+    const int64 written = finish_pass(&pass);
+    SPI_finish();
+    PG_RETURN_INT64(written);
 }

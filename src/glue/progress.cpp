@@ -1,5 +1,7 @@
 #include "progress.hpp"
 
+#include "committed_parts.hpp"
+
 #include <cstdio>
 
 extern "C" {
@@ -53,8 +55,8 @@ void on_xact(XactEvent event, void*) {
 
 // pipeline_progress reads the name as words separated by spaces: a space
 // inside a phase's or step's name becomes an underscore.
-void copy_word(char* into, size_t size, const text* from) {
-    strlcpy(into, text_to_cstring(from), size);
+void copy_word(char* into, size_t size, const char* from) {
+    strlcpy(into, from, size);
     for (char* c = into; *c != '\0'; ++c)
         if (*c == ' ') *c = '_';
 }
@@ -62,8 +64,12 @@ void copy_word(char* into, size_t size, const text* from) {
 }  // namespace
 
 void count_step_rows(int64 rows) {
-    if (!current.active)
+    if (!current.active) {
+        // In a background worker, the caller's step counts them.
+        if (pg_atomic_uint64* counter = part_progress_counter(); counter != nullptr)
+            pg_atomic_fetch_add_u64(counter, static_cast<uint64>(rows));
         return;
+    }
     current.done += rows;
     if (current.done >= current.next_report) {
         report_progress(current.phase, current.step, current.done, current.total);
@@ -71,35 +77,47 @@ void count_step_rows(int64 rows) {
     }
 }
 
-}  // namespace normalize::glue
+bool step_in_progress() { return current.active; }
 
-using normalize::glue::copy_word;
-using normalize::glue::current;
-
-// begin_progress(phase, step, rows_to_do): see progress.hpp.
-NZ_FUNCTION(nz_begin_progress)
-{
+void begin_step(const char* phase, const char* step, int64 total) {
     if (!current.callback_registered) {
-        RegisterXactCallback(normalize::glue::on_xact, nullptr);
+        RegisterXactCallback(on_xact, nullptr);
         current.callback_registered = true;
     }
-    const int64 total = PG_GETARG_INT64(2);
-    if (total < 0)
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("rows_to_do must not be negative, got %lld", static_cast<long long>(total)),
-                        errhint("Pass the rows the step will make, or 0 when it does not know.")));
     // A step begun inside another keeps the name from before the first.
     if (!current.active) {
         const char* name = GetConfigOption("application_name", false, false);
         strlcpy(current.name_before, name != nullptr ? name : "", sizeof current.name_before);
     }
-    copy_word(current.phase, sizeof current.phase, PG_GETARG_TEXT_PP(0));
-    copy_word(current.step, sizeof current.step, PG_GETARG_TEXT_PP(1));
+    copy_word(current.phase, sizeof current.phase, phase);
+    copy_word(current.step, sizeof current.step, step);
     current.done = 0;
     current.total = total;
     current.next_report = 1;
     current.active = true;
-    normalize::glue::report_progress(current.phase, current.step, 0, total);
+    report_progress(current.phase, current.step, 0, total);
+}
+
+void end_step() {
+    if (current.active) {
+        current.active = false;
+        set_config_option("application_name", current.name_before, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                          true, 0, false);
+    }
+}
+
+}  // namespace normalize::glue
+
+
+// begin_progress(phase, step, rows_to_do): see progress.hpp.
+NZ_FUNCTION(nz_begin_progress)
+{
+    const int64 total = PG_GETARG_INT64(2);
+    if (total < 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("rows_to_do must not be negative, got %lld", static_cast<long long>(total)),
+                        errhint("Pass the rows the step will make, or 0 when it does not know.")));
+    normalize::glue::begin_step(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)), total);
     PG_RETURN_VOID();
 }
 
@@ -107,10 +125,6 @@ NZ_FUNCTION(nz_begin_progress)
 NZ_FUNCTION(nz_end_progress)
 {
     static_cast<void>(fcinfo);  // no arguments
-    if (current.active) {
-        current.active = false;
-        set_config_option("application_name", current.name_before, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
-                          true, 0, false);
-    }
+    normalize::glue::end_step();
     PG_RETURN_VOID();
 }

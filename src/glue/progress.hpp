@@ -20,4 +20,12 @@ void report_progress(const char* phase, const char* step, int64 done, int64 tota
 // Without a step begun in this transaction, counting does nothing.
 void count_step_rows(int64 rows);
 
+// Whether a step begun from SQL is counting in this transaction: the rows
+// that background workers make for it are then counted into it too.
+bool step_in_progress();
+
+// The step as begun (and ended) from SQL by begin_progress (end_progress).
+void begin_step(const char* phase, const char* step, int64 total);
+void end_step();
+
 }  // namespace normalize::glue

@@ -71,14 +71,27 @@ Relation open_locked(Oid relid, const char* role) {
     return rel;
 }
 
-// The staging table: one this transaction made, for the phase that
-// replaces the target. And what replacing the target's rows with TRUNCATE
-// and INSERT would need.
+bool owns(Oid relid) {
+#if PG_VERSION_NUM >= 160000
+    return object_ownercheck(RelationRelationId, relid, GetUserId());
+#else
+    return pg_class_ownercheck(relid, GetUserId());
+#endif
+}
+
+// The staging table: one this transaction made, or one of the user's own
+// outside any extension (a phase's, made and filled by background workers
+// that committed it: stage_phase), for the phase that replaces the target.
+// And what replacing the target's rows with TRUNCATE and INSERT would need.
 void require_phase_tables(Relation target, Relation staging) {
-    if (staging->rd_createSubid == InvalidSubTransactionId)
+    const Oid relid = RelationGetRelid(staging);
+    if (staging->rd_createSubid == InvalidSubTransactionId &&
+        (OidIsValid(getExtensionOfObject(RelationRelationId, relid)) || !owns(relid)))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("staging \"%s\" was not created in this transaction", RelationGetRelationName(staging)),
-                        errhint("Only a table built in the same transaction as the swap can be swapped in.")));
+                        errmsg("staging \"%s\" is neither made in this transaction nor a table of the current user "
+                               "outside any extension",
+                               RelationGetRelationName(staging)),
+                        errhint("Swap in a table made for the swap, as normalize.stage_phase() makes them.")));
     for (const AclMode mode : {ACL_INSERT, ACL_TRUNCATE}) {
         const AclResult acl = pg_class_aclcheck(RelationGetRelid(target), GetUserId(), mode);
         if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(target));

@@ -1,0 +1,345 @@
+-- The heaviest statements of the history and the features run in parts,
+-- written by background workers that commit each part apart
+-- (run_in_parts), into staging tables that a worker made; a failed phase's
+-- staging tables are dropped when its failure is recorded.
+
+CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
+                                         seed bigint DEFAULT 42,
+                                         entities text[] DEFAULT ARRAY['account', 'device', 'user'])
+RETURNS TABLE (table_name text, rows bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- The inserts call the simulators once per entity: compiling their plans
+-- costs more than it saves.
+SET jit = off
+AS $$
+DECLARE
+    unrepaired bigint;
+    unusable text;
+    -- The rows each insert wrote: counting the tables again at the end
+    -- would read the whole history once more.
+    snapshots bigint;
+    days bigint := 0;
+    weeks bigint := 0;
+    events bigint := 0;
+    rollups bigint;
+    n bigint;
+BEGIN
+    IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN months IS NULL THEN 'months' WHEN seed IS NULL THEN 'seed' ELSE 'entities' END
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Leave the argument out for its default.';
+    END IF;
+    -- Without as_of, the history ends at the latest snapshot of the data,
+    -- not on the day the function happens to run.
+    as_of := coalesce(as_of, normalize.latest_snapshot('normalized'));
+    -- Accounts always: everything else hangs off them. Leaving devices or
+    -- users out keeps their history empty (their features and roll-ups are
+    -- then NULL), for when only the accounts' history is wanted at scale.
+    IF NOT (entities <@ ARRAY['account', 'device', 'user'] AND 'account' = ANY (entities)) THEN
+        RAISE EXCEPTION 'entities must hold ''account'' and may hold ''device'' and ''user'', got %', entities
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it out for all three, or pass ARRAY[''account''] for the accounts'' history alone.';
+    END IF;
+    IF months < 1 OR months > 600 THEN
+        RAISE EXCEPTION 'months must be between 1 and 600, got %', months
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Ask for the length of the history in months, such as 24.';
+    END IF;
+    IF NOT isfinite(as_of) THEN
+        RAISE EXCEPTION 'as_of must be a finite date, got %', as_of
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass the last day of the history, such as current_date.';
+    END IF;
+    PERFORM normalize.require_history_as_of(as_of, months);
+    IF NOT EXISTS (SELECT 1 FROM normalize.accounts) THEN
+        RAISE EXCEPTION 'there are no normalized accounts to build a history for'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.reconcile_ids() and normalize.repair_values() first.';
+    END IF;
+    -- What is unusable, table by table, with an example: the hint then
+    -- says whether repair has yet to run or kept the values as real.
+    SELECT sum(u.n), string_agg(format('%s %s (such as %s)', u.n, u.what, u.example), '; ')
+      INTO unrepaired, unusable
+      FROM (SELECT count(*) AS n, 'accounts without a positive MRR or a tier' AS what, min(a.account_key) AS example
+              FROM normalize.accounts AS a WHERE NOT (a.mrr > 0) OR a.mrr IS NULL OR a.tier IS NULL
+            UNION ALL
+            SELECT count(*), 'devices without a health score in 0-100', min(d.device_key)
+              FROM normalize.devices AS d WHERE NOT (d.health_score BETWEEN 0 AND 100) OR d.health_score IS NULL
+            UNION ALL
+            SELECT count(*), 'users without an engagement score in 0-100', min(u.user_key)
+              FROM normalize.users AS u WHERE NOT (u.engagement_score BETWEEN 0 AND 100) OR u.engagement_score IS NULL) AS u
+     WHERE u.n > 0;
+    unrepaired := coalesce(unrepaired, 0);
+    IF NOT EXISTS (SELECT 1 FROM normalize.device_types WHERE device_type = '*') THEN
+        RAISE EXCEPTION 'normalize.device_types has no row ''*'' for the device types without a row of their own'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Insert one, such as (''*'', 0.12, 0.004).';
+    END IF;
+    IF unrepaired > 0 THEN
+        RAISE EXCEPTION '% accounts, devices or users have no usable current state', unrepaired
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = unusable || '.',
+                  HINT = CASE WHEN NOT EXISTS (SELECT 1 FROM normalize.repair_summary)
+                              THEN 'Run normalize.repair_values() first: the history ends at each account''s repaired state.'
+                              ELSE 'normalize.repair_values() kept these values as observed (see normalize.repair_summary): '
+                                   'declare them placeholders in normalize.placeholder_values and repair again, or correct the source.' END;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.build_history'));
+
+    -- Built beside the tables readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('history');
+    -- The devices' and users' histories first, each entity's rows made by
+    -- one process of several (part_count); the session's own writes come
+    -- after them, since workers can write only while it has written
+    -- nothing (run_in_parts).
+    -- Devices, daily over the same window, ending at their repaired health,
+    -- wearing as their type does.
+    IF 'device' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
+                                         * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
+        days := normalize.run_in_parts(format(
+            $q$INSERT INTO normalize.next_device_days
+               SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+                 FROM normalize.devices AS d
+                CROSS JOIN LATERAL (
+                      SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                       WHERE t.device_type IN (d.device_type, '*')
+                       ORDER BY t.device_type OPERATOR(pg_catalog.=) '*' LIMIT 1) AS wear
+                CROSS JOIN LATERAL normalize.generate_device_history(
+                      d.device_key, d.health_score::pg_catalog.float8, %s, %L::pg_catalog.date, %s,
+                      wear.degradation, wear.failure_rate) AS h
+                WHERE pg_catalog.abs(pg_catalog.hashtext(d.device_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1, as_of, seed),
+            normalize.part_count());
+    END IF;
+    -- Users, weekly over the same window, ending at their repaired engagement.
+    IF 'user' = ANY (entities) THEN
+        PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
+                                         * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
+        weeks := normalize.run_in_parts(format(
+            $q$INSERT INTO normalize.next_user_weeks
+               SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+                 FROM normalize.users AS u
+                CROSS JOIN LATERAL normalize.generate_user_history(
+                      u.user_key, COALESCE(u.role, 'standard'), u.engagement_score::pg_catalog.float8,
+                      %s, %L::pg_catalog.date, %s) AS h
+                WHERE pg_catalog.abs(pg_catalog.hashtext(u.user_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1, as_of, seed),
+            normalize.part_count());
+    END IF;
+    INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
+    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
+    -- Each generator's rows are counted into pipeline_progress as made.
+    PERFORM normalize.begin_progress('history', 'account_snapshots', (SELECT count(*) FROM normalize.accounts) * months);
+    INSERT INTO normalize.next_account_snapshots
+    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+           h.late_payments, h.failed_payments, h.status, h.event
+      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
+    GET DIAGNOSTICS snapshots = ROW_COUNT;
+    -- The simulator marks each month's event; a signup in the window's
+    -- first month is one the snapshots alone could not show.
+    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'account', s.account_key, s.month, s.event,
+           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
+      FROM normalize.next_account_snapshots AS s
+     WHERE s.event IS NOT NULL;
+    GET DIAGNOSTICS events = ROW_COUNT;
+    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
+      FROM normalize.next_device_days AS x
+     CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+     WHERE e.happened;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    events := events + n;
+    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+    SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
+                                                                             'features_adopted', w.features_adopted)
+      FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    events := events + n;
+    rollups := normalize.fill_account_rollups('normalize.next_account_rollups', 'normalize.next_device_days',
+                                              'normalize.next_user_weeks', as_of);
+    PERFORM normalize.end_progress();
+    -- With their statistics (the features are computed from these tables
+    -- right after, before autovacuum has looked at them, and without them
+    -- the planner takes the one row of history_info for a thousand).
+    PERFORM normalize.swap_in_phase('history');
+    RETURN QUERY
+    VALUES ('account_snapshots'::text, snapshots), ('device_days', days), ('user_weeks', weeks),
+           ('lifecycle_events', events), ('account_rollups', rollups);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.build_history(integer, date, bigint, text[]) IS
+    'Replaces the simulated history: monthly snapshots of every normalized, repaired account, daily ones of every device and weekly ones of every user, ending at as_of, and their lifecycle events';
+
+-- write_feature_rows for a phase's staging table (stage_phase): with more
+-- than one process, background workers write ranges of keys each, every
+-- range committed on its own (run_in_parts), where the session has
+-- written nothing yet. A failure leaves their rows in the staging table,
+-- which the phase's next start drops; a table of the user's must come and
+-- go with the transaction, so write_feature_rows never does this.
+CREATE OR REPLACE FUNCTION @extschema@.stage_feature_rows(entity text, target regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'nz_stage_feature_rows'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.stage_feature_rows(text, regclass) IS
+    'Internal: write_feature_rows into a phase''s staging table, by background workers that commit a range of keys each where the transaction has written nothing yet; returns the rows written';
+
+-- One range of keys of write_feature_rows, written by this process alone:
+-- what each background worker of stage_feature_rows runs.
+CREATE OR REPLACE FUNCTION @extschema@.write_feature_part(entity text, target regclass, base regclass, lower text, upper text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'nz_write_feature_part'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION @extschema@.write_feature_part(text, regclass, regclass, text, text) IS
+    'Internal: appends to target the features of the entity''s keys from lower up to upper (NULL: no bound), on this process alone, as write_feature_rows does for all; returns the rows written';
+
+CREATE OR REPLACE FUNCTION @extschema@.refresh_features()
+RETURNS TABLE (table_name text, rows bigint, features integer)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET work_mem = '256MB'
+-- The feature queries hold hundreds of expressions: compiling them with JIT
+-- takes longer than running them.
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    e record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM normalize.history_info) THEN
+        RAISE EXCEPTION 'there is no history to compute features from'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Run normalize.build_history() first.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('normalize.refresh_features'));
+    -- Built beside the stores readers use, and swapped in at the end.
+    PERFORM normalize.stage_phase('features');
+    FOR e IN SELECT k.entity, k.feature_entity FROM normalize.entity_kinds AS k
+              WHERE k.feature_entity IS NOT NULL ORDER BY k.position LOOP
+        table_name := e.feature_entity || '_feature_store';
+        -- An entity without a source has no history: its store is empty.
+        -- The staging store starts empty, so the rows written are its rows.
+        rows := 0;
+        IF normalize.is_registered(e.entity) THEN
+            rows := normalize.stage_feature_rows(e.feature_entity, format('normalize.%I', 'next_' || table_name)::regclass);
+        END IF;
+        SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
+        RETURN NEXT;
+    END LOOP;
+    PERFORM normalize.swap_in_phase('features');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.refresh_features() IS
+    'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
+
+-- A statement run once per part ($1 the part, from 0; $2 the parts), in
+-- background workers when the caller's transaction has written nothing
+-- yet, each part committed on its own (see src/glue/committed_parts.hpp);
+-- otherwise in the caller, part after part. The phases write their
+-- heaviest tables so, from every core.
+CREATE OR REPLACE FUNCTION @extschema@.run_in_parts(statement text, parts integer)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'nz_run_in_parts'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.run_in_parts(text, integer) IS
+    'Internal: runs a statement once per part ($1 the part from 0, $2 the parts), in background workers that commit each part when the transaction has written nothing yet, else in this session; returns the rows written (a command''s, or the sum of a query''s bigint column)';
+
+-- The parts a phase splits its heaviest statements into: several per
+-- process, so that a process done early takes another part.
+CREATE OR REPLACE FUNCTION @extschema@.part_count()
+RETURNS integer
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN normalize.worker_count() OPERATOR(pg_catalog.=) 1 THEN 1
+            ELSE 4 OPERATOR(pg_catalog.*) normalize.worker_count() END;
+COMMENT ON FUNCTION @extschema@.part_count() IS
+    'Internal: the parts a phase splits its heaviest statements into (run_in_parts): four per process, or one with one process';
+
+-- The phases that build beside: history, features and training write their
+-- results into staging tables (next_<table>, made like the table each
+-- replaces), and swap them in at their end (swap_in_phase). Until then
+-- readers see the previous results, whole, without waiting. The staging
+-- tables are made by a worker of run_in_parts, committed, so that workers
+-- can write into them; other sessions can see them, empty or filling,
+-- until the swap. A phase that failed leaves them (its workers' rows are
+-- committed): the phase's next start drops them, and run_pipeline drops
+-- them when a phase fails (discard_staging).
+-- The staging tables start without indexes: swap_in_phase builds them once
+-- the rows are in, a sorted build that can use the parallel maintenance
+-- workers, at about half of what keeping them up row by row costs.
+CREATE OR REPLACE FUNCTION @extschema@.stage_phase(phase text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ddl text;
+BEGIN
+    SELECT string_agg(CASE WHEN to_regclass(format('normalize.%I', 'next_' || t)) IS NOT NULL
+                           THEN format('DROP TABLE normalize.%I; ', 'next_' || t) ELSE '' END
+                      || format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                                 INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)', 'next_' || t, t),
+                      '; ')
+      INTO ddl
+      FROM normalize.phases_from(stage_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS t
+     WHERE x.name = stage_phase.phase;
+    IF ddl IS NOT NULL THEN
+        PERFORM normalize.run_in_parts(ddl, 1);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
+    'Internal: makes the staging tables (next_<table>) a phase builds its results in, each like the table it replaces';
+
+-- The staging tables a phase left (its workers' parts are committed, and
+-- the phase's rollback did not take them back); returns how many.
+CREATE OR REPLACE FUNCTION @extschema@.discard_staging(phase text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+    dropped integer := 0;
+BEGIN
+    FOR t IN SELECT w FROM normalize.phases_from(discard_staging.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w
+              WHERE x.name = discard_staging.phase
+                AND to_regclass(format('normalize.%I', 'next_' || w)) IS NOT NULL LOOP
+        EXECUTE format('DROP TABLE normalize.%I', 'next_' || t);
+        dropped := dropped + 1;
+    END LOOP;
+    RETURN dropped;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.discard_staging(text) IS
+    'Internal: drops the staging tables (next_<table>) a failed phase left behind; returns how many';
+
+-- Records a failed phase (in a transaction of its own, after the phase's
+-- was rolled back) and drops what it staged; the lock is given up once that record commits.
+CREATE OR REPLACE FUNCTION @extschema@.pipeline_fail(run bigint, phase text, message text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE normalize.pipeline_runs AS r
+       SET status = 'failed', finished_at = clock_timestamp(), error = format('%s: %s', phase, message)
+     WHERE r.run_id = run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'there is no pipeline run %', run
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'normalize.pipeline_runs lists the runs; CALL normalize.run_pipeline() starts one.';
+    END IF;
+    UPDATE normalize.pipeline_phases AS p
+       SET status = 'failed', finished_at = clock_timestamp(),
+           seconds = round(extract(epoch FROM clock_timestamp() - p.started_at)::numeric, 1), error = message
+     WHERE p.run_id = run AND p.phase = pipeline_fail.phase;
+    PERFORM normalize.discard_staging(phase);
+    PERFORM normalize.pipeline_unlock();
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pipeline_fail(bigint, text, text) IS
+    'Internal: records the failed phase of a pipeline run and releases run_pipeline''s lock when that commits';
+
