@@ -558,6 +558,7 @@ HAND = {
                                         'ON COMMIT DROP;'}],
     'run_in_parts': [{'statement': 'SELECT ($1 + $2)::bigint', 'parts': '3'}],
     'discard_staging': [{'phase': 'training'}],
+    'ready_staging_table': [{'t': 'training_info', '_prelude': "SELECT normalize.stage_phase('training');"}],
     'write_feature_rows': [{'entity': 'customer', 'target': 'pg_temp.bi_engine',
                             '_prelude': 'CREATE TEMP TABLE bi_engine (LIKE normalize.customer_feature_store) '
                                         'ON COMMIT DROP;'}],

@@ -229,7 +229,6 @@ DECLARE
     weeks bigint := 0;
     events bigint := 0;
     rollups bigint;
-    n bigint;
 BEGIN
     IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
@@ -293,27 +292,39 @@ BEGIN
 
     -- Built beside the tables readers use, and swapped in at the end.
     PERFORM normalize.stage_phase('history');
-    -- The devices' and users' histories first, each entity's rows made by
-    -- one process of several (part_count); the session's own writes come
-    -- after them, since workers can write only while it has written
-    -- nothing (run_in_parts).
+    -- Every write of the phase goes through run_in_parts, so that this
+    -- session writes nothing before the swap and each statement's parts
+    -- can go to background workers (which may write only while it has
+    -- not). The devices' and users' histories are split by their keys
+    -- (part_count); each part writes its entities' events with their
+    -- rows, rather than reading them back.
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
     IF 'device' = ANY (entities) THEN
         PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
                                          * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
         days := normalize.run_in_parts(format(
-            $q$INSERT INTO normalize.next_device_days
-               SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
-                 FROM normalize.devices AS d
-                CROSS JOIN LATERAL (
-                      SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
-                       WHERE t.device_type IN (d.device_type, '*')
-                       ORDER BY t.device_type OPERATOR(pg_catalog.=) '*' LIMIT 1) AS wear
-                CROSS JOIN LATERAL normalize.generate_device_history(
-                      d.device_key, d.health_score::pg_catalog.float8, %s, %L::pg_catalog.date, %s,
-                      wear.degradation, wear.failure_rate) AS h
-                WHERE pg_catalog.abs(pg_catalog.hashtext(d.device_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            $q$WITH days AS (
+                   INSERT INTO normalize.next_device_days
+                   SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+                     FROM normalize.devices AS d
+                    CROSS JOIN LATERAL (
+                          SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                           WHERE t.device_type IN (d.device_type, '*')
+                           ORDER BY t.device_type OPERATOR(pg_catalog.=) '*' LIMIT 1) AS wear
+                    CROSS JOIN LATERAL normalize.generate_device_history(
+                          d.device_key, d.health_score::pg_catalog.float8, %s, %L::pg_catalog.date, %s,
+                          wear.degradation, wear.failure_rate) AS h
+                    WHERE pg_catalog.abs(pg_catalog.hashtext(d.device_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1
+                   RETURNING device_key, day, health, maintenance, failure),
+               events AS (
+                   INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+                   SELECT 'device', x.device_key, x.day, e.event,
+                          pg_catalog.jsonb_build_object('health', pg_catalog.round(x.health::pg_catalog.numeric, 2))
+                     FROM days AS x
+                    CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+                    WHERE e.happened)
+               SELECT pg_catalog.count(*) FROM days$q$,
             (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1, as_of, seed),
             normalize.part_count());
     END IF;
@@ -322,48 +333,52 @@ BEGIN
         PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
                                          * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
         weeks := normalize.run_in_parts(format(
-            $q$INSERT INTO normalize.next_user_weeks
-               SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
-                 FROM normalize.users AS u
-                CROSS JOIN LATERAL normalize.generate_user_history(
-                      u.user_key, COALESCE(u.role, 'standard'), u.engagement_score::pg_catalog.float8,
-                      %s, %L::pg_catalog.date, %s) AS h
-                WHERE pg_catalog.abs(pg_catalog.hashtext(u.user_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            $q$WITH weeks AS (
+                   INSERT INTO normalize.next_user_weeks
+                   SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+                     FROM normalize.users AS u
+                    CROSS JOIN LATERAL normalize.generate_user_history(
+                          u.user_key, COALESCE(u.role, 'standard'), u.engagement_score::pg_catalog.float8,
+                          %s, %L::pg_catalog.date, %s) AS h
+                    WHERE pg_catalog.abs(pg_catalog.hashtext(u.user_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1
+                   RETURNING user_key, week, features_adopted, adopted_feature),
+               events AS (
+                   INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+                   SELECT 'user', w.user_key, w.week, 'feature_adopted',
+                          pg_catalog.jsonb_build_object('feature', w.adopted_feature, 'features_adopted', w.features_adopted)
+                     FROM weeks AS w WHERE w.adopted_feature IS NOT NULL)
+               SELECT pg_catalog.count(*) FROM weeks$q$,
             ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1, as_of, seed),
             normalize.part_count());
     END IF;
-    INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
-    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
-    -- Each generator's rows are counted into pipeline_progress as made.
+    -- The accounts, in one part: their generator reads them all. The
+    -- simulator marks each month's event; a signup in the window's first
+    -- month is one the snapshots alone could not show.
     PERFORM normalize.begin_progress('history', 'account_snapshots', (SELECT count(*) FROM normalize.accounts) * months);
-    INSERT INTO normalize.next_account_snapshots
-    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
-           h.late_payments, h.failed_payments, h.status, h.event
-      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
-    GET DIAGNOSTICS snapshots = ROW_COUNT;
-    -- The simulator marks each month's event; a signup in the window's
-    -- first month is one the snapshots alone could not show.
-    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'account', s.account_key, s.month, s.event,
-           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
-      FROM normalize.next_account_snapshots AS s
-     WHERE s.event IS NOT NULL;
-    GET DIAGNOSTICS events = ROW_COUNT;
-    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
-      FROM normalize.next_device_days AS x
-     CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
-     WHERE e.happened;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    events := events + n;
-    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
-                                                                             'features_adopted', w.features_adopted)
-      FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    events := events + n;
-    rollups := normalize.fill_account_rollups('normalize.next_account_rollups', 'normalize.next_device_days',
-                                              'normalize.next_user_weeks', as_of);
+    snapshots := normalize.run_in_parts(format(
+        $q$WITH info AS (
+               INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
+               VALUES (%1$s, %2$L::pg_catalog.date, %3$L::pg_catalog.date, %4$s)),
+           snapshots AS (
+               INSERT INTO normalize.next_account_snapshots
+               SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+                      h.late_payments, h.failed_payments, h.status, h.event
+                 FROM normalize.generate_histories('normalize.accounts', %1$s, %3$L::pg_catalog.date, %4$s) AS h
+               RETURNING account_key, month, tier, mrr, event),
+           events AS (
+               INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+               SELECT 'account', s.account_key, s.month, s.event,
+                      pg_catalog.jsonb_build_object('tier', s.tier, 'mrr', pg_catalog.round(s.mrr::pg_catalog.numeric, 2))
+                 FROM snapshots AS s
+                WHERE s.event IS NOT NULL)
+           SELECT pg_catalog.count(*) FROM snapshots$q$,
+        months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed), 1);
+    -- (Counted by a worker too: a lock of this session's on the table
+    -- would hold up the worker that builds its key.)
+    events := normalize.run_in_parts('SELECT pg_catalog.count(*) FROM normalize.next_lifecycle_events', 1);
+    rollups := normalize.run_in_parts(format('SELECT normalize.fill_account_rollups(%L, %L, %L, %L::pg_catalog.date)',
+                                             'normalize.next_account_rollups', 'normalize.next_device_days',
+                                             'normalize.next_user_weeks', as_of), 1);
     PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
     -- right after, before autovacuum has looked at them, and without them

@@ -222,12 +222,20 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- One pass: the rows can be a join over views that is costly to run.
-    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE q.f),
-                           coalesce((array_agg(DISTINCT q.k ORDER BY q.k) FILTER (WHERE q.f))[1:5], ARRAY[]::text[])
-                      FROM (SELECT (%2$s)::text AS k, coalesce(%3$s, false) AS f FROM %1$s) AS q',
-                   from_sql, key_sql, failing)
-       INTO total, failing_rows, sample_keys;
+    -- Counts alone, which the planner can split among parallel workers (an
+    -- ordered aggregate of the keys would keep the scan on one process);
+    -- the keys of the first failing rows in a second pass, only when
+    -- there are any.
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE coalesce(%2$s, false)) FROM %1$s', from_sql, failing)
+       INTO total, failing_rows;
+    sample_keys := ARRAY[]::text[];
+    IF failing_rows > 0 THEN
+        EXECUTE format('SELECT coalesce(array_agg(s.k ORDER BY s.k), ARRAY[]::text[])
+                          FROM (SELECT DISTINCT (%2$s)::text AS k FROM %1$s WHERE coalesce(%3$s, false)
+                                 ORDER BY 1 LIMIT 5) AS s',
+                       from_sql, key_sql, failing)
+           INTO sample_keys;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.quality_count(text, text, text) IS
@@ -286,14 +294,21 @@ BEGIN
     END IF;
     SELECT string_agg(format('%I IS NULL', c.feature), ' OR ') INTO cond
       FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
-    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE q.f),
-                           coalesce((array_agg(DISTINCT q.k ORDER BY q.k) FILTER (WHERE q.f))[1:5], ARRAY[]::text[]),
-                           count(*) FILTER (WHERE q.as_of > $1)
-                      FROM (SELECT (%1$I || '' @ '' || as_of)::text AS k, coalesce(%2$s, false) AS f, as_of
-                              FROM normalize.%3$I) AS q',
-                   e.key, coalesce(cond, 'false'), e.store)
-       INTO total, missing_required, sample_keys, after_history
+    -- Counts that parallel workers can share, and the keys in a second
+    -- pass only when rows miss a feature (as quality_count does).
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE coalesce(%1$s, false)), count(*) FILTER (WHERE as_of > $1)
+                      FROM normalize.%2$I',
+                   coalesce(cond, 'false'), e.store)
+       INTO total, missing_required, after_history
       USING (SELECT h.as_of FROM normalize.history_info AS h);
+    sample_keys := ARRAY[]::text[];
+    IF missing_required > 0 THEN
+        EXECUTE format('SELECT coalesce(array_agg(s.k ORDER BY s.k), ARRAY[]::text[])
+                          FROM (SELECT DISTINCT (%1$I || '' @ '' || as_of)::text AS k FROM normalize.%3$I
+                                 WHERE coalesce(%2$s, false) ORDER BY 1 LIMIT 5) AS s',
+                       e.key, cond, e.store)
+           INTO sample_keys;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.store_check_counts(text) IS

@@ -183,6 +183,46 @@ $$;
 COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
     'Internal: makes the staging tables (next_<table>) a phase builds its results in, each like the table it replaces';
 
+-- A staging table made ready for the swap: the indexes of the table it
+-- replaces (a key as a key), built now that the rows are in, and its
+-- statistics. One table per call, so that swap_in_phase can hand the
+-- tables to background workers (run_in_parts), several at once.
+CREATE FUNCTION @extschema@.ready_staging_table(t text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    def text;
+BEGIN
+    IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL OR to_regclass(format('normalize.%I', t)) IS NULL THEN
+        RAISE EXCEPTION 'there is no staging table normalize.% for normalize.%', quote_ident('next_' || t), quote_ident(t)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'normalize.stage_phase() makes a phase''s staging tables.';
+    END IF;
+    -- (A staging table given indexes of its own keeps them: the swap
+    -- checks that they are its table's.)
+    FOR def IN SELECT CASE WHEN c.oid IS NOT NULL
+                           THEN format('ALTER TABLE normalize.%I ADD %s', 'next_' || t, pg_get_constraintdef(c.oid))
+                           ELSE format('CREATE %sINDEX ON normalize.%I%s', CASE WHEN i.indisunique THEN 'UNIQUE ' END,
+                                       'next_' || t, substr(d.def, strpos(d.def, ' USING ')))
+                      END
+                 FROM pg_index AS i
+                CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) AS d
+                 LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                                             AND c.contype IN ('p', 'u', 'x')
+                WHERE i.indrelid = format('normalize.%I', t)::regclass
+                  AND NOT EXISTS (SELECT FROM pg_index AS x
+                                   WHERE x.indrelid = format('normalize.%I', 'next_' || t)::regclass)
+                ORDER BY i.indexrelid LOOP
+        EXECUTE def;
+    END LOOP;
+    EXECUTE format('ANALYZE normalize.%I', 'next_' || t);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ready_staging_table(text) IS
+    'Internal: builds on the staging table next_<t> the indexes of normalize.<t> and analyzes it, before the swap';
+
 -- The staged results in, in one instant: the staging tables' indexes
 -- (each like one of its table's, a key as a key) and statistics are made
 -- first, then every table the phase replaces and every table
@@ -210,35 +250,29 @@ DECLARE
     give_up timestamptz;
     stop_trying timestamptz;
     tries integer := 0;
+    by_size text[];
 BEGIN
     SELECT x.writes INTO own FROM normalize.phases_from(swap_in_phase.phase) AS x WHERE x.name = swap_in_phase.phase;
-    -- Until the function returns, as its other settings.
-    PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
     FOREACH t IN ARRAY own LOOP
         IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL THEN
             RAISE EXCEPTION 'phase % has no staging table normalize.%', phase, quote_ident('next_' || t)
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'swap_in_phase ends a phase that began with normalize.stage_phase(); the phases call both.';
         END IF;
-        -- (A staging table given indexes of its own keeps them: the swap
-        -- checks that they are its table's.)
-        FOR def IN SELECT CASE WHEN c.oid IS NOT NULL
-                               THEN format('ALTER TABLE normalize.%I ADD %s', 'next_' || t, pg_get_constraintdef(c.oid))
-                               ELSE format('CREATE %sINDEX ON normalize.%I%s', CASE WHEN i.indisunique THEN 'UNIQUE ' END,
-                                           'next_' || t, substr(d.def, strpos(d.def, ' USING ')))
-                          END
-                     FROM pg_index AS i
-                    CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) AS d
-                     LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
-                                                 AND c.contype IN ('p', 'u', 'x')
-                    WHERE i.indrelid = format('normalize.%I', t)::regclass
-                      AND NOT EXISTS (SELECT FROM pg_index AS x
-                                       WHERE x.indrelid = format('normalize.%I', 'next_' || t)::regclass)
-                    ORDER BY i.indexrelid LOOP
-            EXECUTE def;
-        END LOOP;
-        EXECUTE format('ANALYZE normalize.%I', 'next_' || t);
     END LOOP;
+    -- Each table made ready by a process of its own where they may run
+    -- apart, the largest first; or here, one after the other. One process
+    -- per table: its index builds take parallel workers only here.
+    -- (By the rows inserted, which takes no lock: a lock of this session's
+    -- on a staging table would hold up a worker's key.)
+    SELECT array_agg(w ORDER BY pg_stat_get_tuples_inserted(format('normalize.%I', 'next_' || w)::regclass) DESC, w)
+      INTO by_size FROM unnest(own) AS w;
+    IF by_size IS NOT NULL THEN
+        PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
+        PERFORM normalize.run_in_parts(format('SELECT normalize.ready_staging_table((%L::pg_catalog.text[])[$1 OPERATOR(pg_catalog.+) 1])',
+                                              by_size),
+                                       cardinality(by_size));
+    END IF;
     SELECT string_agg(format('normalize.%I', w), ', ')
       INTO tables FROM normalize.phases_from(swap_in_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w;
     IF tables IS NULL THEN

@@ -23,6 +23,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 }
@@ -36,17 +37,20 @@ constexpr int kMaxParts = 1024;
 // The settings a worker takes from its caller: those that change what a
 // statement computes or how it is printed, and those that size its work.
 // (A worker starts from the server's defaults, not from the caller's
-// session.) Each worker is one process already: it plans without parallel
-// workers of its own and runs the engine on one process.
+// session.) Each worker runs the feature engine on one process.
 constexpr const char* kCarriedSettings[] = {
     "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits", "bytea_output",
     "work_mem", "maintenance_work_mem", "temp_buffers", "jit", "statement_timeout", "lock_timeout",
+    "max_parallel_maintenance_workers",
 };
 constexpr const char* kWorkerSettings[][2] = {
     {"normalize.workers", "1"},
-    {"max_parallel_workers_per_gather", "0"},
-    {"max_parallel_maintenance_workers", "0"},
 };
+// A statement in one part runs on one worker alone: its plans may use the
+// parallel workers its caller's may; in several parts, none. Index builds
+// take the caller's parallel workers in any case: a phase's largest table
+// takes most of the time its tables' keys take.
+constexpr const char* kParallelSettings[] = {"max_parallel_workers_per_gather"};
 
 struct FirstError {
     int sqlerrcode;
@@ -109,9 +113,14 @@ uint64 run_part(const char* statement, int part, int parts) {
     return part_result();
 }
 
-char* packed_settings(Size* bytes) {
+char* packed_settings(Size* bytes, int parts) {
     StringInfoData s;
     initStringInfo(&s);
+    for (const char* name : kParallelSettings) {
+        const char* value = parts == 1 ? GetConfigOption(name, false, false) : "0";
+        appendBinaryStringInfo(&s, name, static_cast<int>(strlen(name)) + 1);
+        appendBinaryStringInfo(&s, value, static_cast<int>(strlen(value)) + 1);
+    }
     for (const char* name : kCarriedSettings) {
         const char* value = GetConfigOption(name, true, false);
         if (value == nullptr) continue;
@@ -233,6 +242,40 @@ void wait_for_workers(Shared* shared, const Launched& l) {
     }
 }
 
+// The statement parsed and planned here, where an error names the
+// caller's statement, before any worker starts. In a subtransaction that
+// is rolled back: planning locks the tables the statement names, and a
+// lock held here until the end of the transaction would stop a worker
+// that changes one of them (a key built on a staging table).
+void check_statement(const char* statement) {
+    MemoryContext context = CurrentMemoryContext;
+    ResourceOwner owner = CurrentResourceOwner;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(context);
+    PG_TRY();
+    {
+        SPIPlanPtr checked = SPI_prepare(statement, 2, kArgTypes);
+        if (checked == nullptr)
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the statement could not be prepared"),
+                            errdetail("%s", SPI_result_code_string(SPI_result))));
+        SPI_freeplan(checked);
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(context);
+        ErrorData* e = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(context);
+        CurrentResourceOwner = owner;
+        ReThrowError(e);
+    }
+    PG_END_TRY();
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(context);
+    CurrentResourceOwner = owner;
+}
+
 }  // namespace
 
 uint64 run_statement_in_parts(const char* statement, int parts) {
@@ -241,19 +284,13 @@ uint64 run_statement_in_parts(const char* statement, int parts) {
                         errmsg("parts must be between 1 and %d, got %d", kMaxParts, parts),
                         errhint("Pass how many parts the statement's work is split into, such as 8.")));
     SPI_connect();
-    // Checked here, where an error names the caller's statement, before
-    // any worker starts.
-    SPIPlanPtr checked = SPI_prepare(statement, 2, kArgTypes);
-    if (checked == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("the statement could not be prepared"),
-                        errdetail("%s", SPI_result_code_string(SPI_result))));
-    SPI_freeplan(checked);
+    check_statement(statement);
     const int wanted = std::min(worker_count(), parts);
     uint64 result = 0;
     int next = 0;
     if (worker_count() > 1 && parts_may_commit_apart()) {
         Size settings_bytes;
-        const char* settings = packed_settings(&settings_bytes);
+        const char* settings = packed_settings(&settings_bytes, parts);
         const Size statement_bytes = strlen(statement) + 1;
         dsm_segment* seg = dsm_create(sizeof(Shared) + settings_bytes + statement_bytes, 0);
         auto* shared = static_cast<Shared*>(dsm_segment_address(seg));

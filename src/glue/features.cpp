@@ -574,7 +574,8 @@ bool workers_may_write(Oid target) {
     if (rel == nullptr) return false;
     const bool plain = rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
                        !rel->rd_rel->relhasindex && rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
-    relation_close(rel, NoLock);
+    // (Let go at once: a worker builds the table's key before the swap.)
+    relation_close(rel, AccessShareLock);
     return plain;
 }
 
@@ -591,18 +592,21 @@ char* bounds_array(const char** bounds, int parts) {
 
 // The entities in ranges of keys, each written by a background worker of
 // its own and committed apart (committed_parts.hpp): four ranges per
-// process, so that one done early takes another. Returns the rows written,
-// or -1 where ranges do not pay (see parts_pay), for the caller to write.
+// process, so that one done early takes another; or, where ranges do not
+// pay (see parts_pay), one range of all, which a worker writes all the
+// same, so that the session still writes nothing before the swap.
+// Returns the rows written.
 int64 write_in_committed_parts(const FeaturePlan* plan, Oid target, const Estimate& whole) {
     int parts = 4 * normalize::glue::worker_count();
     const char** bounds = normalize::glue::part_bounds(plan, &parts, true);
-    if (bounds == nullptr || parts < 2 || !parts_pay(plan, whole, parts, bounds)) return -1;
+    if (bounds == nullptr || parts < 2 || !parts_pay(plan, whole, parts, bounds)) parts = 1;
     const char* array = bounds_array(bounds, parts);
     const char* statement = psprintf(
         "SELECT normalize.write_feature_part(%s, %u::pg_catalog.oid::pg_catalog.regclass, NULL, "
         "(%s)[$1 OPERATOR(pg_catalog.+) 1], (%s)[$1 OPERATOR(pg_catalog.+) 2])",
         quote_literal_cstr(plan->entity), target, array, array);
-    elog(DEBUG1, "normalize: the features of %s in %d parts, committed apart", plan->entity, parts);
+    elog(DEBUG1, "normalize: the features of %s in %d part%s, committed apart", plan->entity, parts,
+         parts == 1 ? "" : "s");
     normalize::glue::begin_step("features", plan->entity, whole.rows);
     const uint64 written = normalize::glue::run_statement_in_parts(statement, parts);
     normalize::glue::end_step();
@@ -671,10 +675,8 @@ Datum write_feature_rows(FunctionCallInfo fcinfo, bool staging) {
     if (staging && normalize::glue::worker_count() > 1 && safe && normalize::glue::parts_may_commit_apart() &&
         key_type != InvalidOid && get_typlen(key_type) == -1 && workers_may_write(pass.target)) {
         const int64 written = write_in_committed_parts(&plan, pass.target, whole);
-        if (written >= 0) {
-            SPI_finish();
-            PG_RETURN_INT64(written);
-        }
+        SPI_finish();
+        PG_RETURN_INT64(written);
     }
     normalize::glue::report_progress("features", plan.entity, 0, pass.expected);
     // Workers only where the server allows them (not inside a parallel

@@ -161,6 +161,7 @@ INSERT INTO expected_functions VALUES
     ('empty_phases_from(text,boolean)', 'f', 'v', false, 'u'),
     ('stage_phase(text)', 'f', 'v', false, 'u'),
     ('swap_in_phase(text)', 'f', 'v', false, 'u'),
+    ('ready_staging_table(text)', 'f', 'v', true, 'u'),
     ('swap_table_storage(regclass,regclass)', 'f', 'v', true, 'u'),
     ('worker_count()', 'f', 's', false, 's'),
     ('run_in_parts(text,integer)', 'f', 'v', true, 'u'),

@@ -1,7 +1,9 @@
 -- The heaviest statements of the history and the features run in parts,
 -- written by background workers that commit each part apart
--- (run_in_parts), into staging tables that a worker made; a failed phase's
--- staging tables are dropped when its failure is recorded.
+-- (run_in_parts), into staging tables that a worker made; the staging
+-- tables are made ready for the swap (keys, statistics) by workers too,
+-- and a failed phase's staging tables are dropped when its failure is
+-- recorded. The quality checks' counts can use parallel workers.
 
 CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
                                          seed bigint DEFAULT 42,
@@ -23,7 +25,6 @@ DECLARE
     weeks bigint := 0;
     events bigint := 0;
     rollups bigint;
-    n bigint;
 BEGIN
     IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
@@ -87,27 +88,39 @@ BEGIN
 
     -- Built beside the tables readers use, and swapped in at the end.
     PERFORM normalize.stage_phase('history');
-    -- The devices' and users' histories first, each entity's rows made by
-    -- one process of several (part_count); the session's own writes come
-    -- after them, since workers can write only while it has written
-    -- nothing (run_in_parts).
+    -- Every write of the phase goes through run_in_parts, so that this
+    -- session writes nothing before the swap and each statement's parts
+    -- can go to background workers (which may write only while it has
+    -- not). The devices' and users' histories are split by their keys
+    -- (part_count); each part writes its entities' events with their
+    -- rows, rather than reading them back.
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
     IF 'device' = ANY (entities) THEN
         PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
                                          * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
         days := normalize.run_in_parts(format(
-            $q$INSERT INTO normalize.next_device_days
-               SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
-                 FROM normalize.devices AS d
-                CROSS JOIN LATERAL (
-                      SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
-                       WHERE t.device_type IN (d.device_type, '*')
-                       ORDER BY t.device_type OPERATOR(pg_catalog.=) '*' LIMIT 1) AS wear
-                CROSS JOIN LATERAL normalize.generate_device_history(
-                      d.device_key, d.health_score::pg_catalog.float8, %s, %L::pg_catalog.date, %s,
-                      wear.degradation, wear.failure_rate) AS h
-                WHERE pg_catalog.abs(pg_catalog.hashtext(d.device_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            $q$WITH days AS (
+                   INSERT INTO normalize.next_device_days
+                   SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+                     FROM normalize.devices AS d
+                    CROSS JOIN LATERAL (
+                          SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                           WHERE t.device_type IN (d.device_type, '*')
+                           ORDER BY t.device_type OPERATOR(pg_catalog.=) '*' LIMIT 1) AS wear
+                    CROSS JOIN LATERAL normalize.generate_device_history(
+                          d.device_key, d.health_score::pg_catalog.float8, %s, %L::pg_catalog.date, %s,
+                          wear.degradation, wear.failure_rate) AS h
+                    WHERE pg_catalog.abs(pg_catalog.hashtext(d.device_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1
+                   RETURNING device_key, day, health, maintenance, failure),
+               events AS (
+                   INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+                   SELECT 'device', x.device_key, x.day, e.event,
+                          pg_catalog.jsonb_build_object('health', pg_catalog.round(x.health::pg_catalog.numeric, 2))
+                     FROM days AS x
+                    CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
+                    WHERE e.happened)
+               SELECT pg_catalog.count(*) FROM days$q$,
             (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1, as_of, seed),
             normalize.part_count());
     END IF;
@@ -116,48 +129,52 @@ BEGIN
         PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
                                          * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
         weeks := normalize.run_in_parts(format(
-            $q$INSERT INTO normalize.next_user_weeks
-               SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
-                 FROM normalize.users AS u
-                CROSS JOIN LATERAL normalize.generate_user_history(
-                      u.user_key, COALESCE(u.role, 'standard'), u.engagement_score::pg_catalog.float8,
-                      %s, %L::pg_catalog.date, %s) AS h
-                WHERE pg_catalog.abs(pg_catalog.hashtext(u.user_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1$q$,
+            $q$WITH weeks AS (
+                   INSERT INTO normalize.next_user_weeks
+                   SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+                     FROM normalize.users AS u
+                    CROSS JOIN LATERAL normalize.generate_user_history(
+                          u.user_key, COALESCE(u.role, 'standard'), u.engagement_score::pg_catalog.float8,
+                          %s, %L::pg_catalog.date, %s) AS h
+                    WHERE pg_catalog.abs(pg_catalog.hashtext(u.user_key) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1
+                   RETURNING user_key, week, features_adopted, adopted_feature),
+               events AS (
+                   INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+                   SELECT 'user', w.user_key, w.week, 'feature_adopted',
+                          pg_catalog.jsonb_build_object('feature', w.adopted_feature, 'features_adopted', w.features_adopted)
+                     FROM weeks AS w WHERE w.adopted_feature IS NOT NULL)
+               SELECT pg_catalog.count(*) FROM weeks$q$,
             ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1, as_of, seed),
             normalize.part_count());
     END IF;
-    INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
-    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
-    -- Each generator's rows are counted into pipeline_progress as made.
+    -- The accounts, in one part: their generator reads them all. The
+    -- simulator marks each month's event; a signup in the window's first
+    -- month is one the snapshots alone could not show.
     PERFORM normalize.begin_progress('history', 'account_snapshots', (SELECT count(*) FROM normalize.accounts) * months);
-    INSERT INTO normalize.next_account_snapshots
-    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
-           h.late_payments, h.failed_payments, h.status, h.event
-      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
-    GET DIAGNOSTICS snapshots = ROW_COUNT;
-    -- The simulator marks each month's event; a signup in the window's
-    -- first month is one the snapshots alone could not show.
-    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'account', s.account_key, s.month, s.event,
-           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
-      FROM normalize.next_account_snapshots AS s
-     WHERE s.event IS NOT NULL;
-    GET DIAGNOSTICS events = ROW_COUNT;
-    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
-      FROM normalize.next_device_days AS x
-     CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
-     WHERE e.happened;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    events := events + n;
-    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
-                                                                             'features_adopted', w.features_adopted)
-      FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    events := events + n;
-    rollups := normalize.fill_account_rollups('normalize.next_account_rollups', 'normalize.next_device_days',
-                                              'normalize.next_user_weeks', as_of);
+    snapshots := normalize.run_in_parts(format(
+        $q$WITH info AS (
+               INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
+               VALUES (%1$s, %2$L::pg_catalog.date, %3$L::pg_catalog.date, %4$s)),
+           snapshots AS (
+               INSERT INTO normalize.next_account_snapshots
+               SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+                      h.late_payments, h.failed_payments, h.status, h.event
+                 FROM normalize.generate_histories('normalize.accounts', %1$s, %3$L::pg_catalog.date, %4$s) AS h
+               RETURNING account_key, month, tier, mrr, event),
+           events AS (
+               INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+               SELECT 'account', s.account_key, s.month, s.event,
+                      pg_catalog.jsonb_build_object('tier', s.tier, 'mrr', pg_catalog.round(s.mrr::pg_catalog.numeric, 2))
+                 FROM snapshots AS s
+                WHERE s.event IS NOT NULL)
+           SELECT pg_catalog.count(*) FROM snapshots$q$,
+        months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed), 1);
+    -- (Counted by a worker too: a lock of this session's on the table
+    -- would hold up the worker that builds its key.)
+    events := normalize.run_in_parts('SELECT pg_catalog.count(*) FROM normalize.next_lifecycle_events', 1);
+    rollups := normalize.run_in_parts(format('SELECT normalize.fill_account_rollups(%L, %L, %L, %L::pg_catalog.date)',
+                                             'normalize.next_account_rollups', 'normalize.next_device_days',
+                                             'normalize.next_user_weeks', as_of), 1);
     PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
     -- right after, before autovacuum has looked at them, and without them
@@ -234,6 +251,82 @@ $$;
 COMMENT ON FUNCTION @extschema@.refresh_features() IS
     'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
 
+-- Counts the rows of from_sql (a relation or a parenthesized query with an
+-- alias) and those for which `failing` holds, with the first five distinct
+-- failing keys: the shape every row-level check reports.
+CREATE OR REPLACE FUNCTION @extschema@.quality_count(from_sql text, key_sql text, failing text,
+                                          OUT total bigint, OUT failing_rows bigint, OUT sample_keys text[])
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Counts alone, which the planner can split among parallel workers (an
+    -- ordered aggregate of the keys would keep the scan on one process);
+    -- the keys of the first failing rows in a second pass, only when
+    -- there are any.
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE coalesce(%2$s, false)) FROM %1$s', from_sql, failing)
+       INTO total, failing_rows;
+    sample_keys := ARRAY[]::text[];
+    IF failing_rows > 0 THEN
+        EXECUTE format('SELECT coalesce(array_agg(s.k ORDER BY s.k), ARRAY[]::text[])
+                          FROM (SELECT DISTINCT (%2$s)::text AS k FROM %1$s WHERE coalesce(%3$s, false)
+                                 ORDER BY 1 LIMIT 5) AS s',
+                       from_sql, key_sql, failing)
+           INTO sample_keys;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.quality_count(text, text, text) IS
+    'Internal: rows, failing rows and a sample of failing keys of one row-level quality check';
+
+-- The checks that read a whole feature store, in one pass over it: its
+-- rows, those missing a required feature of the catalog (with the first
+-- five of their keys) and those dated after the history's as_of (none
+-- counted without a history). quality_checks makes them once for its two
+-- steps that use them (the store of the device features is the largest
+-- table), in the temp table nz_store_checks; a step called alone makes its
+-- own.
+CREATE OR REPLACE FUNCTION @extschema@.store_check_counts(entity text, OUT total bigint, OUT missing_required bigint,
+                                               OUT sample_keys text[], OUT after_history bigint)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e record;
+    cond text;
+BEGIN
+    IF entity IS NULL THEN
+        RAISE EXCEPTION 'entity must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass customer, device or user.';
+    END IF;
+    SELECT x.* INTO e FROM normalize.checked_feature_entities() AS x WHERE x.entity = store_check_counts.entity;
+    IF e IS NULL THEN
+        RAISE EXCEPTION 'entity must be a feature entity whose source is registered, got "%"', entity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'See normalize.checked_feature_entities().';
+    END IF;
+    SELECT string_agg(format('%I IS NULL', c.feature), ' OR ') INTO cond
+      FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
+    -- Counts that parallel workers can share, and the keys in a second
+    -- pass only when rows miss a feature (as quality_count does).
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE coalesce(%1$s, false)), count(*) FILTER (WHERE as_of > $1)
+                      FROM normalize.%2$I',
+                   coalesce(cond, 'false'), e.store)
+       INTO total, missing_required, after_history
+      USING (SELECT h.as_of FROM normalize.history_info AS h);
+    sample_keys := ARRAY[]::text[];
+    IF missing_required > 0 THEN
+        EXECUTE format('SELECT coalesce(array_agg(s.k ORDER BY s.k), ARRAY[]::text[])
+                          FROM (SELECT DISTINCT (%1$I || '' @ '' || as_of)::text AS k FROM normalize.%3$I
+                                 WHERE coalesce(%2$s, false) ORDER BY 1 LIMIT 5) AS s',
+                       e.key, cond, e.store)
+           INTO sample_keys;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.store_check_counts(text) IS
+    'Internal: one pass over a feature store for quality_checks: rows, rows missing a required feature (and some of their keys), rows after the history';
+
 -- A statement run once per part ($1 the part, from 0; $2 the parts), in
 -- background workers when the caller's transaction has written nothing
 -- yet, each part committed on its own (see src/glue/committed_parts.hpp);
@@ -292,6 +385,140 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
     'Internal: makes the staging tables (next_<table>) a phase builds its results in, each like the table it replaces';
+
+-- A staging table made ready for the swap: the indexes of the table it
+-- replaces (a key as a key), built now that the rows are in, and its
+-- statistics. One table per call, so that swap_in_phase can hand the
+-- tables to background workers (run_in_parts), several at once.
+CREATE OR REPLACE FUNCTION @extschema@.ready_staging_table(t text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    def text;
+BEGIN
+    IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL OR to_regclass(format('normalize.%I', t)) IS NULL THEN
+        RAISE EXCEPTION 'there is no staging table normalize.% for normalize.%', quote_ident('next_' || t), quote_ident(t)
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'normalize.stage_phase() makes a phase''s staging tables.';
+    END IF;
+    -- (A staging table given indexes of its own keeps them: the swap
+    -- checks that they are its table's.)
+    FOR def IN SELECT CASE WHEN c.oid IS NOT NULL
+                           THEN format('ALTER TABLE normalize.%I ADD %s', 'next_' || t, pg_get_constraintdef(c.oid))
+                           ELSE format('CREATE %sINDEX ON normalize.%I%s', CASE WHEN i.indisunique THEN 'UNIQUE ' END,
+                                       'next_' || t, substr(d.def, strpos(d.def, ' USING ')))
+                      END
+                 FROM pg_index AS i
+                CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) AS d
+                 LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                                             AND c.contype IN ('p', 'u', 'x')
+                WHERE i.indrelid = format('normalize.%I', t)::regclass
+                  AND NOT EXISTS (SELECT FROM pg_index AS x
+                                   WHERE x.indrelid = format('normalize.%I', 'next_' || t)::regclass)
+                ORDER BY i.indexrelid LOOP
+        EXECUTE def;
+    END LOOP;
+    EXECUTE format('ANALYZE normalize.%I', 'next_' || t);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ready_staging_table(text) IS
+    'Internal: builds on the staging table next_<t> the indexes of normalize.<t> and analyzes it, before the swap';
+
+-- The staged results in, in one instant: the staging tables' indexes
+-- (each like one of its table's, a key as a key) and statistics are made
+-- first, then every table the phase replaces and every table
+-- built on them is locked, the later phases' emptied, and each staging
+-- table's storage swapped with its table's (swap_table_storage) and
+-- dropped. The lock is held from here to the commit: milliseconds.
+-- Readers that come while the lock is asked for queue behind the request,
+-- and a query in progress may hold a table for long: so the request gives
+-- up after 100 ms, then 200, 400 and 800 at most, with a pause between
+-- tries that lets the queue through. After 30 s of tries it waits as long
+-- as it takes, saying so; a lock_timeout the session set bounds it all.
+-- Returns the later phases whose results were thrown away.
+CREATE OR REPLACE FUNCTION @extschema@.swap_in_phase(phase text)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    own text[];
+    tables text;
+    cleared text[];
+    t text;
+    def text;
+    session_timeout text := current_setting('lock_timeout');
+    give_up timestamptz;
+    stop_trying timestamptz;
+    tries integer := 0;
+    by_size text[];
+BEGIN
+    SELECT x.writes INTO own FROM normalize.phases_from(swap_in_phase.phase) AS x WHERE x.name = swap_in_phase.phase;
+    FOREACH t IN ARRAY own LOOP
+        IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL THEN
+            RAISE EXCEPTION 'phase % has no staging table normalize.%', phase, quote_ident('next_' || t)
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'swap_in_phase ends a phase that began with normalize.stage_phase(); the phases call both.';
+        END IF;
+    END LOOP;
+    -- Each table made ready by a process of its own where they may run
+    -- apart, the largest first; or here, one after the other. One process
+    -- per table: its index builds take parallel workers only here.
+    -- (By the rows inserted, which takes no lock: a lock of this session's
+    -- on a staging table would hold up a worker's key.)
+    SELECT array_agg(w ORDER BY pg_stat_get_tuples_inserted(format('normalize.%I', 'next_' || w)::regclass) DESC, w)
+      INTO by_size FROM unnest(own) AS w;
+    IF by_size IS NOT NULL THEN
+        PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
+        PERFORM normalize.run_in_parts(format('SELECT normalize.ready_staging_table((%L::pg_catalog.text[])[$1 OPERATOR(pg_catalog.+) 1])',
+                                              by_size),
+                                       cardinality(by_size));
+    END IF;
+    SELECT string_agg(format('normalize.%I', w), ', ')
+      INTO tables FROM normalize.phases_from(swap_in_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w;
+    IF tables IS NULL THEN
+        RETURN '{}';  -- a phase that writes nothing, with nothing built on it: quality
+    END IF;
+    IF session_timeout::interval > interval '0' THEN
+        give_up := clock_timestamp() + session_timeout::interval;
+    END IF;
+    stop_trying := clock_timestamp() + interval '30 seconds';
+    LOOP
+        BEGIN
+            IF clock_timestamp() < stop_trying THEN
+                PERFORM set_config('lock_timeout', least(100 * 2 ^ tries, 800) || 'ms', true);
+            ELSE
+                RAISE NOTICE 'phase % has tried for 30 s to lock its tables between reads: it now waits for the reads in progress, and new ones wait for it',
+                             phase;
+                PERFORM set_config('lock_timeout', session_timeout, true);
+            END IF;
+            EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
+            EXIT;
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            IF clock_timestamp() >= give_up THEN
+                RAISE EXCEPTION 'phase % could not lock its tables to swap its results in within lock_timeout (%)',
+                                phase, session_timeout
+                    USING ERRCODE = 'lock_not_available',
+                          HINT = 'A long query holds one of them; raise lock_timeout, or set it to 0 to wait.';
+            END IF;
+            tries := tries + 1;
+            PERFORM pg_sleep(0.05);
+        END;
+    END LOOP;
+    PERFORM set_config('lock_timeout', session_timeout, true);
+    cleared := normalize.empty_phases_from(phase, true);
+    FOREACH t IN ARRAY own LOOP
+        PERFORM normalize.swap_table_storage(format('normalize.%I', t)::regclass,
+                                             format('normalize.%I', 'next_' || t)::regclass);
+        EXECUTE format('DROP TABLE normalize.%I', 'next_' || t);
+    END LOOP;
+    RETURN cleared;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.swap_in_phase(text) IS
+    'Internal: swaps a phase''s staging tables in for the tables they replace and empties the later phases'' tables, under a lock held only to the commit; returns the later phases whose results were thrown away';
 
 -- The staging tables a phase left (its workers' parts are committed, and
 -- the phase's rollback did not take them back); returns how many.
