@@ -383,7 +383,10 @@ BEGIN
                                                                                 'sample', 'balance'),
                                                    c.%3$I, c.as_of)
                   FROM %2$s AS c WHERE NOT c.%4$I AND (c.split = 'train' OR %8$L)) AS c
-          LEFT JOIN nz_balance AS w ON w.split = c.split AND w.grp IS NOT DISTINCT FROM c.grp AND w.positives > 0
+          -- (A group's equality in a form the join can hash on: the
+          -- candidates would otherwise meet every group of their split.)
+          LEFT JOIN nz_balance AS w ON w.split = c.split AND coalesce(w.grp, '') = coalesce(c.grp, '')
+                                   AND (w.grp IS NULL) = (c.grp IS NULL) AND w.positives > 0
          WHERE c.r IS NULL OR w.split IS NULL OR c.r <= w.keep$q$,
         target, candidates, key_column, label, grp, seed, columns, all_splits);
 END

@@ -276,6 +276,65 @@ void check_statement(const char* statement) {
     CurrentResourceOwner = owner;
 }
 
+// Hands the parts to background workers (at most wanted): returns what
+// they wrote, and in *next the first part none of them began (all were
+// begun, unless no worker started). Without a segment of shared memory
+// (the server's are all taken), none.
+uint64 run_parts_in_workers(const char* statement, int parts, int wanted, int* next) {
+    *next = 0;
+    Size settings_bytes;
+    const char* settings = packed_settings(&settings_bytes, parts);
+    const Size statement_bytes = strlen(statement) + 1;
+    // Without a segment (the server's are all taken), no workers.
+    dsm_segment* seg = dsm_create(sizeof(Shared) + settings_bytes + statement_bytes, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+    if (seg == nullptr) return 0;
+    auto* shared = static_cast<Shared*>(dsm_segment_address(seg));
+    memset(shared, 0, sizeof(Shared));
+    shared->database = MyDatabaseId;
+    shared->login_role = GetAuthenticatedUserId();
+    shared->current_role = GetUserId();
+    shared->parts = parts;
+    shared->counts_progress = step_in_progress();
+    pg_atomic_init_u32(&shared->next_part, 0);
+    pg_atomic_init_u32(&shared->parts_done, 0);
+    pg_atomic_init_u64(&shared->result, 0);
+    pg_atomic_init_u64(&shared->progress, 0);
+    SpinLockInit(&shared->error_lock);
+    shared->settings_bytes = settings_bytes;
+    memcpy(reinterpret_cast<char*>(shared + 1), settings, settings_bytes);
+    memcpy(reinterpret_cast<char*>(shared + 1) + settings_bytes, statement, statement_bytes);
+    const Launched launched = launch_workers(seg, wanted);
+    PG_TRY();
+    {
+        wait_for_workers(shared, launched);
+    }
+    PG_CATCH();
+    {
+        stop_all(launched);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    if (shared->failed) raise_worker_error(shared);
+    if (shared->counts_progress)
+        count_step_rows(static_cast<int64>(pg_atomic_exchange_u64(&shared->progress, 0)));
+    const uint32 claimed = pg_atomic_read_u32(&shared->next_part);
+    const uint32 done = pg_atomic_read_u32(&shared->parts_done);
+    // Each worker claims a part and finishes it, or reports why not.
+    const uint32 begun = claimed < static_cast<uint32>(parts) ? claimed : static_cast<uint32>(parts);
+    if (done != begun)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("a background worker stopped before it finished its part of a statement"),
+                        errdetail("%u of the %u parts begun were finished; the server log may say why.", done,
+                                  begun),
+                        errhint("Run it again, or with normalize.workers = 1.")));
+    const uint64 result = pg_atomic_read_u64(&shared->result);
+    *next = static_cast<int>(begun);
+    elog(DEBUG1, "normalize: %d parts of a statement, %u of them by %d background workers", parts, done,
+         launched.count);
+    dsm_detach(seg);
+    return result;
+}
+
 }  // namespace
 
 uint64 run_statement_in_parts(const char* statement, int parts) {
@@ -285,59 +344,10 @@ uint64 run_statement_in_parts(const char* statement, int parts) {
                         errhint("Pass how many parts the statement's work is split into, such as 8.")));
     SPI_connect();
     check_statement(statement);
-    const int wanted = std::min(worker_count(), parts);
     uint64 result = 0;
     int next = 0;
-    if (worker_count() > 1 && parts_may_commit_apart()) {
-        Size settings_bytes;
-        const char* settings = packed_settings(&settings_bytes, parts);
-        const Size statement_bytes = strlen(statement) + 1;
-        dsm_segment* seg = dsm_create(sizeof(Shared) + settings_bytes + statement_bytes, 0);
-        auto* shared = static_cast<Shared*>(dsm_segment_address(seg));
-        memset(shared, 0, sizeof(Shared));
-        shared->database = MyDatabaseId;
-        shared->login_role = GetAuthenticatedUserId();
-        shared->current_role = GetUserId();
-        shared->parts = parts;
-        shared->counts_progress = step_in_progress();
-        pg_atomic_init_u32(&shared->next_part, 0);
-        pg_atomic_init_u32(&shared->parts_done, 0);
-        pg_atomic_init_u64(&shared->result, 0);
-        pg_atomic_init_u64(&shared->progress, 0);
-        SpinLockInit(&shared->error_lock);
-        shared->settings_bytes = settings_bytes;
-        memcpy(reinterpret_cast<char*>(shared + 1), settings, settings_bytes);
-        memcpy(reinterpret_cast<char*>(shared + 1) + settings_bytes, statement, statement_bytes);
-        const Launched launched = launch_workers(seg, wanted);
-        PG_TRY();
-        {
-            wait_for_workers(shared, launched);
-        }
-        PG_CATCH();
-        {
-            stop_all(launched);
-            PG_RE_THROW();
-        }
-        PG_END_TRY();
-        if (shared->failed) raise_worker_error(shared);
-        if (shared->counts_progress)
-            count_step_rows(static_cast<int64>(pg_atomic_exchange_u64(&shared->progress, 0)));
-        const uint32 claimed = pg_atomic_read_u32(&shared->next_part);
-        const uint32 done = pg_atomic_read_u32(&shared->parts_done);
-        // Each worker claims a part and finishes it, or reports why not.
-        const uint32 begun = claimed < static_cast<uint32>(parts) ? claimed : static_cast<uint32>(parts);
-        if (done != begun)
-            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
-                            errmsg("a background worker stopped before it finished its part of a statement"),
-                            errdetail("%u of the %u parts begun were finished; the server log may say why.", done,
-                                      begun),
-                            errhint("Run it again, or with normalize.workers = 1.")));
-        result = pg_atomic_read_u64(&shared->result);
-        next = static_cast<int>(begun);
-        elog(DEBUG1, "normalize: %d parts of a statement, %u of them by %d background workers", parts, done,
-             launched.count);
-        dsm_detach(seg);
-    }
+    if (worker_count() > 1 && parts_may_commit_apart())
+        result = run_parts_in_workers(statement, parts, std::min(worker_count(), parts), &next);
     // The parts no worker took (none started, or none may), here.
     for (int part = next; part < parts; ++part) result += run_part(statement, part, parts);
     SPI_finish();

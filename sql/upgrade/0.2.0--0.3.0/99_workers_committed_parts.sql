@@ -3,7 +3,8 @@
 -- (run_in_parts), into staging tables that a worker made; the staging
 -- tables are made ready for the swap (keys, statistics) by workers too,
 -- and a failed phase's staging tables are dropped when its failure is
--- recorded. The quality checks' counts can use parallel workers.
+-- recorded. The quality checks' counts can use parallel workers, and the
+-- balancing of the training sets joins each group by a hashable key.
 
 CREATE OR REPLACE FUNCTION @extschema@.build_history(months integer DEFAULT 24, as_of date DEFAULT NULL,
                                          seed bigint DEFAULT 42,
@@ -257,6 +258,85 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.refresh_features() IS
     'Stores customer_features, device_features and user_features in the *_feature_store tables, replacing what was there';
+
+-- Writes the candidate samples (a relation with the sample table's
+-- columns) into target, down-sampling the negatives of the training split
+-- (and of the other splits when asked) to a positive rate, per group when
+-- a group column is given: the negatives kept are those whose (seed, key,
+-- cutoff) draw ranks first, and they weigh what the dropped ones did. A
+-- NULL rate keeps every candidate. The rows are written once, never
+-- deleted or updated after.
+CREATE OR REPLACE FUNCTION @extschema@.balance_samples(candidates regclass, target regclass, key_column text, label text,
+                                            group_column text, positive_rate float8, all_splits boolean, seed bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grp text := coalesce('c.' || quote_ident(group_column), 'NULL::text');
+    columns text;
+BEGIN
+    IF candidates IS NULL OR target IS NULL OR key_column IS NULL OR label IS NULL OR all_splits IS NULL
+       OR seed IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL',
+              CASE WHEN candidates IS NULL THEN 'candidates' WHEN target IS NULL THEN 'target'
+                   WHEN key_column IS NULL THEN 'key_column' WHEN label IS NULL THEN 'label'
+                   WHEN all_splits IS NULL THEN 'all_splits' ELSE 'seed' END
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'balance_samples is a step of normalize.build_training_sets(); call that.';
+    END IF;
+    -- The kept negatives are positives * (1 - rate) / rate, and their weight
+    -- divides by that: a rate of 0 divides by zero, 1 keeps none, and the
+    -- rest of (0, 1) is the only sense it has.
+    IF NOT (positive_rate > 0 AND positive_rate < 1) THEN
+        RAISE EXCEPTION 'positive_rate must be in (0, 1), got %', positive_rate
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the share of positives wanted in the training split, or NULL to keep the natural rate.';
+    END IF;
+    IF positive_rate IS NULL THEN
+        EXECUTE format('INSERT INTO %s SELECT * FROM %s', target, candidates);
+        RETURN;
+    END IF;
+    PERFORM normalize.drop_temp_table('nz_balance');
+    EXECUTE format($q$
+        CREATE TEMP TABLE nz_balance ON COMMIT DROP AS
+        SELECT c.split, %3$s AS grp, count(*) FILTER (WHERE c.%2$I) AS positives,
+               count(*) FILTER (WHERE NOT c.%2$I) AS negatives,
+               ceil(count(*) FILTER (WHERE c.%2$I) * (1 - %4$s) / %4$s) AS keep
+          FROM %1$s AS c WHERE c.split = 'train' OR %5$L
+         GROUP BY c.split, %3$s$q$,
+        candidates, label, grp, positive_rate, all_splits);
+    -- The target's columns in its order, the weight computed in its place.
+    SELECT string_agg(CASE WHEN a.attname = 'sample_weight'
+                           THEN 'CASE WHEN w.keep < w.negatives AND NOT c.' || quote_ident(label)
+                                || ' THEN w.negatives::float8 / w.keep ELSE c.sample_weight END'
+                           ELSE 'c.' || quote_ident(a.attname) END, ', ' ORDER BY a.attnum)
+      INTO columns
+      FROM pg_attribute AS a WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped;
+    -- The negatives subject to the down-sampling numbered in draw order,
+    -- the other candidates passed through.
+    EXECUTE format($q$
+        INSERT INTO %1$s
+        SELECT %7$s
+          FROM (SELECT c.*, %5$s AS grp, NULL::bigint AS r
+                  FROM %2$s AS c WHERE c.%4$I OR NOT (c.split = 'train' OR %8$L)
+                UNION ALL
+                SELECT c.*, %5$s,
+                       row_number() OVER (PARTITION BY c.split, %5$s
+                                          ORDER BY normalize.random_uniform_for(c.%3$I || '@' || c.as_of, 0, 1, %6$s,
+                                                                                'sample', 'balance'),
+                                                   c.%3$I, c.as_of)
+                  FROM %2$s AS c WHERE NOT c.%4$I AND (c.split = 'train' OR %8$L)) AS c
+          -- (A group's equality in a form the join can hash on: the
+          -- candidates would otherwise meet every group of their split.)
+          LEFT JOIN nz_balance AS w ON w.split = c.split AND coalesce(w.grp, '') = coalesce(c.grp, '')
+                                   AND (w.grp IS NULL) = (c.grp IS NULL) AND w.positives > 0
+         WHERE c.r IS NULL OR w.split IS NULL OR c.r <= w.keep$q$,
+        target, candidates, key_column, label, grp, seed, columns, all_splits);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.balance_samples(regclass, regclass, text, text, text, float8, boolean, bigint) IS
+    'Internal: writes candidate samples into a sample table with deterministic down-sampling of negatives to a positive rate, and restoring weights, during build_training_sets';
 
 -- Counts the rows of from_sql (a relation or a parenthesized query with an
 -- alias) and those for which `failing` holds, with the first five distinct
