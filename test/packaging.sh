@@ -30,9 +30,12 @@ check "the released install and upgrade scripts and the version in development a
 # The library exports what Postgres looks up in it and nothing else: the
 # magic block, the function it calls on loading, each C function that a
 # shipped script (released or in development) declares, with its info
-# record, and the entry points of its parallel workers (src/exports.map).
+# record, and the entry points of its parallel and background workers
+# (src/exports.map).
 declared=$(cat "$root"/sql/normalize--*.sql | grep -oE "MODULE_PATHNAME', *'nz_[a-z0-9_]+'" | grep -oE "nz_[a-z0-9_]+" | sort -u)
-worker_mains=$(cat "$root"/src/glue/*.cpp | grep -oE 'CreateParallelContext\("normalize", "nz_[a-z0-9_]+"' | grep -oE "nz_[a-z0-9_]+" | sort -u)
+worker_mains=$(cat "$root"/src/glue/*.cpp \
+               | grep -oE 'CreateParallelContext\("normalize", "nz_[a-z0-9_]+"|bgw_function_name, BGW_MAXLEN, "nz_[a-z0-9_]+"' \
+               | grep -oE "nz_[a-z0-9_]+" | sort -u)
 check "the library exports exactly Pg_magic_func, _PG_init, the SQL entry points of every shipped script ($(wc -l <<<"$declared") functions) and the workers' ($(wc -w <<<"$worker_mains"))" "" \
       "$(comm -3 <(nm -D --defined-only "$root/normalize.so" | awk '{ print $3 }' | sort) \
                  <({ echo Pg_magic_func; echo _PG_init; for f in $declared; do echo "$f"; echo "pg_finfo_$f"; done
