@@ -535,7 +535,6 @@ DECLARE
     tables text;
     cleared text[];
     t text;
-    def text;
     session_timeout text := current_setting('lock_timeout');
     give_up timestamptz;
     stop_trying timestamptz;
