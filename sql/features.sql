@@ -107,6 +107,15 @@ SELECT normalize.write_feature_rows('device', 'engine_dropped');
 DROP TRIGGER engine_trigger ON engine_long;
 SELECT normalize.write_feature_rows(NULL, 'engine_long');
 SELECT normalize.write_feature_rows('device', NULL);
+-- The engine into a phase's staging table (stage_feature_rows), and one
+-- range of keys of it (write_feature_part), refuse what it refuses.
+SELECT normalize.stage_feature_rows(NULL, 'engine_long');
+SELECT normalize.stage_feature_rows('device', NULL);
+SELECT normalize.stage_feature_rows('devices', 'engine_long');
+SELECT normalize.stage_feature_rows('device', 'engine_dropped');
+SELECT normalize.write_feature_part(NULL, 'engine_long', NULL, NULL, NULL);
+SELECT normalize.write_feature_part('device', NULL, NULL, NULL, NULL);
+SELECT normalize.write_feature_part('device', 'engine_dropped', NULL, NULL, NULL);
 -- from base rows of one's own, in any order: three devices' days, shuffled
 CREATE TABLE engine_base AS
 SELECT * FROM normalize.device_feature_base
@@ -119,6 +128,15 @@ SELECT count(*) AS rows_differing
          EXCEPT SELECT * FROM normalize.device_feature_store WHERE device_key IN (SELECT device_key FROM engine_base))
         UNION ALL (SELECT * FROM normalize.device_feature_store WHERE device_key IN (SELECT device_key FROM engine_base)
                    EXCEPT SELECT * FROM engine_devices)) AS d;
+-- One range of keys, from lower up to (not including) upper, as a worker
+-- of stage_feature_rows writes it: the store's rows of those keys.
+TRUNCATE engine_devices;
+SELECT normalize.write_feature_part('device', 'engine_devices', 'engine_base',
+                                    (SELECT min(device_key) FROM engine_base), (SELECT max(device_key) FROM engine_base))
+       = (SELECT count(*) FROM normalize.device_feature_store
+           WHERE device_key >= (SELECT min(device_key) FROM engine_base)
+             AND device_key < (SELECT max(device_key) FROM engine_base)) AS rows_of_the_range;
+SELECT count(DISTINCT device_key) AS devices_in_the_range FROM engine_devices;
 -- a missing day, a repeated day, a NaN, a missing column
 DELETE FROM engine_base WHERE device_key = (SELECT min(device_key) FROM engine_base) AND t = 5;
 SELECT normalize.write_feature_rows('device', 'engine_devices', 'engine_base');

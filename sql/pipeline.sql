@@ -126,6 +126,9 @@ RESET normalize.workers;
 DROP TABLE public.parts_demo;
 -- A phase that failed leaves its staging tables (its workers committed
 -- them): the failure's record drops them.
+SELECT normalize.discard_staging('widgets');
+SELECT normalize.ready_staging_table('accounts');
+SELECT normalize.ready_staging_table(NULL) IS NULL AS strict;
 SELECT normalize.discard_staging('training') AS nothing_staged;
 SELECT normalize.stage_phase('training');
 SELECT normalize.discard_staging('training') AS dropped;

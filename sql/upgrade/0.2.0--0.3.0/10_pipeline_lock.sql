@@ -110,6 +110,7 @@ BEGIN
        SET status = 'failed', finished_at = clock_timestamp(),
            seconds = round(extract(epoch FROM clock_timestamp() - p.started_at)::numeric, 1), error = message
      WHERE p.run_id = run AND p.phase = pipeline_fail.phase;
+    PERFORM normalize.discard_staging(phase);
     PERFORM normalize.pipeline_unlock();
 END
 $$;

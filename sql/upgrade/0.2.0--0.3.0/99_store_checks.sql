@@ -31,14 +31,21 @@ BEGIN
     END IF;
     SELECT string_agg(format('%I IS NULL', c.feature), ' OR ') INTO cond
       FROM normalize.feature_catalog AS c WHERE c.entity = e.entity AND c.required;
-    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE q.f),
-                           coalesce((array_agg(DISTINCT q.k ORDER BY q.k) FILTER (WHERE q.f))[1:5], ARRAY[]::text[]),
-                           count(*) FILTER (WHERE q.as_of > $1)
-                      FROM (SELECT (%1$I || '' @ '' || as_of)::text AS k, coalesce(%2$s, false) AS f, as_of
-                              FROM normalize.%3$I) AS q',
-                   e.key, coalesce(cond, 'false'), e.store)
-       INTO total, missing_required, sample_keys, after_history
+    -- Counts that parallel workers can share, and the keys in a second
+    -- pass only when rows miss a feature (as quality_count does).
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE coalesce(%1$s, false)), count(*) FILTER (WHERE as_of > $1)
+                      FROM normalize.%2$I',
+                   coalesce(cond, 'false'), e.store)
+       INTO total, missing_required, after_history
       USING (SELECT h.as_of FROM normalize.history_info AS h);
+    sample_keys := ARRAY[]::text[];
+    IF missing_required > 0 THEN
+        EXECUTE format('SELECT coalesce(array_agg(s.k ORDER BY s.k), ARRAY[]::text[])
+                          FROM (SELECT DISTINCT (%1$I || '' @ '' || as_of)::text AS k FROM normalize.%3$I
+                                 WHERE coalesce(%2$s, false) ORDER BY 1 LIMIT 5) AS s',
+                       e.key, cond, e.store)
+           INTO sample_keys;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.store_check_counts(text) IS

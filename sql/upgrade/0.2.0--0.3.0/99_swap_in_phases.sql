@@ -25,7 +25,10 @@ DECLARE
     weeks bigint := 0;
     events bigint := 0;
     rollups bigint;
-    n bigint;
+    devices_from text;
+    users_from text;
+    -- The rows of part $1 of $2: entities split by a hash of their key.
+    in_part constant text := 'WHERE pg_catalog.abs(pg_catalog.hashtext(%s) OPERATOR(pg_catalog.%%) $2) OPERATOR(pg_catalog.=) $1';
 BEGIN
     IF months IS NULL OR seed IS NULL OR entities IS NULL THEN
         RAISE EXCEPTION '% must not be NULL',
@@ -89,69 +92,96 @@ BEGIN
 
     -- Built beside the tables readers use, and swapped in at the end.
     PERFORM normalize.stage_phase('history');
-    INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
-    VALUES (months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed);
-    -- Each generator's rows are counted into pipeline_progress as made.
-    PERFORM normalize.begin_progress('history', 'account_snapshots', (SELECT count(*) FROM normalize.accounts) * months);
-    INSERT INTO normalize.next_account_snapshots
-    SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
-           h.late_payments, h.failed_payments, h.status, h.event
-      FROM normalize.generate_histories('normalize.accounts', months, as_of, seed) AS h;
-    GET DIAGNOSTICS snapshots = ROW_COUNT;
-    -- The simulator marks each month's event; a signup in the window's
-    -- first month is one the snapshots alone could not show.
-    INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-    SELECT 'account', s.account_key, s.month, s.event,
-           jsonb_build_object('tier', s.tier, 'mrr', round(s.mrr::numeric, 2))
-      FROM normalize.next_account_snapshots AS s
-     WHERE s.event IS NOT NULL;
-    GET DIAGNOSTICS events = ROW_COUNT;
+    -- Every write of the phase goes through run_in_parts, so that this
+    -- session writes nothing before the swap and each statement's parts
+    -- can go to background workers (which may write only while it has
+    -- not). The devices' and users' histories are split by their keys
+    -- (part_count). Their events are written first, from a call of the
+    -- generators of their own: the generators give the same rows each
+    -- time and cost a tenth of writing them, less than reading the
+    -- written rows back. (No step is in progress then, so that the rows
+    -- of the step that follows are counted once.)
     -- Devices, daily over the same window, ending at their repaired health,
     -- wearing as their type does.
     IF 'device' = ANY (entities) THEN
+        devices_from := format(
+            $q$FROM normalize.devices AS d
+               CROSS JOIN LATERAL (
+                     SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
+                      WHERE t.device_type IN (d.device_type, '*')
+                      ORDER BY t.device_type OPERATOR(pg_catalog.=) '*' LIMIT 1) AS wear
+               CROSS JOIN LATERAL normalize.generate_device_history(
+                     d.device_key, d.health_score::pg_catalog.float8, %s, %L::pg_catalog.date, %s,
+                     wear.degradation, wear.failure_rate) AS h$q$,
+            (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1, as_of, seed);
+        PERFORM normalize.run_in_parts(
+            $q$INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+               SELECT 'device', h.device_key, h.day, e.event,
+                      pg_catalog.jsonb_build_object('health', pg_catalog.round(h.health::pg_catalog.numeric, 2))
+               $q$ || devices_from || $q$
+               CROSS JOIN LATERAL (VALUES ('maintenance', h.maintenance), ('failure', h.failure)) AS e(event, happened)
+               $q$ || format(in_part, 'd.device_key') || ' AND e.happened',
+            normalize.part_count());
         PERFORM normalize.begin_progress('history', 'device_days', (SELECT count(*) FROM normalize.devices)
                                          * ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1));
-        INSERT INTO normalize.next_device_days
-        SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
-          FROM normalize.devices AS d
-         CROSS JOIN LATERAL (
-               SELECT t.degradation, t.failure_rate FROM normalize.device_types AS t
-                WHERE t.device_type IN (d.device_type, '*')
-                ORDER BY t.device_type = '*' LIMIT 1) AS wear
-         CROSS JOIN LATERAL normalize.generate_device_history(
-                   d.device_key, d.health_score::float8,
-                   (as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) + 1,
-                   as_of, seed, wear.degradation, wear.failure_rate) AS h;
-        GET DIAGNOSTICS days = ROW_COUNT;
-        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-        SELECT 'device', x.device_key, x.day, e.event, jsonb_build_object('health', round(x.health::numeric, 2))
-          FROM normalize.next_device_days AS x
-         CROSS JOIN LATERAL (VALUES ('maintenance', x.maintenance), ('failure', x.failure)) AS e(event, happened)
-         WHERE e.happened;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        events := events + n;
+        days := normalize.run_in_parts(
+            $q$INSERT INTO normalize.next_device_days
+               SELECT h.device_key, h.day, h.health, h.usage, h.temperature, h.errors, h.maintenance, h.failure
+               $q$ || devices_from || ' ' || format(in_part, 'd.device_key'),
+            normalize.part_count());
+        PERFORM normalize.end_progress();
     END IF;
     -- Users, weekly over the same window, ending at their repaired engagement.
     IF 'user' = ANY (entities) THEN
+        users_from := format(
+            $q$FROM normalize.users AS u
+               CROSS JOIN LATERAL normalize.generate_user_history(
+                     u.user_key, COALESCE(u.role, 'standard'), u.engagement_score::pg_catalog.float8,
+                     %s, %L::pg_catalog.date, %s) AS h$q$,
+            ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1, as_of, seed);
+        PERFORM normalize.run_in_parts(
+            $q$INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+               SELECT 'user', h.user_key, h.week, 'feature_adopted',
+                      pg_catalog.jsonb_build_object('feature', h.adopted_feature, 'features_adopted', h.features_adopted)
+               $q$ || users_from || ' ' || format(in_part, 'u.user_key') || ' AND h.adopted_feature IS NOT NULL',
+            normalize.part_count());
         PERFORM normalize.begin_progress('history', 'user_weeks', (SELECT count(*) FROM normalize.users)
                                          * (((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1));
-        INSERT INTO normalize.next_user_weeks
-        SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
-          FROM normalize.users AS u
-         CROSS JOIN LATERAL normalize.generate_user_history(
-                   u.user_key, coalesce(u.role, 'standard'), u.engagement_score::float8,
-                   ((as_of - (date_trunc('month', as_of) - make_interval(months => months - 1))::date) / 7) + 1,
-                   as_of, seed) AS h;
-        GET DIAGNOSTICS weeks = ROW_COUNT;
-        INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
-        SELECT 'user', w.user_key, w.week, 'feature_adopted', jsonb_build_object('feature', w.adopted_feature,
-                                                                                 'features_adopted', w.features_adopted)
-          FROM normalize.next_user_weeks AS w WHERE w.adopted_feature IS NOT NULL;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        events := events + n;
+        weeks := normalize.run_in_parts(
+            $q$INSERT INTO normalize.next_user_weeks
+               SELECT h.user_key, h.week, h.engagement, h.logins, h.sessions, h.features_adopted, h.adopted_feature
+               $q$ || users_from || ' ' || format(in_part, 'u.user_key'),
+            normalize.part_count());
+        PERFORM normalize.end_progress();
     END IF;
-    rollups := normalize.fill_account_rollups('normalize.next_account_rollups', 'normalize.next_device_days',
-                                              'normalize.next_user_weeks', as_of);
+    -- The accounts, in one part: their generator reads them all. The
+    -- simulator marks each month's event; a signup in the window's first
+    -- month is one the snapshots alone could not show.
+    PERFORM normalize.begin_progress('history', 'account_snapshots', (SELECT count(*) FROM normalize.accounts) * months);
+    snapshots := normalize.run_in_parts(format(
+        $q$WITH info AS (
+               INSERT INTO normalize.next_history_info (months, window_start, as_of, seed)
+               VALUES (%1$s, %2$L::pg_catalog.date, %3$L::pg_catalog.date, %4$s)),
+           snapshots AS (
+               INSERT INTO normalize.next_account_snapshots
+               SELECT h.account_key, h.month, h.tier, h.mrr, h.seats, h.active_users, h.support_tickets,
+                      h.late_payments, h.failed_payments, h.status, h.event
+                 FROM normalize.generate_histories('normalize.accounts', %1$s, %3$L::pg_catalog.date, %4$s) AS h
+               RETURNING account_key, month, tier, mrr, event),
+           events AS (
+               INSERT INTO normalize.next_lifecycle_events (entity, entity_key, event_date, event, detail)
+               SELECT 'account', s.account_key, s.month, s.event,
+                      pg_catalog.jsonb_build_object('tier', s.tier, 'mrr', pg_catalog.round(s.mrr::pg_catalog.numeric, 2))
+                 FROM snapshots AS s
+                WHERE s.event IS NOT NULL)
+           SELECT pg_catalog.count(*) FROM snapshots$q$,
+        months, (date_trunc('month', as_of) - make_interval(months => months - 1))::date, as_of, seed), 1);
+    -- (Counted by a worker too: a lock of this session's on the table
+    -- would hold up the worker that builds its key.)
+    events := normalize.run_in_parts('SELECT pg_catalog.count(*) FROM normalize.next_lifecycle_events', 1);
+    rollups := normalize.run_in_parts(format('SELECT normalize.fill_account_rollups(%L, %L, %L, %L::pg_catalog.date)',
+                                             'normalize.next_account_rollups', 'normalize.next_device_days',
+                                             'normalize.next_user_weeks', as_of), 1);
     PERFORM normalize.end_progress();
     -- With their statistics (the features are computed from these tables
     -- right after, before autovacuum has looked at them, and without them
@@ -193,7 +223,7 @@ BEGIN
         -- The staging store starts empty, so the rows written are its rows.
         rows := 0;
         IF normalize.is_registered(e.entity) THEN
-            rows := normalize.write_feature_rows(e.feature_entity, format('normalize.%I', 'next_' || table_name)::regclass);
+            rows := normalize.stage_feature_rows(e.feature_entity, format('normalize.%I', 'next_' || table_name)::regclass);
         END IF;
         SELECT count(*)::integer INTO features FROM normalize.feature_catalog AS c WHERE c.entity = e.feature_entity;
         RETURN NEXT;
@@ -456,7 +486,10 @@ BEGIN
                                                                                 'sample', 'balance'),
                                                    c.%3$I, c.as_of)
                   FROM %2$s AS c WHERE NOT c.%4$I AND (c.split = 'train' OR %8$L)) AS c
-          LEFT JOIN nz_balance AS w ON w.split = c.split AND w.grp IS NOT DISTINCT FROM c.grp AND w.positives > 0
+          -- (A group's equality in a form the join can hash on: the
+          -- candidates would otherwise meet every group of their split.)
+          LEFT JOIN nz_balance AS w ON w.split = c.split AND coalesce(w.grp, '') = coalesce(c.grp, '')
+                                   AND (w.grp IS NULL) = (c.grp IS NULL) AND w.positives > 0
          WHERE c.r IS NULL OR w.split IS NULL OR c.r <= w.keep$q$,
         target, candidates, key_column, label, grp, seed, columns, all_splits);
 END
@@ -548,9 +581,13 @@ COMMENT ON FUNCTION @extschema@.clear_outputs(text) IS
 
 -- The phases that build beside: history, features and training write their
 -- results into staging tables (next_<table>, made like the table each
--- replaces, in this transaction, so no other session sees them), and swap
--- them in at their end (swap_in_phase). Until then readers see the previous
--- results, whole, without waiting.
+-- replaces), and swap them in at their end (swap_in_phase). Until then
+-- readers see the previous results, whole, without waiting. The staging
+-- tables are made by a worker of run_in_parts, committed, so that workers
+-- can write into them; other sessions can see them, empty or filling,
+-- until the swap. A phase that failed leaves them (its workers' rows are
+-- committed): the phase's next start drops them, and run_pipeline drops
+-- them when a phase fails (discard_staging).
 -- The staging tables start without indexes: swap_in_phase builds them once
 -- the rows are in, a sorted build that can use the parallel maintenance
 -- workers, at about half of what keeping them up row by row costs.
@@ -560,14 +597,19 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t text;
+    ddl text;
 BEGIN
-    FOR t IN SELECT unnest(x.writes) FROM normalize.phases_from(stage_phase.phase) AS x
-              WHERE x.name = stage_phase.phase LOOP
-        EXECUTE format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
-                        INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)',
-                       'next_' || t, t);
-    END LOOP;
+    SELECT string_agg(CASE WHEN to_regclass(format('normalize.%I', 'next_' || t)) IS NOT NULL
+                           THEN format('DROP TABLE normalize.%I; ', 'next_' || t) ELSE '' END
+                      || format('CREATE TABLE normalize.%I (LIKE normalize.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                                 INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)', 'next_' || t, t),
+                      '; ')
+      INTO ddl
+      FROM normalize.phases_from(stage_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS t
+     WHERE x.name = stage_phase.phase;
+    IF ddl IS NOT NULL THEN
+        PERFORM normalize.run_in_parts(ddl, 1);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.stage_phase(text) IS
@@ -595,40 +637,33 @@ DECLARE
     tables text;
     cleared text[];
     t text;
-    def text;
     session_timeout text := current_setting('lock_timeout');
     give_up timestamptz;
     stop_trying timestamptz;
     tries integer := 0;
+    by_size text[];
 BEGIN
     SELECT x.writes INTO own FROM normalize.phases_from(swap_in_phase.phase) AS x WHERE x.name = swap_in_phase.phase;
-    -- Until the function returns, as its other settings.
-    PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
     FOREACH t IN ARRAY own LOOP
         IF to_regclass(format('normalize.%I', 'next_' || t)) IS NULL THEN
             RAISE EXCEPTION 'phase % has no staging table normalize.%', phase, quote_ident('next_' || t)
                 USING ERRCODE = 'object_not_in_prerequisite_state',
                       HINT = 'swap_in_phase ends a phase that began with normalize.stage_phase(); the phases call both.';
         END IF;
-        -- (A staging table given indexes of its own keeps them: the swap
-        -- checks that they are its table's.)
-        FOR def IN SELECT CASE WHEN c.oid IS NOT NULL
-                               THEN format('ALTER TABLE normalize.%I ADD %s', 'next_' || t, pg_get_constraintdef(c.oid))
-                               ELSE format('CREATE %sINDEX ON normalize.%I%s', CASE WHEN i.indisunique THEN 'UNIQUE ' END,
-                                           'next_' || t, substr(d.def, strpos(d.def, ' USING ')))
-                          END
-                     FROM pg_index AS i
-                    CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) AS d
-                     LEFT JOIN pg_constraint AS c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
-                                                 AND c.contype IN ('p', 'u', 'x')
-                    WHERE i.indrelid = format('normalize.%I', t)::regclass
-                      AND NOT EXISTS (SELECT FROM pg_index AS x
-                                       WHERE x.indrelid = format('normalize.%I', 'next_' || t)::regclass)
-                    ORDER BY i.indexrelid LOOP
-            EXECUTE def;
-        END LOOP;
-        EXECUTE format('ANALYZE normalize.%I', 'next_' || t);
     END LOOP;
+    -- Each table made ready by a process of its own where they may run
+    -- apart, the largest first; or here, one after the other. One process
+    -- per table: its index builds take parallel workers only here.
+    -- (By the rows inserted, which takes no lock: a lock of this session's
+    -- on a staging table would hold up a worker's key.)
+    SELECT array_agg(w ORDER BY pg_stat_get_tuples_inserted(format('normalize.%I', 'next_' || w)::regclass) DESC, w)
+      INTO by_size FROM unnest(own) AS w;
+    IF by_size IS NOT NULL THEN
+        PERFORM set_config('max_parallel_maintenance_workers', (normalize.worker_count() - 1)::text, true);
+        PERFORM normalize.run_in_parts(format('SELECT normalize.ready_staging_table((%L::pg_catalog.text[])[$1 OPERATOR(pg_catalog.+) 1])',
+                                              by_size),
+                                       cardinality(by_size));
+    END IF;
     SELECT string_agg(format('normalize.%I', w), ', ')
       INTO tables FROM normalize.phases_from(swap_in_phase.phase) AS x CROSS JOIN LATERAL unnest(x.writes) AS w;
     IF tables IS NULL THEN
